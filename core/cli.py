@@ -1,0 +1,163 @@
+"""The ``recast`` command line: parse arguments, call one function, report.
+
+Exit codes: 0 done; 1 a known error (one line on stderr, and an ``error`` event on stdout
+for commands that speak the progress protocol); 2 bad arguments; 3 an internal error (a
+bug: the traceback goes to stderr); 128+N when stopped by signal N (130 for SIGINT, 143
+for SIGTERM) after the frame being written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import traceback
+
+from .errors import Cancelled, RecastError
+
+__all__ = ["main"]
+
+# flag → (job section or None, job field, type)
+_JOB_FLAGS = {
+    "input": ("input", "pattern", str),
+    "output": ("output", "pattern", str),
+    "colorspace": ("input", "colorspace", str),
+    "depth_channel": ("input", "depth_channel", str),
+    "mask_channel": ("input", "mask_channel", str),
+    "prompt": (None, "prompt", str),
+    "negative_prompt": (None, "negative_prompt", str),
+    "reference_image": (None, "reference_image", str),
+    "reference_weight": (None, "reference_weight", float),
+    "structure_level": (None, "structure_level", int),
+    "strength": (None, "strength", float),
+    "guidance_scale": (None, "guidance_scale", float),
+    "temporal_guidance": (None, "temporal_guidance", float),
+    "steps": (None, "steps", int),
+    "seed": (None, "seed", int),
+    "model": (None, "model", str),
+    "device": (None, "device", str),
+    "resolution": (None, "resolution", int),
+    "window_length": ("window", "length", int),
+    "window_overlap": ("window", "overlap", int),
+    "handles": (None, "handles", int),
+}
+
+
+def _parsed_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="recast", description="Edit a shot's content by prompt or reference image, keeping its structure.")
+    parser.add_argument("--version", action="version", version=f"recast {_version()}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("render", help="render a job (JSON-lines progress on stdout)")
+    p.add_argument("--job", help="job file (JSON); flags below override its fields")
+    p.add_argument("--frames", help="render only this sub-range of the job, e.g. 1001-1010")
+    p.add_argument("--save-job", metavar="FILE", help="write the job (after flags) to FILE before rendering")
+    grp = p.add_argument_group("job fields (build a job without a file, or override one)")
+    for name, (_, _, typ) in _JOB_FLAGS.items():
+        grp.add_argument("--" + name.replace("_", "-"), dest=name, type=typ, default=None, metavar=typ.__name__.upper())
+
+    p = sub.add_parser("info", help="describe a frame sequence: frames, missing, resolution, channels")
+    p.add_argument("pattern", help="e.g. 'plate/sh010.####.exr'")
+    p.add_argument("--frames", help="expected range, e.g. 1001-1100 (default: what is on disk)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+
+    p = sub.add_parser("demo", help="render a generated demo shot with the tiny model")
+    p.add_argument("--out", default="recast_demo", help="folder for the demo (default: ./recast_demo)")
+    p.add_argument("--frames", type=int, default=8, help="number of frames (default 8)")
+    p.add_argument("--json", action="store_true", help="progress as JSON lines on stdout")
+    return parser.parse_args(argv)
+
+
+def _version() -> str:
+    from . import __version__
+
+    return __version__
+
+
+def _job_from_args(args):
+    from .job import Job, load_job
+
+    given = {k: getattr(args, k) for k in _JOB_FLAGS if getattr(args, k) is not None}
+    if args.job:
+        job = load_job(args.job)
+        data, root = job.to_dict(), job.root
+    else:
+        from .errors import JobError
+
+        missing = [f"--{k}" for k in ("input", "output") if k not in given]
+        if missing:
+            raise JobError(f"give --job FILE, or build a job with {' and '.join(missing)}")
+        data, root = {"input": {}, "output": {}}, os.getcwd()
+    for key, value in given.items():
+        section, name, _ = _JOB_FLAGS[key]
+        if section:
+            data.setdefault(section, {})[name] = value
+        else:
+            data[name] = value
+    return Job.from_dict(data, root)
+
+
+def _cmd_render(args, reporter, cancel) -> int:
+    from .frames import FrameRange
+    from .render import render
+
+    job = _job_from_args(args)
+    if args.save_job:
+        job.absolute().save(args.save_job)
+    frames = FrameRange.parse(args.frames) if args.frames else None
+    render(job, frames, reporter, cancel)
+    return 0
+
+
+def _cmd_info(args, reporter, cancel) -> int:
+    from .info import describe, format_info
+
+    info = describe(args.pattern, args.frames)
+    print(json.dumps(info, indent=2) if args.json else format_info(info))
+    return 1 if info["missing"] or info.get("problems") else 0
+
+
+def _cmd_demo(args, reporter, cancel) -> int:
+    from .demo import run_demo
+
+    summary = run_demo(args.out, args.frames, reporter, cancel)
+    for line in summary:
+        print(line, file=sys.stderr if args.json else sys.stdout)
+    return 0
+
+
+_COMMANDS = {"render": _cmd_render, "info": _cmd_info, "demo": _cmd_demo}
+_SPEAKS_PROTOCOL = {"render", "demo"}
+
+
+def main(argv=None) -> int:
+    args = _parsed_args(argv)
+    from .progress import CancelFlag, Reporter, signals_cancel
+
+    protocol = args.command in _SPEAKS_PROTOCOL and not (args.command == "demo" and not args.json)
+    reporter = Reporter() if protocol else Reporter(stream=open(os.devnull, "w"), bar=sys.stderr.isatty())
+    cancel = CancelFlag()
+    try:
+        with signals_cancel(cancel):
+            return _COMMANDS[args.command](args, reporter, cancel)
+    except Cancelled as exc:
+        reporter.error(str(exc), kind="Cancelled", cancelled=True)
+        print(f"recast: {exc}", file=sys.stderr)
+        return 128 + (exc.signum or 2)
+    except RecastError as exc:
+        message = " ".join(str(exc).split())
+        reporter.error(message, kind=type(exc).__name__)
+        print(f"recast: error: {message}", file=sys.stderr)
+        return 1
+    except Exception as exc:  # a bug: say so in one line, keep the traceback for the report
+        message = f"internal error ({type(exc).__name__}: {exc}); please report it with the traceback above"
+        traceback.print_exc()
+        reporter.error(" ".join(message.split()), kind="InternalError")
+        print(f"recast: {message}", file=sys.stderr)
+        return 3
+
+
+if __name__ == "__main__":
+    sys.exit(main())

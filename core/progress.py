@@ -1,0 +1,122 @@
+"""Progress and cancellation: the JSON-lines protocol every host reads.
+
+One JSON object per line on stdout, flushed at once, each with an ``event`` key:
+
+* ``start``: ``job``, ``frames`` ("A-B"), ``total`` (frame count), ``output``, ``renderer``
+* ``progress``: ``stage`` (read / edit / write / ...), ``done``, ``total``
+* ``frame``: ``frame`` (number), ``path`` (the finished file; it is complete when announced)
+* ``warning``: ``message`` (something the artist should know; the render goes on)
+* ``done``: ``frames`` (count written), ``output``, ``seconds``
+* ``error``: ``message`` (one line), ``kind`` (the error class), and ``cancelled: true`` on a cancel
+
+Hosts ignore events and keys they do not know. A human-readable bar goes to stderr when it
+is a terminal. SIGINT/SIGTERM set a flag that the render checks between frames, so it stops
+after the frame being written; :class:`CancelFlag` is that flag.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import threading
+from contextlib import contextmanager
+
+from .errors import Cancelled
+
+__all__ = ["Reporter", "CancelFlag", "signals_cancel"]
+
+
+class Reporter:
+    """Writes protocol events to ``stream`` (stdout by default) and, on a terminal, a tqdm bar to stderr."""
+
+    def __init__(self, stream=None, bar: bool | None = None):
+        self.stream = stream if stream is not None else sys.stdout
+        self._bar_wanted = sys.stderr.isatty() if bar is None else bar
+        self._bar = None
+        self._lock = threading.Lock()
+
+    def emit(self, event: str, **fields) -> None:
+        line = json.dumps({"event": event, **fields}, ensure_ascii=False, allow_nan=False)
+        with self._lock:
+            self.stream.write(line + "\n")
+            self.stream.flush()
+
+    def start(self, **fields) -> None:
+        self.emit("start", **fields)
+
+    def progress(self, stage: str, done: int, total: int, **fields) -> None:
+        self.emit("progress", stage=stage, done=done, total=total, **fields)
+        if self._bar_wanted:
+            self._update_bar(stage, done, total)
+
+    def frame(self, frame: int, path: str) -> None:
+        self.emit("frame", frame=frame, path=path)
+
+    def warning(self, message: str) -> None:
+        self.emit("warning", message=message)
+        if self._bar_wanted:
+            print(f"recast: warning: {message}", file=sys.stderr)
+
+    def done(self, **fields) -> None:
+        self._close_bar()
+        self.emit("done", **fields)
+
+    def error(self, message: str, **fields) -> None:
+        self._close_bar()
+        self.emit("error", message=message, **fields)
+
+    def _update_bar(self, stage, done, total):
+        from tqdm import tqdm
+
+        if self._bar is None or self._bar.desc != stage or self._bar.total != total:
+            self._close_bar()
+            self._bar = tqdm(total=total, desc=stage, file=sys.stderr, leave=False)
+        self._bar.n = done
+        self._bar.refresh()
+
+    def _close_bar(self):
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+
+class CancelFlag:
+    """Set by a signal (or a host); :meth:`check` raises :class:`Cancelled` once it is set."""
+
+    def __init__(self):
+        self._event = threading.Event()
+        self.signum: int | None = None
+
+    def set(self, signum: int | None = None) -> None:
+        self.signum = signum
+        self._event.set()
+
+    @property
+    def is_set(self) -> bool:
+        return self._event.is_set()
+
+    def check(self, where: str = "") -> None:
+        if self._event.is_set():
+            name = signal.Signals(self.signum).name if self.signum else "cancel"
+            raise Cancelled(f"cancelled ({name}){' ' + where if where else ''}", self.signum)
+
+
+@contextmanager
+def signals_cancel(flag: CancelFlag):
+    """Within the block, SIGINT and SIGTERM set ``flag`` instead of killing the process."""
+    if threading.current_thread() is not threading.main_thread():
+        yield flag
+        return
+    previous = {}
+
+    def handler(signum, _frame):
+        flag.set(signum)
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        previous[sig] = signal.signal(sig, handler)
+    try:
+        yield flag
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
