@@ -10,6 +10,7 @@ silently ignored. Relative paths are relative to the job file's folder.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import hashlib
 import json
 import math
@@ -32,10 +33,8 @@ _DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 
 def _string(allow_empty=True):
     def check(v):
-        if not isinstance(v, str):
-            raise ValueError("text")
-        if not allow_empty and not v.strip():
-            raise ValueError("non-empty text")
+        if not isinstance(v, str) or (not allow_empty and not v.strip()):
+            raise ValueError("text" if allow_empty else "non-empty text")
         return v
     return check
 
@@ -281,7 +280,7 @@ def _build(cls, data: dict, prefix: str) -> dict:
     unknown = sorted(set(data) - set(fields))
     if unknown:
         name = prefix + unknown[0]
-        close = [n for n in fields if n.lower() == unknown[0].lower() or n.replace("_", "") == unknown[0].replace("_", "")]
+        close = difflib.get_close_matches(unknown[0].lower(), list(fields), n=1, cutoff=0.75)
         hint = f"; did you mean '{prefix}{close[0]}'?" if close else f"; allowed: {', '.join(prefix + n for n in fields)}"
         raise JobError(f"job has an unknown field '{name}'{hint}")
     values = {}

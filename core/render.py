@@ -83,6 +83,13 @@ def _mask(frame, job: Job) -> np.ndarray | None:
     return np.clip(m, 0.0, 1.0)[:, :, None]
 
 
+def _composite(plate_rgb: np.ndarray, new_rgb: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """The edit over the plate: plate pixels bit-exact where weight is 0, the edit where it is 1,
+    a linear blend between (NaN/Inf plate values count as 0 there, so they never leak in)."""
+    soft = np.nan_to_num(plate_rgb, nan=0.0, posinf=0.0, neginf=0.0) * (1.0 - weight) + new_rgb * weight
+    return np.where(weight >= 1.0, new_rgb, np.where(weight > 0.0, soft, plate_rgb)).astype(np.float32)
+
+
 def render(job: Job, frames: FrameRange | None = None, reporter: Reporter | None = None,
            cancel: CancelFlag | None = None, editor=None) -> RenderResult:
     """Render ``job`` (or the sub-range ``frames`` of it); returns what was written."""
@@ -134,8 +141,7 @@ def render(job: Job, frames: FrameRange | None = None, reporter: Reporter | None
         new_rgb = from_model(edited[i], space)
         weight = _mask(source, job)
         if weight is not None:
-            blended = plate_rgb * (1.0 - weight) + new_rgb * weight
-            new_rgb = np.where(weight > 0.0, blended, plate_rgb)
+            new_rgb = _composite(plate_rgb, new_rgb, weight)
         path = out_seq.path(f)
         write_frame(path, source.with_rgb(new_rgb), {**header_extra, "recast/frame": str(f)})
         result.frames.append(f)
