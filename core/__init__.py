@@ -6,7 +6,8 @@ inside the functions that need them.
 
 __version__ = "0.1.0"
 
-from .errors import Cancelled, ColourError, ImageError, JobError, OutputError, RecastError, SequenceError
+from .errors import (Cancelled, ColourError, ImageError, JobError, ModelError, OutputError, RecastError,
+                     SequenceError)
 from .frames import FrameRange, SequencePattern
 from .job import SCHEMA, Job, load_job
 
@@ -18,6 +19,7 @@ __all__ = [
     "ImageError",
     "ColourError",
     "OutputError",
+    "ModelError",
     "Cancelled",
     "FrameRange",
     "SequencePattern",

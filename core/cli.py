@@ -58,6 +58,16 @@ def _parsed_args(argv=None) -> argparse.Namespace:
     for name, (_, _, typ) in _JOB_FLAGS.items():
         grp.add_argument("--" + name.replace("_", "-"), dest=name, type=typ, default=None, metavar=typ.__name__.upper())
 
+    p = sub.add_parser("depth", help="compute the shot's depth (cached) and write it as EXRs")
+    p.add_argument("--job", required=True, help="job file (JSON)")
+    p.add_argument("--frames", help="only this sub-range of the job, e.g. 1001-1010")
+
+    p = sub.add_parser("models", help="list, check or fetch the model parts of a preset")
+    p.add_argument("action", choices=["list", "check", "pull"],
+                   help="list: presets and their parts; check: what is present/missing; pull: download")
+    p.add_argument("--model", default="default", help="preset: 'default', 'tiny' or a preset file (default: default)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+
     p = sub.add_parser("info", help="describe a frame sequence: frames, missing, resolution, channels")
     p.add_argument("pattern", help="e.g. 'plate/sh010.####.exr'")
     p.add_argument("--frames", help="expected range, e.g. 1001-1100 (default: what is on disk)")
@@ -111,6 +121,49 @@ def _cmd_render(args, reporter, cancel) -> int:
     return 0
 
 
+def _cmd_depth(args, reporter, cancel) -> int:
+    from .depth_command import run_depth
+    from .frames import FrameRange
+    from .job import load_job
+
+    job = load_job(args.job)
+    run_depth(job, FrameRange.parse(args.frames) if args.frames else None, reporter, cancel)
+    return 0
+
+
+def _cmd_models(args, reporter, cancel) -> int:
+    from .models import check_preset, pull_preset
+    from .presets import PARTS, load_preset
+
+    preset = load_preset(args.model, os.getcwd())
+    if args.action == "pull":
+        pull_preset(preset, report=lambda line: print(line, file=sys.stderr))
+    if args.action == "list":
+        rows = [{"role": r, "purpose": PARTS[r], "source": preset.parts[r].describe() if r in preset.parts else None}
+                for r in PARTS]
+        if args.json:
+            print(json.dumps({"preset": preset.name, "file": preset.path, "parts": rows}, indent=2))
+        else:
+            print(f"preset {preset.name}  ({preset.path})")
+            for row in rows:
+                print(f"  {row['role']:<15} {row['source'] or '-':<60} {row['purpose']}")
+        return 0
+    status = check_preset(preset)
+    if args.json:
+        print(json.dumps({"preset": preset.name, "parts": [s.__dict__ for s in status]}, indent=2))
+    else:
+        print(f"preset {preset.name}  ({preset.path})")
+        for s in status:
+            state = f"ok  {s.size / 1e6:9.1f} MB  {s.path}" if s.present else f"MISSING  {s.problem}"
+            print(f"  {s.role:<15} {state}")
+    missing = [s.role for s in status if not s.present]
+    if missing:
+        print(f"recast: {len(missing)} part(s) missing: {', '.join(missing)}; 'recast models pull --model "
+              f"{args.model}' fetches them where a network exists", file=sys.stderr)
+        return 1
+    return 0
+
+
 def _cmd_info(args, reporter, cancel) -> int:
     from .info import describe, format_info
 
@@ -128,12 +181,22 @@ def _cmd_demo(args, reporter, cancel) -> int:
     return 0
 
 
-_COMMANDS = {"render": _cmd_render, "info": _cmd_info, "demo": _cmd_demo}
-_SPEAKS_PROTOCOL = {"render", "demo"}
+_COMMANDS = {"render": _cmd_render, "depth": _cmd_depth, "models": _cmd_models, "info": _cmd_info,
+             "demo": _cmd_demo}
+_SPEAKS_PROTOCOL = {"render", "depth", "demo"}
+
+
+def _quiet_libraries() -> None:
+    """stdout carries the protocol and stderr the artist's messages: keep library chatter out of both."""
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("DIFFUSERS_VERBOSITY", "error")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
 
 
 def main(argv=None) -> int:
     args = _parsed_args(argv)
+    _quiet_libraries()
     from .progress import CancelFlag, Reporter, signals_cancel
 
     protocol = args.command in _SPEAKS_PROTOCOL and not (args.command == "demo" and not args.json)

@@ -11,6 +11,7 @@ __all__ = [
     "ImageError",
     "ColourError",
     "OutputError",
+    "ModelError",
     "Cancelled",
 ]
 
@@ -37,6 +38,10 @@ class ColourError(RecastError):
 
 class OutputError(RecastError):
     """An output location cannot be written."""
+
+
+class ModelError(RecastError):
+    """A model preset or a model part is missing, unsafe or cannot be loaded."""
 
 
 class Cancelled(RecastError):

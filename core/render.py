@@ -29,7 +29,7 @@ from .job import Job
 from .progress import CancelFlag, Reporter
 from .shot import Plate, prepare_output, scan_plate
 
-__all__ = ["IdentityEdit", "RenderResult", "check_inputs", "render"]
+__all__ = ["IdentityEdit", "RenderResult", "check_inputs", "read_model_frames", "render"]
 
 
 class IdentityEdit:
@@ -75,6 +75,24 @@ def check_inputs(job: Job, frames: FrameRange | None = None) -> _Checked:
     return _Checked(plate, space, folder)
 
 
+def read_model_frames(plate: Plate, space: str, reporter: Reporter, cancel: CancelFlag,
+                      warnings: list[str]) -> dict[int, np.ndarray]:
+    """Stage 2: every plate frame's RGB in model space, clipped for the network; NaN/Inf reported."""
+    model_frames = {}
+    for i, f in enumerate(plate.frames):
+        cancel.check(f"while reading frame {f}")
+        rgb = read_frame(plate.path(f)).rgb()
+        bad = int(np.count_nonzero(~np.isfinite(rgb).all(axis=2)))
+        if bad:
+            msg = (f"frame {f}: {bad} pixels hold NaN or Inf; the model sees NaN as 0 and Inf clipped, "
+                   "and outside the edit they are written back unchanged")
+            warnings.append(msg)
+            reporter.warning(msg)
+        model_frames[f] = model_input(to_model(rgb, space))
+        reporter.progress("read", i + 1, len(plate.frames))
+    return model_frames
+
+
 def _mask(frame, job: Job) -> np.ndarray | None:
     """Edit weight per pixel in [0, 1] (H×W×1), or None when the whole frame is edited."""
     if not job.input.mask_channel:
@@ -110,21 +128,10 @@ def render(job: Job, frames: FrameRange | None = None, reporter: Reporter | None
         reporter.warning(editor.notice)
 
     # 2. read
-    model_frames = []
-    for i, f in enumerate(plate.frames):
-        cancel.check(f"while reading frame {f}")
-        rgb = read_frame(plate.path(f)).rgb()
-        bad = int(np.count_nonzero(~np.isfinite(rgb).all(axis=2)))
-        if bad:
-            msg = (f"frame {f}: {bad} pixels hold NaN or Inf; the model sees NaN as 0 and Inf clipped, "
-                   "and outside the edit they are written back unchanged")
-            result.warnings.append(msg)
-            reporter.warning(msg)
-        model_frames.append(model_input(to_model(rgb, space)))
-        reporter.progress("read", i + 1, len(plate.frames))
+    model_frames = read_model_frames(plate, space, reporter, cancel, result.warnings)
 
     # 3. edit
-    edited = editor(model_frames, job, reporter, cancel)
+    edited = editor([model_frames[f] for f in plate.frames], job, reporter, cancel)
 
     # 4. write
     header_extra = {

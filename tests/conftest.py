@@ -16,6 +16,27 @@ from recast.core.job import SCHEMA
 RECAST = [sys.executable, "-m", "recast.core"]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def recast_cache(tmp_path_factory):
+    """One cache folder for the whole run (the tiny preset is built there once), never the user's."""
+    folder = tmp_path_factory.mktemp("recast_cache")
+    old = os.environ.get("RECAST_CACHE")
+    os.environ["RECAST_CACHE"] = str(folder)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never reach a model hub
+    yield str(folder)
+    if old is None:
+        os.environ.pop("RECAST_CACHE", None)
+    else:
+        os.environ["RECAST_CACHE"] = old
+
+
+@pytest.fixture(scope="session")
+def tiny_preset(recast_cache):
+    from recast.core.presets import load_preset
+
+    return load_preset("tiny")
+
+
 @pytest.fixture
 def plate(tmp_path):
     """An 6-frame ACEScg demo plate, 1001-1006, 64x40, RGBA half + depth.Z float."""

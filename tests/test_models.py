@@ -1,0 +1,158 @@
+"""Presets and model loading: the real loading path, exercised with the tiny preset saved to disk."""
+
+import os
+import shutil
+import warnings
+
+import pytest
+import torch
+
+from recast.core.errors import ModelError
+from recast.core.models import Loader, check_preset, locate, pull_preset, select_device
+from recast.core.presets import load_preset, read_preset_file
+from tests.conftest import run_cli
+
+
+def test_tiny_preset_is_saved_in_the_real_layouts(tiny_preset):
+    root = os.path.dirname(tiny_preset.path)
+    for rel in ["base/model_index.json", "base/unet/config.json", "base/unet/diffusion_pytorch_model.safetensors",
+                "base/vae/diffusion_pytorch_model.safetensors", "base/text_encoder/model.safetensors",
+                "base/tokenizer/tokenizer_config.json", "base/scheduler/scheduler_config.json",
+                "controlnet/config.json", "motion_adapter/diffusion_pytorch_model.safetensors",
+                "ip_adapter/ip-adapter_tiny.safetensors", "image_encoder/model.safetensors",
+                "depth/model.safetensors", "depth/preprocessor_config.json", "clip/model.safetensors"]:
+        assert os.path.isfile(os.path.join(root, rel)), rel
+    assert not [f for _, _, fs in os.walk(root) for f in fs if f.endswith((".bin", ".pt", ".ckpt"))]
+    assert all(s.present for s in check_preset(tiny_preset))
+
+
+def test_every_part_loads_through_the_real_loaders(tiny_preset):
+    from diffusers import UNetMotionModel
+
+    loader = Loader(tiny_preset, "cpu")
+    model, proc = loader.depth_estimator()
+    assert type(model).__name__ == "DepthAnythingForDepthEstimation"
+    tok, enc = loader.text_encoder()
+    ids = tok(["a claymation street at dusk"], padding="max_length", max_length=77, return_tensors="pt").input_ids
+    assert ids.shape == (1, 77) and ids[0, 0] == tok.bos_token_id
+    assert enc(ids)[0].shape == (1, 77, 32)
+    assert type(loader.image_encoder()[1]).__name__ == "CLIPVisionModelWithProjection"
+    unet = UNetMotionModel.from_unet2d(loader.unet(), loader.motion_adapter())
+    assert unet.config.cross_attention_dim == loader.controlnet().config.cross_attention_dim == 32
+    assert loader.vae().config.latent_channels == 4
+    assert loader.scheduler().config.steps_offset == 1
+    assert loader.ip_adapter_file().endswith(".safetensors")
+    assert loader.unet() is loader.unet()  # each part is loaded once
+
+
+def test_tiny_weights_are_seeded(tmp_path, tiny_preset):
+    from safetensors.torch import load_file
+
+    from recast.core.tiny import build_tiny
+
+    build_tiny(str(tmp_path / "again"))
+    for rel in ["base/unet/diffusion_pytorch_model.safetensors", "depth/model.safetensors"]:
+        a = load_file(os.path.join(os.path.dirname(tiny_preset.path), rel))
+        b = load_file(str(tmp_path / "again" / rel))
+        assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def _preset_file(tmp_path, parts: dict, extra: str = "") -> str:
+    lines = ['name = "studio"', extra]
+    for role, src in parts.items():
+        lines += [f"[parts.{role}]", f'source = "{src}"']
+    path = tmp_path / "studio.toml"
+    path.write_text("\n".join(lines) + "\n")
+    return str(path)
+
+
+def test_preset_with_a_missing_part(tmp_path, tiny_preset):
+    root = os.path.dirname(tiny_preset.path)
+    preset = read_preset_file(_preset_file(tmp_path, {"base": os.path.join(root, "base"),
+                                                      "depth": str(tmp_path / "no_such_folder")}))
+    with pytest.raises(ModelError, match=r"no 'controlnet' part .*add \[parts.controlnet\]"):
+        Loader(preset, "cpu").controlnet()
+    with pytest.raises(ModelError, match="folder .* does not exist"):
+        Loader(preset, "cpu").depth_estimator()
+    r = run_cli("models", "check", "--model", preset.path)
+    assert r.returncode == 1 and "MISSING" in r.stdout and "Traceback" not in r.stderr
+    assert "base            ok" in r.stdout
+
+
+def test_hub_part_not_in_the_cache_says_how_to_get_it(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    preset = read_preset_file(_preset_file(tmp_path, {"depth": "depth-anything/Depth-Anything-V2-Small-hf"}))
+    with pytest.raises(ModelError) as exc:
+        locate(preset, "depth")
+    msg = str(exc.value)
+    assert "not in the Hugging Face cache" in msg and "recast models pull" in msg and "\n" not in msg
+
+
+def test_pull_without_a_network_is_one_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    preset = read_preset_file(_preset_file(tmp_path, {"clip": "openai/clip-vit-base-patch32"}))
+    with pytest.raises(ModelError, match="could not be downloaded"):
+        pull_preset(preset, report=lambda _: None)
+
+
+def test_folder_with_only_pickle_weights(tmp_path, tiny_preset):
+    from safetensors.torch import load_file
+
+    src = os.path.join(os.path.dirname(tiny_preset.path), "depth")
+    pickled = tmp_path / "depth_bin"
+    shutil.copytree(src, pickled)
+    torch.save(load_file(str(pickled / "model.safetensors")), str(pickled / "pytorch_model.bin"))
+    os.remove(pickled / "model.safetensors")
+    preset = read_preset_file(_preset_file(tmp_path, {"depth": str(pickled)}))
+    with pytest.raises(ModelError, match="only pickle weights .* can run code"):
+        Loader(preset, "cpu").depth_estimator()
+    allowed = read_preset_file(_preset_file(tmp_path, {"depth": str(pickled)}, "allow_pickle = true"))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model, _ = Loader(allowed, "cpu").depth_estimator()
+    assert any("pickle" in str(w.message) for w in caught)
+    assert type(model).__name__ == "DepthAnythingForDepthEstimation"
+
+
+@pytest.mark.parametrize("text, words", [
+    ('name = "x"\n', "has no [parts] table"),
+    ('[parts.unet]\nsource = "a/b"\n', "unknown part 'unet'"),
+    ('[parts.depth]\nsrc = "a/b"\n', "needs a 'source'"),
+    ("[parts\n", "is not valid TOML"),
+])
+def test_bad_preset_files(tmp_path, text, words):
+    path = tmp_path / "p.toml"
+    path.write_text(text)
+    with pytest.raises(ModelError, match=words.replace("[", r"\[")):
+        read_preset_file(str(path))
+
+
+def test_unknown_preset_name():
+    with pytest.raises(ModelError, match="neither a built-in preset"):
+        load_preset("huge")
+
+
+def test_default_preset_names_every_part():
+    preset = load_preset("default")
+    assert preset.part("base").source == "stable-diffusion-v1-5/stable-diffusion-v1-5"
+    assert preset.part("ip_adapter").weight_name == "ip-adapter_sd15.safetensors"
+    assert not any(p.local for p in preset.parts.values())
+
+
+def test_device_selection():
+    assert select_device("cpu") == (torch.device("cpu"), torch.float32)
+    assert select_device("auto")[0].type in ("cuda", "mps", "cpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(ModelError, match="no CUDA GPU is available"):
+            select_device("cuda:0")
+
+
+def test_models_cli_list_and_check(tiny_preset):
+    r = run_cli("models", "list", "--model", "tiny")
+    assert r.returncode == 0 and "motion_adapter" in r.stdout
+    r = run_cli("models", "check", "--model", "tiny", "--json")
+    assert r.returncode == 0, r.stderr
+    import json
+
+    assert all(p["present"] for p in json.loads(r.stdout)["parts"])
