@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .atomic import atomic_path
 from .colour import model_input, plate_colorspace, to_model
 from .errors import ImageError
 
@@ -111,8 +112,7 @@ def encode_content(job, loader, cache_dir: str | None) -> Content:
         tensors["negative_image"] = torch.zeros_like(img)
     if path:
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        tmp = f"{path}.{os.getpid()}.tmp"
-        save_file(tensors, tmp)
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            save_file(tensors, tmp)
     return Content(tensors["prompt"], tensors["negative"], tensors.get("image"), tensors.get("negative_image"),
                    job.reference_weight, False)

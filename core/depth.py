@@ -32,6 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .atomic import atomic_path
 from .exrio import Frame, Header, Window, read_frame, write_frame
 from .frames import SequencePattern
 
@@ -203,8 +204,6 @@ def shot_depth(job, plate, model_frames: dict[int, np.ndarray], loader_factory, 
             extra = {"recast/depth_source": source, "recast/depth_range": f"{rng[0]:.9g} {rng[1]:.9g}",
                      "recast/depth_convention": "normalised inverse depth: 1 near, 0 far"}
             write_frame(seq.path(f), Frame(header, frames[f][:, :, None]), extra)
-        tmp = manifest + ".tmp"
-        with open(tmp, "w") as fh:
+        with atomic_path(manifest) as tmp, open(tmp, "w") as fh:
             json.dump({"source": source, "frames": str(plate.frames), "range": rng, "keys": keys}, fh)
-        os.replace(tmp, manifest)
     return ShotDepth(frames, seq, source, rng, computed)

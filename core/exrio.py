@@ -10,13 +10,13 @@ leaves a truncated EXR under a frame's name.
 
 from __future__ import annotations
 
-import glob
 import os
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from .atomic import atomic_path
 from .errors import ImageError, OutputError
 
 __all__ = ["Window", "Header", "Frame", "read_header", "read_frame", "write_frame", "write_image"]
@@ -193,11 +193,6 @@ def _spec_for(header: Header, extra: dict[str, str]):
     return spec
 
 
-def _temp_name(path: str) -> str:
-    folder, base = os.path.split(path)
-    return os.path.join(folder, f".{base}.{os.getpid()}.recast-tmp")
-
-
 def write_frame(path: str, frame: Frame, extra_attributes: dict[str, str] | None = None) -> None:
     """Write ``frame`` as an EXR at ``path`` atomically, with its header and ``extra_attributes``."""
     import OpenImageIO as oiio
@@ -207,28 +202,14 @@ def write_frame(path: str, frame: Frame, extra_attributes: dict[str, str] | None
     expect = (header.data_window.height, header.data_window.width, len(header.channels))
     if pixels.shape != expect:
         raise ImageError(f"{path}: pixels of shape {pixels.shape} do not match the header {expect}")
-    folder = os.path.dirname(os.path.abspath(path))
-    # Leftovers of killed writers of this same frame are never a valid frame: remove them.
-    for stale in glob.glob(os.path.join(folder, f".{glob.escape(os.path.basename(path))}.*.recast-tmp")):
-        try:
-            os.unlink(stale)
-        except OSError:
-            pass
-    tmp = _temp_name(os.path.join(folder, os.path.basename(path)))
     out = oiio.ImageOutput.create("exr")
-    try:
+    with atomic_path(path) as tmp:
         if not out.open(tmp, _spec_for(header, extra_attributes or {})):
             raise OutputError(f"{path}: cannot be written ({out.geterror().strip() or oiio.geterror().strip()})")
         ok = out.write_image(pixels)
         ok = out.close() and ok
         if not ok:
             raise OutputError(f"{path}: writing failed ({out.geterror().strip() or 'unknown error'})")
-        os.replace(tmp, path)
-    except OSError as exc:
-        raise OutputError(f"{path}: cannot be written ({exc.strerror})") from None
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def write_image(path: str, rgb: np.ndarray) -> None:
@@ -237,18 +218,10 @@ def write_image(path: str, rgb: np.ndarray) -> None:
 
     rgb = np.ascontiguousarray(np.clip(rgb, 0.0, 1.0), dtype=np.float32)
     ext = os.path.splitext(path)[1].lstrip(".").lower() or "png"
-    tmp = _temp_name(path)
     out = oiio.ImageOutput.create(ext)
     if out is None:
         raise OutputError(f"{path}: no writer for '.{ext}' files")
-    try:
-        spec = oiio.ImageSpec(rgb.shape[1], rgb.shape[0], rgb.shape[2], oiio.UINT8)
+    spec = oiio.ImageSpec(rgb.shape[1], rgb.shape[0], rgb.shape[2], oiio.UINT8)
+    with atomic_path(path) as tmp:
         if not (out.open(tmp, spec) and out.write_image(rgb) and out.close()):
             raise OutputError(f"{path}: cannot be written ({out.geterror().strip()})")
-        os.replace(tmp, path)
-    except OSError as exc:
-        raise OutputError(f"{path}: cannot be written ({exc.strerror})") from None
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-

@@ -19,6 +19,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from .atomic import atomic_path
 from .errors import JobError, RecastError
 from .frames import FrameRange, SequencePattern
 
@@ -259,16 +260,8 @@ class Job:
 
     def save(self, path: str) -> None:
         """Write the job as JSON, atomically."""
-        tmp = f"{path}.tmp-{os.getpid()}"
-        try:
-            with open(tmp, "w", encoding="utf-8") as fh:
-                fh.write(self.to_json() + "\n")
-            os.replace(tmp, path)
-        except OSError as exc:
-            raise JobError(f"cannot write job file {path!r}: {exc.strerror}") from None
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        with atomic_path(path, JobError) as tmp, open(tmp, "w", encoding="utf-8") as fh:
+            fh.write(self.to_json() + "\n")
 
 
 _SECTIONS = {"InputSpec": InputSpec, "OutputSpec": OutputSpec, "WindowSpec": WindowSpec}
