@@ -145,9 +145,6 @@ class ShotDepth:
     range: tuple[float, float]  #: inverse depth mapped to 0 and 1
     computed: int  #: frames whose raw depth was computed (not found in the cache)
 
-    def at_level(self, frame: int, level: int) -> np.ndarray:
-        return apply_structure_level(self.frames[frame], level)
-
 
 def shot_depth(job, plate, model_frames: dict[int, np.ndarray], loader_factory, reporter, cancel) -> ShotDepth:
     """Depth for every frame of ``plate``: from the cache, the plate's AOV, or the estimator."""

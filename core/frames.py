@@ -119,12 +119,6 @@ class SequencePattern:
         """The file name of ``frame``."""
         return f"{self.head}{frame:0{self.padding}d}{self.tail}"
 
-    def with_root(self, root: str) -> "SequencePattern":
-        """The same pattern resolved against folder ``root`` if it is relative."""
-        if os.path.isabs(self.pattern):
-            return self
-        return SequencePattern.parse(os.path.join(root, self.pattern))
-
     @property
     def folder(self) -> str:
         return os.path.dirname(self.head) or "."
