@@ -13,13 +13,13 @@ pixels and the encoders' identity.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass
 
 import numpy as np
 
 from .atomic import atomic_path
+from .cache import cache_key
 from .colour import model_input, plate_colorspace, to_model
 from .errors import ImageError
 
@@ -60,14 +60,6 @@ def load_reference_image(path: str) -> np.ndarray:
     return model_input(to_model(rgb, space))
 
 
-def _key(*parts) -> str:
-    h = hashlib.sha256()
-    for p in parts:
-        h.update(p.tobytes() if isinstance(p, np.ndarray) else str(p).encode("utf-8"))
-        h.update(b"\0")
-    return h.hexdigest()[:24]
-
-
 def _encode_text(loader, texts: list[str]):
     import torch
 
@@ -99,7 +91,7 @@ def encode_content(job, loader, cache_dir: str | None) -> Content:
     if rgb is not None:
         enc = loader.preset.part("image_encoder")
         parts += ["image", enc.describe(), enc.revision, rgb.shape, rgb]
-    key = _key(*parts)
+    key = cache_key(*parts)
     path = os.path.join(cache_dir, "content", key + ".safetensors") if cache_dir else None
     if path and os.path.isfile(path):
         t = load_file(path)

@@ -25,7 +25,6 @@ float, the plate's windows) keyed by all of them — open it in Nuke to see what
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from dataclasses import dataclass
@@ -33,11 +32,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from .atomic import atomic_path
+from .cache import cache_folder, cache_key
 from .exrio import Frame, Header, Window, read_frame, write_frame
 from .frames import SequencePattern
 
-__all__ = ["disparity_from_z", "normalise_shot", "apply_structure_level", "ShotDepth", "shot_depth",
-           "cache_folder"]
+__all__ = ["disparity_from_z", "normalise_shot", "apply_structure_level", "ShotDepth", "shot_depth"]
 
 LOW_PCT, HIGH_PCT = 2.0, 98.0
 _BINOMIAL = np.array([1, 4, 6, 4, 1], np.float32) / 16.0
@@ -117,19 +116,6 @@ def estimate_disparity(frames: list[np.ndarray], model, processor, batch: int = 
     return out
 
 
-def _hash(*parts) -> str:
-    h = hashlib.sha256()
-    for p in parts:
-        h.update(p.tobytes() if isinstance(p, np.ndarray) else str(p).encode())
-        h.update(b"\0")
-    return h.hexdigest()[:20]
-
-
-def cache_folder(job) -> str:
-    """The shot cache beside the job's output: ``<output folder>/recast_cache``."""
-    return os.path.join(os.path.dirname(job.output_sequence.path(0)), "recast_cache")
-
-
 def _depth_header(plate_header: Header, path: str) -> Header:
     return Header(path=path, channels=("depth.Z",), formats=("float",), data_window=plate_header.data_window,
                   display_window=plate_header.display_window, attributes=(("compression", "string", "zip"),))
@@ -157,14 +143,14 @@ def shot_depth(job, plate, model_frames: dict[int, np.ndarray], loader_factory, 
         for f in plate.frames:
             z = read_frame(plate.path(f)).channel(channel)
             raws[f] = disparity_from_z(z)
-            keys[f] = _hash(source, z)
+            keys[f] = cache_key(source, z)
         computed = len(raws)
     else:
         loader = loader_factory()
         part = loader.preset.part("depth")
         source = f"estimator:{part.describe()}@{part.revision or 'main'}"
-        raw_dir = os.path.join(root, "raw", _hash(source))
-        keys = {f: _hash(source, model_frames[f], model_frames[f].shape) for f in plate.frames}
+        raw_dir = os.path.join(root, "raw", cache_key(source))
+        keys = {f: cache_key(source, model_frames[f], model_frames[f].shape) for f in plate.frames}
         raws, todo = {}, []
         for f in plate.frames:
             path = os.path.join(raw_dir, keys[f] + ".exr")
@@ -188,7 +174,7 @@ def shot_depth(job, plate, model_frames: dict[int, np.ndarray], loader_factory, 
                         display_window=Window(0, 0, w, h), attributes=(("recast/depth_source", "string", source),)),
                         d[:, :, None]))
                 reporter.progress("depth", min(i + batch, len(todo)), len(todo))
-    shot_key = _hash(source, *[keys[f] for f in plate.frames])
+    shot_key = cache_key(source, *[keys[f] for f in plate.frames])
     seq = SequencePattern.parse(os.path.join(root, shot_key, "depth.####.exr"))
     manifest = os.path.join(root, shot_key, "shot.json")
     ordered = list(plate.frames)

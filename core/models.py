@@ -9,6 +9,7 @@ is never used. A missing part is one :class:`ModelError` naming the part and how
 
 from __future__ import annotations
 
+import functools
 import glob
 import os
 import warnings
@@ -177,8 +178,21 @@ class Loader:
 
     def __init__(self, preset: Preset, device: str = "cpu"):
         self.preset = preset
-        self.device, self.dtype = select_device(device)
+        self._device_name = device
         self._cache: dict[str, object] = {}
+
+    @functools.cached_property
+    def _device_dtype(self):
+        # chosen on first use, so a Loader that finds everything in a cache never imports torch
+        return select_device(self._device_name)
+
+    @property
+    def device(self):
+        return self._device_dtype[0]
+
+    @property
+    def dtype(self):
+        return self._device_dtype[1]
 
     def _once(self, key, build):
         if key not in self._cache:
