@@ -120,5 +120,7 @@ def run_demo(out: str, count: int, reporter, cancel) -> list[str]:
              f"  plate          {job.input_sequence.pattern}",
              f"  result         {job.output_sequence.pattern}",
              f"  contact sheet  {sheet}"]
+    lines += ["  model          tiny (seeded random weights: the pictures show the whole stack ran, not a real "
+              "look; 'recast models pull' and model 'default' give real results)"]
     lines += [f"  note           {w}" for w in result.warnings]
     return lines

@@ -17,10 +17,10 @@ something enters or leaves it, and the conditioning — so the output — flicke
 [1, 4, 6, 4, 1]/16 (≈ Gaussian σ = 1 px) and downsampled by 2, t_s times, then resized back
 (bilinear); level 0 is the depth untouched.
 
-Depth is cached per shot in ``<output folder>/recast_cache/depth/``: raw per-frame inverse
+Depth is computed at the size the model runs at (:mod:`.resolution`) and cached per shot in ``<output folder>/recast_cache/depth/``: raw per-frame inverse
 depth keyed by the frame's content and the depth source (a changed frame is recomputed, the
 others are not), and the shot's normalised sequence ``depth.####.exr`` (channel ``depth.Z``,
-float, the plate's windows) keyed by all of them — open it in Nuke to see what the model saw.
+float, resized to the plate's windows) keyed by all of them — open it in Nuke to see what the model saw.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from .atomic import atomic_path
 from .cache import cache_folder, cache_key
 from .exrio import Frame, Header, Window, read_frame, write_frame
 from .frames import SequencePattern
+from .resolution import resize
 
 __all__ = ["disparity_from_z", "normalise_shot", "apply_structure_level", "ShotDepth", "shot_depth"]
 
@@ -78,16 +79,6 @@ def _half(img: np.ndarray) -> np.ndarray:
     return 0.25 * (img[0::2, 0::2] + img[1::2, 0::2] + img[0::2, 1::2] + img[1::2, 1::2])
 
 
-def _resize(img: np.ndarray, height: int, width: int) -> np.ndarray:
-    import OpenImageIO as oiio
-
-    if img.shape == (height, width):
-        return img
-    src = oiio.ImageBuf(np.ascontiguousarray(img[:, :, None], np.float32))
-    out = oiio.ImageBufAlgo.resize(src, filtername="triangle", roi=oiio.ROI(0, width, 0, height, 0, 1, 0, 1))
-    return out.get_pixels(oiio.FLOAT).reshape(height, width)
-
-
 def apply_structure_level(depth: np.ndarray, level: int) -> np.ndarray:
     """Blur and halve ``level`` times (binomial 5-tap, factor 2), then resize back; 0 = unchanged."""
     if level == 0:
@@ -95,7 +86,7 @@ def apply_structure_level(depth: np.ndarray, level: int) -> np.ndarray:
     small = depth.astype(np.float32)
     for _ in range(level):
         small = _half(_blur(small))
-    return _resize(small, *depth.shape).astype(np.float32)
+    return resize(small, depth.shape[1], depth.shape[0], 'triangle').astype(np.float32)
 
 
 def estimate_disparity(frames: list[np.ndarray], model, processor, batch: int = 4) -> list[np.ndarray]:
@@ -123,58 +114,65 @@ def _depth_header(plate_header: Header, path: str) -> Header:
 
 @dataclass
 class ShotDepth:
-    """Normalised inverse depth of every frame of a shot (level 0), and where it is cached."""
+    """Normalised inverse depth of every frame of a shot (level 0) at the model's size, and where it is cached."""
 
-    frames: dict[int, np.ndarray]  #: frame → H×W float32 in [0, 1], 1 = near
-    sequence: SequencePattern  #: the cached ``depth.####.exr`` files
+    frames: dict[int, np.ndarray]  #: frame → H×W float32 in [0, 1], 1 = near, at the model's size
+    sequence: SequencePattern  #: the cached ``depth.####.exr`` files (the plate's windows)
     source: str  #: 'estimator:<model>' or 'aov:<channel>'
     range: tuple[float, float]  #: inverse depth mapped to 0 and 1
     computed: int  #: frames whose raw depth was computed (not found in the cache)
 
 
-def shot_depth(job, plate, model_frames: dict[int, np.ndarray], loader_factory, reporter, cancel) -> ShotDepth:
-    """Depth for every frame of ``plate``: from the cache, the plate's AOV, or the estimator."""
+def shot_depth(job, plate, model_frames, size: tuple[int, int], loader_factory, reporter, cancel) -> ShotDepth:
+    """Depth for every frame of ``plate`` at ``size`` (width, height): from the cache, the plate's AOV, or the
+    estimator run on ``model_frames.get(f)`` (model-space frames at ``size``, read one batch at a time)."""
     root = os.path.join(cache_folder(job), "depth")
     channel = job.input.depth_channel
+    width, height = size
     if channel:
         source = f"aov:{channel}"
         raws = {}
         keys = {}
-        for f in plate.frames:
+        for i, f in enumerate(plate.frames):
+            cancel.check("while reading depth")
             z = read_frame(plate.path(f)).channel(channel)
-            raws[f] = disparity_from_z(z)
-            keys[f] = cache_key(source, z)
+            raws[f] = resize(disparity_from_z(z), width, height, "triangle")
+            keys[f] = cache_key(source, z, size)
+            reporter.progress("depth", i + 1, len(plate.frames))
         computed = len(raws)
     else:
         loader = loader_factory()
         part = loader.preset.part("depth")
         source = f"estimator:{part.describe()}@{part.revision or 'main'}"
         raw_dir = os.path.join(root, "raw", cache_key(source))
-        keys = {f: cache_key(source, model_frames[f], model_frames[f].shape) for f in plate.frames}
-        raws, todo = {}, []
-        for f in plate.frames:
-            path = os.path.join(raw_dir, keys[f] + ".exr")
-            if os.path.isfile(path):
-                raws[f] = read_frame(path).pixels[:, :, 0]
-            else:
-                todo.append(f)
-        computed = len(todo)
-        if todo:
-            model, processor = loader.depth_estimator()
-            os.makedirs(raw_dir, exist_ok=True)
-            batch = 4
-            for i in range(0, len(todo), batch):
-                cancel.check("while estimating depth")
-                chunk = todo[i:i + batch]
-                for f, d in zip(chunk, estimate_disparity([model_frames[f] for f in chunk], model, processor, batch)):
+        raws, keys, batch, computed = {}, {}, 4, 0
+        model = processor = None
+        frames = list(plate.frames)
+        for i in range(0, len(frames), batch):
+            cancel.check("while estimating depth")
+            chunk = frames[i:i + batch]
+            images = {f: model_frames.get(f) for f in chunk}
+            todo = []
+            for f in chunk:
+                keys[f] = cache_key(source, images[f], images[f].shape)
+                path = os.path.join(raw_dir, keys[f] + ".exr")
+                if os.path.isfile(path):
+                    raws[f] = read_frame(path).pixels[:, :, 0]
+                else:
+                    todo.append(f)
+            computed += len(todo)
+            if todo:
+                if model is None:
+                    model, processor = loader.depth_estimator()
+                    os.makedirs(raw_dir, exist_ok=True)
+                for f, d in zip(todo, estimate_disparity([images[f] for f in todo], model, processor, batch)):
                     raws[f] = d
-                    h, w = d.shape
                     write_frame(os.path.join(raw_dir, keys[f] + ".exr"), Frame(Header(
-                        path="", channels=("Z",), formats=("float",), data_window=Window(0, 0, w, h),
-                        display_window=Window(0, 0, w, h), attributes=(("recast/depth_source", "string", source),)),
-                        d[:, :, None]))
-                reporter.progress("depth", min(i + batch, len(todo)), len(todo))
-    shot_key = cache_key(source, *[keys[f] for f in plate.frames])
+                        path="", channels=("Z",), formats=("float",), data_window=Window(0, 0, width, height),
+                        display_window=Window(0, 0, width, height),
+                        attributes=(("recast/depth_source", "string", source),)), d[:, :, None]))
+            reporter.progress("depth", min(i + batch, len(frames)), len(frames))
+    shot_key = cache_key(source, size, *[keys[f] for f in plate.frames])
     seq = SequencePattern.parse(os.path.join(root, shot_key, "depth.####.exr"))
     manifest = os.path.join(root, shot_key, "shot.json")
     ordered = list(plate.frames)
@@ -183,10 +181,14 @@ def shot_depth(job, plate, model_frames: dict[int, np.ndarray], loader_factory, 
     if not os.path.isfile(manifest):
         os.makedirs(os.path.dirname(manifest), exist_ok=True)
         header = _depth_header(plate.header, seq.pattern)
+        dw = plate.header.data_window
         for f in ordered:
             extra = {"recast/depth_source": source, "recast/depth_range": f"{rng[0]:.9g} {rng[1]:.9g}",
+                     "recast/depth_size": f"{width}x{height}",
                      "recast/depth_convention": "normalised inverse depth: 1 near, 0 far"}
-            write_frame(seq.path(f), Frame(header, frames[f][:, :, None]), extra)
+            full = np.clip(resize(frames[f], dw.width, dw.height, "triangle"), 0.0, 1.0)
+            write_frame(seq.path(f), Frame(header, full[:, :, None]), extra)
         with atomic_path(manifest) as tmp, open(tmp, "w") as fh:
-            json.dump({"source": source, "frames": str(plate.frames), "range": rng, "keys": keys}, fh)
+            json.dump({"source": source, "frames": str(plate.frames), "size": [width, height], "range": rng,
+                       "keys": keys}, fh)
     return ShotDepth(frames, seq, source, rng, computed)

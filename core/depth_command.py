@@ -9,7 +9,9 @@ from .depth import shot_depth
 from .frames import FrameRange
 from .job import Job
 from .progress import CancelFlag, Reporter
-from .render import check_inputs, read_model_frames
+from .modelframes import ModelFrames
+from .render import check_inputs
+from .resolution import model_size
 
 __all__ = ["run_depth"]
 
@@ -20,7 +22,7 @@ def loader_for(job: Job):
         from .models import Loader
         from .presets import load_preset
 
-        return Loader(load_preset(job.model, job.root), job.device)
+        return Loader(load_preset(job.model, job.root), job.device, job.precision)
     return make
 
 
@@ -31,10 +33,10 @@ def run_depth(job: Job, frames: FrameRange | None, reporter: Reporter, cancel: C
     plate = checked.plate
     reporter.start(job=job.root, frames=str(plate.frames), total=len(plate.frames), stage="depth",
                    source=f"aov:{job.input.depth_channel}" if job.input.depth_channel else "estimator")
-    warnings: list[str] = []
-    model_frames = {} if job.input.depth_channel else read_model_frames(plate, checked.colorspace, reporter, cancel,
-                                                                          warnings)
-    depth = shot_depth(job, plate, model_frames, loader_for(job), reporter, cancel)
+    dw = plate.header.data_window
+    size = model_size(dw.width, dw.height, job.resolution)
+    frames_in = ModelFrames(plate, checked.colorspace, size, reporter, [])
+    depth = shot_depth(job, plate, frames_in, size, loader_for(job), reporter, cancel)
     for f in plate.frames:
         reporter.frame(f, os.path.abspath(depth.sequence.path(f)))
     reporter.done(frames=len(plate.frames), output=depth.sequence.pattern, computed=depth.computed,

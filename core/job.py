@@ -106,6 +106,14 @@ def _resolution(v):
     return v
 
 
+def _choice(*allowed):
+    def check(v):
+        if v not in allowed:
+            raise ValueError(" or ".join(repr(a) for a in allowed))
+        return v
+    return check
+
+
 def _colorspace(v):
     from .colour import resolve_colorspace  # OIIO import only when a colour space is named
 
@@ -141,7 +149,11 @@ class InputSpec:
     colorspace: str | None = _spec(_optional(_colorspace),
                                    "plate colour space; null = the file's oiio:ColorSpace, else Linear Rec.709", None)
     depth_channel: str | None = _spec(_optional(_string(False)), "depth AOV channel to use as structure, e.g. 'Z'", None)
-    mask_channel: str | None = _spec(_optional(_string(False)), "channel restricting the edit, e.g. 'A'", None)
+    mask_channel: str | None = _spec(_optional(_string(False)),
+                                     "channel restricting the edit (1 = edit, 0 = keep the plate), e.g. 'A'; "
+                                     "with mask_pattern, the matte's channel (default: its alpha, or its only one)", None)
+    mask_pattern: str | None = _spec(_optional(_pattern), "matte sequence restricting the edit, e.g. "
+                                     "'matte/sh010_fg.####.exr'", None)
 
 
 @dataclass(frozen=True)
@@ -171,6 +183,7 @@ class Job:
     reference_image: str | None = _spec(_optional(_string(False)), "image whose look to follow (IP-Adapter)", None)
     reference_weight: float = _spec(_number(0.0, 2.0), "strength of the reference image", 0.6)
     structure_level: int = _spec(_integer(0, 7), "Gen-1 t_s: 0 keeps structure exactly, 7 loosest", 2)
+    structure_weight: float = _spec(_number(0.0, 2.0), "how strongly depth steers (ControlNet conditioning scale)", 1.0)
     strength: float = _spec(_number(0.0, 1.0, lo_open=True), "1.0 starts from noise; lower keeps more of the plate", 1.0)
     guidance_scale: float = _spec(_number(1.0, 30.0), "content (classifier-free) guidance ω", 7.5)
     temporal_guidance: float = _spec(_number(0.0, 10.0), "temporal guidance ω_t (1 = plain video CFG)", 1.0)
@@ -179,6 +192,11 @@ class Job:
     model: str = _spec(_string(False), "model preset: 'default', 'tiny' or a preset file", "default")
     device: str = _spec(_device, "'auto', 'cpu', 'cuda[:N]' or 'mps'", "auto")
     resolution: int = _spec(_resolution, "long side, in pixels, the model runs at", 512)
+    precision: str = _spec(_choice("auto", "fp32", "fp16", "bf16"),
+                           "number format on the device; 'auto' = bf16/fp16 on GPUs, fp32 on the CPU", "auto")
+    memory: str = _spec(_choice("auto", "fast", "low"),
+                        "'fast' keeps every model on the device; 'low' offloads, tiles the VAE and decodes one frame "
+                        "at a time; 'auto' picks 'low' on GPUs under 16 GiB", "auto")
     window: WindowSpec = field(default_factory=WindowSpec, metadata={"doc": "context windows"})
     handles: int = _spec(_integer(0, 64), "extra frames rendered around a farm chunk", 4)
     root: str = field(default=".", compare=False, metadata={"internal": True})
@@ -206,6 +224,10 @@ class Job:
         if os.path.normpath(self.path(self.input.pattern)) == os.path.normpath(self.path(self.output.pattern)):
             raise JobError("job fields 'input.pattern' and 'output.pattern' name the same files; "
                            "the plate would be overwritten, choose another output")
+        if self.input.mask_pattern and os.path.normpath(self.path(self.input.mask_pattern)) == \
+                os.path.normpath(self.path(self.output.pattern)):
+            raise JobError("job fields 'input.mask_pattern' and 'output.pattern' name the same files; "
+                           "the matte would be overwritten, choose another output")
 
     # --- using ----------------------------------------------------------------------
 
@@ -216,6 +238,10 @@ class Job:
     @property
     def input_sequence(self) -> SequencePattern:
         return SequencePattern.parse(self.path(self.input.pattern))
+
+    @property
+    def mask_sequence(self) -> SequencePattern | None:
+        return SequencePattern.parse(self.path(self.input.mask_pattern)) if self.input.mask_pattern else None
 
     @property
     def output_sequence(self) -> SequencePattern:
@@ -236,7 +262,8 @@ class Job:
 
     def absolute(self) -> "Job":
         """The same job with every path absolute, for writing a job file elsewhere."""
-        inp = dataclasses.replace(self.input, pattern=self.path(self.input.pattern))
+        mask = self.path(self.input.mask_pattern) if self.input.mask_pattern else None
+        inp = dataclasses.replace(self.input, pattern=self.path(self.input.pattern), mask_pattern=mask)
         out = dataclasses.replace(self.output, pattern=self.path(self.output.pattern))
         ref = self.path(self.reference_image) if self.reference_image else None
         return dataclasses.replace(self, input=inp, output=out, reference_image=ref)

@@ -147,8 +147,25 @@ def pull_preset(preset: Preset, report=print) -> None:
                              f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}") from None
 
 
-def select_device(name: str):
-    """``auto`` → CUDA, then MPS, then CPU; returns ``(torch.device, dtype)`` (bf16/fp16 on GPUs)."""
+_DTYPES = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16"}
+
+
+def select_device(name: str, precision: str = "auto"):
+    """``auto`` → CUDA, then MPS, then CPU; returns ``(torch.device, dtype)``: with ``precision`` 'auto',
+    bf16 (or fp16) on CUDA, fp16 on MPS, fp32 on the CPU; otherwise the number format asked for."""
+    import torch
+
+    device, dtype = _auto_device(name)
+    if precision == "auto":
+        return device, dtype
+    dtype = getattr(torch, _DTYPES[precision])
+    if device.type == "cuda" and dtype == torch.bfloat16 and not torch.cuda.is_bf16_supported():
+        raise ModelError(f"precision 'bf16' was asked for but GPU {torch.cuda.get_device_name(device)} has no "
+                         "bfloat16; use 'fp16' or 'auto'")
+    return device, dtype
+
+
+def _auto_device(name: str):
     import torch
 
     if name == "auto":
@@ -176,15 +193,16 @@ def select_device(name: str):
 class Loader:
     """Loads a preset's parts on a device, each once; every load goes through :func:`locate`."""
 
-    def __init__(self, preset: Preset, device: str = "cpu"):
+    def __init__(self, preset: Preset, device: str = "cpu", precision: str = "auto"):
         self.preset = preset
         self._device_name = device
+        self._precision = precision
         self._cache: dict[str, object] = {}
 
     @functools.cached_property
     def _device_dtype(self):
         # chosen on first use, so a Loader that finds everything in a cache never imports torch
-        return select_device(self._device_name)
+        return select_device(self._device_name, self._precision)
 
     @property
     def device(self):
@@ -204,6 +222,11 @@ class Loader:
                 raise ModelError(f"model part '{key.split(':')[0]}' cannot be loaded: "
                                  f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}") from None
         return self._cache[key]
+
+    def release(self, *keys: str) -> None:
+        """Forget loaded parts ('depth', 'base:text', 'image_encoder', ...) so their memory can be freed."""
+        for key in keys:
+            self._cache.pop(key, None)
 
     def _kw(self, folder, dtype_key="dtype"):
         """from_pretrained arguments: offline, safetensors unless pickle was allowed, the run's dtype

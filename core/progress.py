@@ -50,8 +50,8 @@ class Reporter:
         if self._bar_wanted:
             self._update_bar(stage, done, total)
 
-    def frame(self, frame: int, path: str) -> None:
-        self.emit("frame", frame=frame, path=path)
+    def frame(self, frame: int, path: str, **fields) -> None:
+        self.emit("frame", frame=frame, path=path, **fields)
 
     def warning(self, message: str) -> None:
         self.emit("warning", message=message)

@@ -1,15 +1,16 @@
 """Rendering a job: a readable sequence of named stages.
 
-1. check   — the plate's frames, layout, colour space, mask channel and output folder,
-             all before any pixel is read or written;
-2. read    — plate RGB → model space ([0, 1] sRGB-encoded, see :mod:`.colour`);
-3. edit    — the model-space frames through an editor (the temporal diffusion renderer);
-4. write   — model space → plate colour space, composited over the plate through the mask,
-             every other channel, window and header attribute kept; atomic per frame.
-
-The diffusion renderer is not built yet (issue #4). Until it is, the only editor is
-:class:`IdentityEdit`, which returns the model's input unchanged: the render exercises the
-whole I/O and colour path and says so in its ``start`` event, on stderr and in the header.
+1. check    — the plate's frames, layout, colour space, mask and output folder, before any
+              pixel is read or any model loaded;
+2. plan     — the model's size (:mod:`.resolution`), the context windows, and which frames
+              this job already wrote (:mod:`.resume`): those are skipped;
+3. condition — content (:mod:`.content`: CLIP text / IP-Adapter embeddings) and structure
+              (:mod:`.depth`: shot-normalised depth at the job's structure level), cached;
+4. denoise  — every frame of the range together, window by window (:mod:`.denoise`), the
+              state saved after each step so a killed render resumes;
+5. write    — decoded a chunk at a time, resized to the plate's data window, model space →
+              the plate's colour space, composited over the plate through the mask; every
+              other channel, window and header attribute kept; atomic per frame.
 """
 
 from __future__ import annotations
@@ -21,27 +22,22 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import __version__
-from .colour import from_model, model_input, plate_colorspace, to_model
+from .cache import cache_folder
+from .colour import from_model, plate_colorspace
 from .errors import SequenceError
 from .exrio import read_frame, write_frame
 from .frames import FrameRange
 from .job import Job
+from .matte import Matte, composite
 from .progress import CancelFlag, Reporter
+from .resolution import model_size, resize
+from .resume import RenderState, file_stamp, finished_frames
+from .sampling import context_windows
 from .shot import Plate, prepare_output, scan_plate
 
-__all__ = ["IdentityEdit", "RenderResult", "check_inputs", "read_model_frames", "render"]
+__all__ = ["RENDERER", "RenderResult", "check_inputs", "render"]
 
-
-class IdentityEdit:
-    """Returns the model-space frames unchanged (stands in until the diffusion renderer lands)."""
-
-    name = "identity"
-    notice = ("the diffusion renderer is not built yet: this render is an identity edit that runs "
-              "the EXR I/O and colour path end to end")
-
-    def __call__(self, frames: list[np.ndarray], job: Job, reporter: Reporter, cancel: CancelFlag):
-        reporter.progress("edit", len(frames), len(frames))
-        return frames
+RENDERER = "recast temporal diffusion (depth ControlNet + AnimateDiff + IP-Adapter)"
 
 
 @dataclass
@@ -50,7 +46,10 @@ class RenderResult:
 
     frames: list[int] = field(default_factory=list)  #: frame numbers written, in order
     paths: list[str] = field(default_factory=list)  #: their files
+    skipped: list[int] = field(default_factory=list)  #: frames this job had already written
+    resumed_from_step: int | None = None  #: denoising step a saved state was resumed from
     seconds: float = 0.0  #: wall time
+    timing: dict = field(default_factory=dict)  #: seconds per part: unet, controlnet, vae
     warnings: list[str] = field(default_factory=list)  #: what the artist was warned about
 
 
@@ -59,6 +58,7 @@ class _Checked:
     plate: Plate
     colorspace: str
     output_folder: str
+    matte: Matte
 
 
 def check_inputs(job: Job, frames: FrameRange | None = None) -> _Checked:
@@ -67,53 +67,31 @@ def check_inputs(job: Job, frames: FrameRange | None = None) -> _Checked:
     if frames is not None and job_range is not None and not (frames.first in job_range and frames.last in job_range):
         raise SequenceError(f"frames {frames} are outside the job's range {job_range}")
     plate = scan_plate(job.input_sequence, frames or job_range)
-    for name in (job.input.mask_channel, job.input.depth_channel):
-        if name:
-            plate.header.index(name)
+    if job.input.depth_channel:
+        plate.header.index(job.input.depth_channel)
+    if job.input.mask_channel and not job.input.mask_pattern:
+        plate.header.index(job.input.mask_channel)
+    matte = Matte(job, plate)
     space = plate_colorspace(job.input.colorspace, plate.header.colorspace)
     folder = prepare_output(job.output_sequence)
-    return _Checked(plate, space, folder)
+    return _Checked(plate, space, folder, matte)
 
 
-def read_model_frames(plate: Plate, space: str, reporter: Reporter, cancel: CancelFlag,
-                      warnings: list[str]) -> dict[int, np.ndarray]:
-    """Stage 2: every plate frame's RGB in model space, clipped for the network; NaN/Inf reported."""
-    model_frames = {}
-    for i, f in enumerate(plate.frames):
-        cancel.check(f"while reading frame {f}")
-        rgb = read_frame(plate.path(f)).rgb()
-        bad = int(np.count_nonzero(~np.isfinite(rgb).all(axis=2)))
-        if bad:
-            msg = (f"frame {f}: {bad} pixels hold NaN or Inf; the model sees NaN as 0 and Inf clipped, "
-                   "and outside the edit they are written back unchanged")
-            warnings.append(msg)
-            reporter.warning(msg)
-        model_frames[f] = model_input(to_model(rgb, space))
-        reporter.progress("read", i + 1, len(plate.frames))
-    return model_frames
-
-
-def _mask(frame, job: Job) -> np.ndarray | None:
-    """Edit weight per pixel in [0, 1] (H×W×1), or None when the whole frame is edited."""
-    if not job.input.mask_channel:
-        return None
-    m = np.nan_to_num(frame.channel(job.input.mask_channel), nan=0.0)
-    return np.clip(m, 0.0, 1.0)[:, :, None]
-
-
-def _composite(plate_rgb: np.ndarray, new_rgb: np.ndarray, weight: np.ndarray) -> np.ndarray:
-    """The edit over the plate: plate pixels bit-exact where weight is 0, the edit where it is 1,
-    a linear blend between (NaN/Inf plate values count as 0 there, so they never leak in)."""
-    soft = np.nan_to_num(plate_rgb, nan=0.0, posinf=0.0, neginf=0.0) * (1.0 - weight) + new_rgb * weight
-    return np.where(weight >= 1.0, new_rgb, np.where(weight > 0.0, soft, plate_rgb)).astype(np.float32)
+def _stamps(checked: _Checked) -> dict[int, str]:
+    out = {}
+    for f in checked.plate.frames:
+        matte = checked.matte.stamp_path(f)
+        out[f] = file_stamp(checked.plate.path(f)) + (f"|{file_stamp(matte)}" if matte else "")
+    return out
 
 
 def render(job: Job, frames: FrameRange | None = None, reporter: Reporter | None = None,
-           cancel: CancelFlag | None = None, editor=None) -> RenderResult:
-    """Render ``job`` (or the sub-range ``frames`` of it); returns what was written."""
+           cancel: CancelFlag | None = None, loader=None) -> RenderResult:
+    """Render ``job`` (or the sub-range ``frames`` of it); returns what was written.
+
+    ``loader`` (a :class:`.models.Loader`) may be given to reuse loaded models between renders."""
     reporter = reporter or Reporter()
     cancel = cancel or CancelFlag()
-    editor = editor or IdentityEdit()
     started = time.monotonic()
     result = RenderResult()
 
@@ -121,41 +99,184 @@ def render(job: Job, frames: FrameRange | None = None, reporter: Reporter | None
     checked = check_inputs(job, frames)
     plate, space = checked.plate, checked.colorspace
     out_seq = job.output_sequence
-    reporter.start(job=job.root, frames=str(plate.frames), total=len(plate.frames),
-                   output=out_seq.pattern, renderer=editor.name, colorspace=space)
-    if getattr(editor, "notice", None):
-        result.warnings.append(editor.notice)
-        reporter.warning(editor.notice)
 
-    # 2. read
-    model_frames = read_model_frames(plate, space, reporter, cancel, result.warnings)
+    # 2. plan
+    dw = plate.header.data_window
+    size = model_size(dw.width, dw.height, job.resolution)
+    rng = plate.frames
+    anchor = FrameRange.parse(job.input.frames).first if job.input.frames else rng.first
+    windows = context_windows(rng.first, rng.last, job.window.length, job.window.overlap, anchor)
+    fingerprint = job.fingerprint()
+    stamps = _stamps(checked)
+    result.skipped = finished_frames(out_seq, rng, fingerprint, __version__, stamps)
+    todo = [f for f in rng if f not in set(result.skipped)]
+    if todo:
+        loader = loader or _loader(job)
+        _require_parts(job, loader.preset)
+    reporter.start(job=job.root, frames=str(rng), total=len(rng), output=out_seq.pattern, renderer=RENDERER,
+                   colorspace=space, model_size=list(size), windows=len(windows), steps=job.steps,
+                   skipped=len(result.skipped))
+    for f in result.skipped:
+        reporter.frame(f, os.path.abspath(out_seq.path(f)), skipped=True)
 
-    # 3. edit
-    edited = editor([model_frames[f] for f in plate.frames], job, reporter, cancel)
+    if todo:
+        from .engine import Engine
 
-    # 4. write
-    header_extra = {
-        "recast/job": job.absolute().to_json(indent=None),
-        "recast/fingerprint": job.fingerprint(),
-        "recast/version": __version__,
-        "recast/renderer": editor.name,
-        "oiio:ColorSpace": space,
-    }
-    for i, f in enumerate(plate.frames):
-        cancel.check(f"after {len(result.frames)} of {len(plate.frames)} frames were written")
-        source = read_frame(plate.path(f))
-        plate_rgb = source.rgb()
-        new_rgb = from_model(edited[i], space)
-        weight = _mask(source, job)
-        if weight is not None:
-            new_rgb = _composite(plate_rgb, new_rgb, weight)
-        path = out_seq.path(f)
-        write_frame(path, source.with_rgb(new_rgb), {**header_extra, "recast/frame": str(f)})
-        result.frames.append(f)
-        result.paths.append(path)
-        reporter.frame(f, os.path.abspath(path))
-        reporter.progress("write", i + 1, len(plate.frames))
+        state = RenderState(cache_folder(job), fingerprint, __version__, rng, anchor, size, [stamps[f] for f in rng])
+        saved = state.load()
+        if saved is not None and saved[0] == saved[1]:  # denoising had finished: decode and write only
+            latents, engine = saved[2], Engine(loader, job, reference=False)
+            result.resumed_from_step = saved[0]
+        else:
+            if saved is not None:
+                result.resumed_from_step = saved[0]
+            latents, engine = _sample(job, checked, size, windows, loader, state, saved, reporter, cancel,
+                                      result.warnings)
+        header_extra = {
+            "recast/job": job.absolute().to_json(indent=None),
+            "recast/fingerprint": fingerprint,
+            "recast/version": __version__,
+            "recast/renderer": RENDERER,
+            "recast/range": str(rng),
+            "recast/model_size": f"{size[0]}x{size[1]}",
+            "oiio:ColorSpace": space,
+        }
+        _write(checked, engine, latents.to(engine.device), todo, out_seq, stamps, header_extra, reporter, cancel,
+               result)
+        state.remove()
+        result.timing = {k: round(v, 3) for k, v in engine.timing.items()}
 
     result.seconds = time.monotonic() - started
-    reporter.done(frames=len(result.frames), output=out_seq.pattern, seconds=round(result.seconds, 3))
+    reporter.done(frames=len(result.frames), skipped=len(result.skipped), output=out_seq.pattern,
+                  seconds=round(result.seconds, 3), resumed_from_step=result.resumed_from_step, timing=result.timing)
     return result
+
+
+def _loader(job: Job):
+    from .models import Loader
+    from .presets import load_preset
+
+    return Loader(load_preset(job.model, job.root), job.device, job.precision)
+
+
+def _require_parts(job: Job, preset) -> None:
+    """Every model part this job needs is there (one clear error before anything runs)."""
+    from .models import locate
+
+    roles = ["base", "controlnet", "motion_adapter"]
+    roles += [] if job.input.depth_channel else ["depth"]
+    roles += ["ip_adapter", "image_encoder"] if job.reference_image else []
+    for role in roles:
+        locate(preset, role)
+
+
+def _sample(job, checked, size, windows, loader, state, saved, reporter, cancel, warnings):
+    """Stages 3 and 4: conditions, then the sampler from noise (or from a saved step)."""
+    import torch
+
+    from .content import encode_content
+    from .denoise import ShotInputs, denoise, initial_latents, timesteps_for
+    from .depth import apply_structure_level, shot_depth
+    from .engine import Engine
+    from .modelframes import ModelFrames
+    from .sampling import frame_noise
+
+    plate = checked.plate
+    frames = list(plate.frames)
+    model_frames = ModelFrames(plate, checked.colorspace, size, reporter, warnings)
+    content = encode_content(job, loader, cache_folder(job))
+    loader.release("base:text", "image_encoder")
+    depth = shot_depth(job, plate, model_frames, size, lambda: loader, reporter, cancel)
+    loader.release("depth")
+    depth_t = torch.stack([torch.from_numpy(apply_structure_level(depth.frames[f], job.structure_level))
+                           for f in frames])[:, None].half()
+    del depth
+
+    engine = Engine(loader, job, reference=content.image_embeds is not None)
+    factor = engine.latent_factor
+    lat_shape = (engine.vae.config.latent_channels, size[1] // factor, size[0] // factor)
+    image = None
+    if content.image_embeds is not None:
+        image = torch.cat([content.negative_image_embeds, content.image_embeds])[:, None]
+    inputs = ShotInputs(frames=frames, text=torch.cat([content.negative_embeds, content.prompt_embeds]), image=image,
+                        depth=depth_t, noise=frame_noise(frames, job.seed, lat_shape))
+    if job.strength < 1.0 or checked.matte.enabled:
+        inputs.plate_latents = _encode_plate(engine, model_frames, frames, reporter, cancel)
+    if checked.matte.enabled:
+        inputs.mask = _latent_masks(checked, size, factor).to(engine.device)
+
+    timesteps = timesteps_for(engine.scheduler, job.steps, job.strength, engine.device)
+    if saved is not None and saved[1] == len(timesteps):
+        start, latents = saved[0], saved[2].to(engine.device)
+    else:
+        start, latents = 0, initial_latents(engine.scheduler, inputs, timesteps, job.strength, engine.device)
+    latents = denoise(engine, inputs, latents, timesteps, windows, start_step=start, reporter=reporter, cancel=cancel,
+                      save_state=lambda k, lat: state.save(k, len(timesteps), lat))
+    return latents, engine
+
+
+def _chunks(frames: list[int], size: int):
+    """Fixed chunks from the range's first frame: a resumed render decodes the very same batches."""
+    return [frames[i:i + size] for i in range(0, len(frames), size)]
+
+
+def _encode_plate(engine, model_frames, frames, reporter, cancel):
+    import torch
+
+    out = []
+    with engine.stage("vae"):
+        for chunk in _chunks(frames, engine.plan.decode_chunk):
+            cancel.check("while encoding the plate")
+            out.append(engine.encode([model_frames.get(f) for f in chunk]))
+            reporter.progress("encode", len(out[-1]) + sum(len(o) for o in out[:-1]), len(frames))
+    return torch.cat(out)
+
+
+def _latent_masks(checked, size, factor):
+    """Edit weight per frame at latent size, grown: a latent pixel is edited when any pixel under it is,
+    and one latent pixel around that too, so the soft edge of the matte falls inside what is generated."""
+    import torch
+
+    width, height = size
+    masks = []
+    for f in checked.plate.frames:
+        weight = checked.matte.weight(f, read_frame(checked.plate.path(f)))[:, :, 0]
+        small = resize(weight, width, height)
+        blocks = small.reshape(height // factor, factor, width // factor, factor).max(axis=(1, 3)) > 1e-3
+        grown = np.pad(blocks, 1)
+        grown = np.max([grown[1 + dy:grown.shape[0] - 1 + dy, 1 + dx:grown.shape[1] - 1 + dx]
+                        for dy in (-1, 0, 1) for dx in (-1, 0, 1)], axis=0)
+        masks.append(grown.astype(np.float32))
+    return torch.from_numpy(np.stack(masks))[:, None]
+
+
+def _write(checked, engine, latents, todo, out_seq, stamps, header_extra, reporter, cancel, result):
+    """Stage 5: decode the chunks holding unwritten frames; write each frame atomically."""
+    plate, space, matte = checked.plate, checked.colorspace, checked.matte
+    dw = plate.header.data_window
+    frames = list(plate.frames)
+    wanted = set(todo)
+    index = {f: i for i, f in enumerate(frames)}
+    with engine.stage("vae"):
+        for chunk in _chunks(frames, engine.plan.decode_chunk):
+            if not wanted.intersection(chunk):
+                continue
+            cancel.check(f"after {len(result.frames)} of {len(todo)} frames were written")
+            decoded = engine.decode(latents[index[chunk[0]]:index[chunk[-1]] + 1])
+            for f, img in zip(chunk, decoded):
+                if f not in wanted:
+                    continue
+                cancel.check(f"after {len(result.frames)} of {len(todo)} frames were written")
+                source = read_frame(plate.path(f))
+                new_rgb = from_model(np.clip(resize(img, dw.width, dw.height), 0.0, 1.0), space)
+                weight = matte.weight(f, source)
+                if weight is not None:
+                    new_rgb = composite(source.rgb(), new_rgb, weight)
+                path = out_seq.path(f)
+                write_frame(path, source.with_rgb(new_rgb),
+                            {**header_extra, "recast/frame": str(f), "recast/plate": stamps[f]})
+                result.frames.append(f)
+                result.paths.append(path)
+                reporter.frame(f, os.path.abspath(path))
+                reporter.progress("write", len(result.frames), len(todo))
+

@@ -45,6 +45,11 @@ def plate(tmp_path):
     return pattern
 
 
+def listing(folder) -> list[str]:
+    """What an artist sees in an output folder: its files, without the shot cache (recast_cache/)."""
+    return sorted(n for n in os.listdir(folder) if n != "recast_cache") if os.path.isdir(folder) else []
+
+
 def job_dict(**overrides) -> dict:
     data = {
         "schema": SCHEMA,

@@ -19,6 +19,10 @@ BAD = [
     ("input.colorspace", "", "colour space name"),
     ("input.depth_channel", "", "non-empty text"),
     ("input.mask_channel", 3, "non-empty text"),
+    ("input.mask_pattern", "matte.exr", "no frame number"),
+    ("structure_weight", 2.5, "a number 0.0..2.0"),
+    ("precision", "fp8", "'auto' or 'fp32' or 'fp16' or 'bf16'"),
+    ("memory", "huge", "'auto' or 'fast' or 'low'"),
     ("output.pattern", "render/out.####.png", "ending in '.exr'"),
     ("output.pattern", "render/out.exr", "no frame number"),
     ("prompt", 42, "text"),
@@ -90,7 +94,10 @@ def test_design_example_is_valid(tmp_path):
         "window": {"length": 16, "overlap": 4}, "handles": 4,
     }
     job = Job.from_dict(doc, str(tmp_path))
-    assert job.to_dict() == doc
+    data = job.to_dict()  # every field of the example as written; fields added since then at their defaults
+    assert {k: data[k] for k in doc if k != "input"} == {k: v for k, v in doc.items() if k != "input"}
+    assert {k: data["input"][k] for k in doc["input"]} == doc["input"] and data["input"]["mask_pattern"] is None
+    assert (data["structure_weight"], data["precision"], data["memory"]) == (1.0, "auto", "auto")
 
 
 @pytest.mark.parametrize("data, words", [

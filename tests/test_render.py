@@ -12,8 +12,9 @@ from recast.core.exrio import read_frame
 from recast.core.frames import FrameRange
 from recast.core.job import Job
 from recast.core.progress import CancelFlag, Reporter
-from recast.core.render import render
-from tests.conftest import job_dict, write_exr
+from recast.core.matte import composite
+from recast.core.render import RENDERER, render
+from tests.conftest import job_dict, listing, write_exr
 
 
 class Collect(Reporter):
@@ -25,12 +26,12 @@ class Collect(Reporter):
         self.events.append({"event": event, **fields})
 
 
-def test_identity_render_keeps_layout_channels_and_header(tmp_path, plate):
+def test_render_keeps_layout_channels_and_header(tmp_path, plate):
     job = Job.from_dict(job_dict(), str(tmp_path))
     rep = Collect()
     result = render(job, reporter=rep)
     assert result.frames == list(range(1001, 1007))
-    assert sorted(os.listdir(tmp_path / "render")) == [f"sh010_recast.{f}.exr" for f in range(1001, 1007)]
+    assert listing(tmp_path / "render") == [f"sh010_recast.{f}.exr" for f in range(1001, 1007)]
     for f in result.frames:
         src = read_frame(job.input_sequence.path(f))
         out = read_frame(job.output_sequence.path(f))
@@ -40,22 +41,28 @@ def test_identity_render_keeps_layout_channels_and_header(tmp_path, plate):
         assert out.header.display_window == src.header.display_window
         for untouched in ("A", "depth.Z"):
             np.testing.assert_array_equal(out.channel(untouched), src.channel(untouched))
-        # RGB: within half precision where the model space holds the value; the sun (ACEScg ~12) is
-        # above display white and comes back clipped inside the edit (documented in recast.core.colour)
+        # RGB: the model's new picture, finite, within what the model space holds (the plate's sun, ACEScg ~12,
+        # is above display white: inside the edit nothing comes back brighter than white)
         rgb_in, rgb_out = src.rgb(), out.rgb()
-        in_range = (rgb_in.max(axis=2) < 0.9)
-        np.testing.assert_allclose(rgb_out[in_range], rgb_in[in_range], rtol=3e-3, atol=3e-4)
+        assert np.isfinite(rgb_out).all() and rgb_out.std() > 0.01
         assert rgb_in.max() > 5 and rgb_out.max() < 1.01
+        assert np.abs(rgb_out - rgb_in).mean() > 0.01  # an edit, not the plate passed through
         meta = json.loads(out.header.attribute("recast/job"))
         assert meta == job.absolute().to_dict()
-        assert out.header.attribute("recast/renderer") == "identity"
+        assert out.header.attribute("recast/renderer") == RENDERER
+        assert out.header.attribute("recast/fingerprint") == job.fingerprint()
+        assert out.header.attribute("recast/range") == "1001-1006"
         assert out.header.attribute("recast/frame") == str(f)
         # OIIO stores the colour interop ID ('lin_ap1_scene'); it names the same space
         assert resolve_colorspace(out.header.attribute("oiio:ColorSpace")) == "ACEScg"
     kinds = [e["event"] for e in rep.events]
     assert kinds[0] == "start" and kinds[-1] == "done"
     assert [e["frame"] for e in rep.events if e["event"] == "frame"] == result.frames
-    assert any("identity edit" in e.get("message", "") for e in rep.events if e["event"] == "warning")
+    assert not [e for e in rep.events if e["event"] == "warning"]
+    start = rep.events[0]
+    assert start["renderer"] == RENDERER and start["model_size"] == [64, 40] and start["windows"] == 2
+    steps = [e for e in rep.events if e["event"] == "progress" and e["stage"] == "denoise"]
+    assert [(e["step"], e["done"], e["total"]) for e in steps] == [(1, 1, 4), (1, 2, 4), (2, 3, 4), (2, 4, 4)]
 
 
 def _masked_plate(tmp_path):
@@ -85,14 +92,24 @@ def test_mask_keeps_the_plate_bit_exact_outside(tmp_path):
     w = px.shape[1]
     # outside the mask: the plate's scene-linear pixels, NaN/Inf/out-of-range included, bit for bit
     np.testing.assert_array_equal(got[:, : w // 2 - 1], px[:, : w // 2 - 1, :3])
-    # inside: the model's (identity) result — finite, clipped to what the model space holds
-    assert np.isfinite(got[:, w // 2:]).all()
-    np.testing.assert_allclose(got[0, w // 2 + 1], [0.3, 0.3, 0.3], rtol=1e-3)
-    assert got[10, 20, 1] == pytest.approx(1.0, abs=1e-3)
+    # inside: the model's result — finite, within what the model space holds, not the plate
+    inside = got[:, w // 2:]
+    assert np.isfinite(inside).all() and inside.max() <= 1.01 and inside.min() >= 0.0
+    assert np.abs(inside - 0.3).mean() > 0.01
     # mask channel and alpha untouched
     np.testing.assert_array_equal(out.channel("matte.Y"), px[:, :, 4])
     warnings = [e["message"] for e in rep.events if e["event"] == "warning"]
     assert any("frame 1: 2 pixels hold NaN or Inf" in m for m in warnings)
+
+
+def test_composite_blends_the_soft_edge_and_keeps_the_plate_bit_exact():
+    plate = np.array([[[0.2, np.nan, 50.0], [0.2, 0.4, 0.6], [0.2, 0.4, np.inf]]], np.float32)
+    edit = np.full_like(plate, 0.8)
+    weight = np.array([[[0.0], [0.5], [1.0]]], np.float32)
+    out = composite(plate, edit, weight)
+    np.testing.assert_array_equal(out[0, 0], plate[0, 0])  # NaN and 50.0 kept as they were
+    np.testing.assert_allclose(out[0, 1], [0.5, 0.6, 0.7])
+    np.testing.assert_array_equal(out[0, 2], edit[0, 2])
 
 
 def test_cancel_leaves_only_whole_frames(tmp_path, plate):
@@ -107,7 +124,7 @@ def test_cancel_leaves_only_whole_frames(tmp_path, plate):
 
     with pytest.raises(Cancelled, match="after 2 of 6 frames"):
         render(job, reporter=CancelAfterTwo(), cancel=cancel)
-    assert sorted(os.listdir(tmp_path / "render")) == ["sh010_recast.1001.exr", "sh010_recast.1002.exr"]
+    assert listing(tmp_path / "render") == ["sh010_recast.1001.exr", "sh010_recast.1002.exr"]
 
 
 def test_sub_range_and_range_outside_the_job(tmp_path, plate):

@@ -1,0 +1,36 @@
+"""The size the model runs at, and resizing between it and the plate.
+
+Policy: the plate's data window keeps its aspect; its long side becomes the job's
+``resolution`` and both sides are rounded to a multiple of 8 (the VAE's factor). The result
+is resized back to the data window's exact size. Resizing is OpenImageIO's (filtered,
+separable); nothing here is hand-written but the rounding.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["model_size", "resize"]
+
+
+def model_size(width: int, height: int, long_side: int) -> tuple[int, int]:
+    """``(width, height)`` the model runs at for a ``width``×``height`` plate: aspect kept, multiples of 8."""
+    scale = long_side / max(width, height)
+    return (max(8, int(round(width * scale / 8)) * 8), max(8, int(round(height * scale / 8)) * 8))
+
+
+def resize(img: np.ndarray, width: int, height: int, filtername: str = "") -> np.ndarray:
+    """H×W(×C) float32 array resized to ``width``×``height`` (OIIO's default filter for the direction)."""
+    import OpenImageIO as oiio
+
+    flat = img.ndim == 2
+    src = img[:, :, None] if flat else img
+    if src.shape[:2] == (height, width):
+        return img.astype(np.float32, copy=False)
+    buf = oiio.ImageBuf(np.ascontiguousarray(src, np.float32))
+    roi = oiio.ROI(0, width, 0, height, 0, 1, 0, src.shape[2])
+    out = oiio.ImageBufAlgo.resize(buf, filtername=filtername, roi=roi)
+    if out.has_error:
+        raise RuntimeError(out.geterror())
+    px = out.get_pixels(oiio.FLOAT).reshape(height, width, src.shape[2])
+    return px[:, :, 0] if flat else px
