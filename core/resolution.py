@@ -20,7 +20,11 @@ def model_size(width: int, height: int, long_side: int) -> tuple[int, int]:
 
 
 def resize(img: np.ndarray, width: int, height: int, filtername: str = "") -> np.ndarray:
-    """H×W(×C) float32 array resized to ``width``×``height`` (OIIO's default filter for the direction)."""
+    """H×W(×C) float32 array resized to ``width``×``height``. Default filters: 'box' (area average) to shrink,
+    'catmull-rom' (sharp, little ringing) to enlarge — both several times faster than OIIO's own defaults
+    (lanczos3 / blackman-harris), measured at 1920x1080 ↔ 512x288 here."""
+    if not filtername:
+        filtername = "box" if width * height <= img.shape[0] * img.shape[1] else "catmull-rom"
     import OpenImageIO as oiio
 
     flat = img.ndim == 2
