@@ -59,7 +59,8 @@ def memory_plan(mode: str, device) -> MemoryPlan:
 
 
 class Engine:
-    """Loads the diffusion parts on first use; ``timing`` collects seconds per part (unet, controlnet, vae)."""
+    """Loads the diffusion parts on first use; ``timing`` collects seconds per part (load: building the parts
+    on the device; unet, controlnet, vae: their calls)."""
 
     def __init__(self, loader, job, reference: bool):
         self.loader, self.job, self.reference = loader, job, reference
@@ -81,23 +82,27 @@ class Engine:
     @property
     def unet(self):
         if "unet" not in self._parts:
-            from diffusers import UNetMotionModel
-
-            unet2d, adapter = self.loader.unet(), self.loader.motion_adapter()
-            try:
-                unet = UNetMotionModel.from_unet2d(unet2d, adapter)
-            except (ValueError, RuntimeError) as exc:
-                raise ModelError(f"the motion adapter does not fit the base UNet: {exc}") from None
-            self.loader.release("base:unet", "motion_adapter")  # their weights now live in the motion UNet
-            if unet.dtype != self.dtype:
-                unet = unet.to(dtype=self.dtype)
-            unet = unet.to(self._home()).eval()
-            if self.reference:
-                self._load_ip_adapter(unet)
-            if self.plan.mode == "low":
-                unet.enable_forward_chunking(chunk_size=1, dim=1)
-            self._parts["unet"] = unet
+            with self._timed("load"):
+                self._parts["unet"] = self._build_unet()
         return self._parts["unet"]
+
+    def _build_unet(self):
+        from diffusers import UNetMotionModel
+
+        unet2d, adapter = self.loader.unet(), self.loader.motion_adapter()
+        try:
+            unet = UNetMotionModel.from_unet2d(unet2d, adapter)
+        except (ValueError, RuntimeError) as exc:
+            raise ModelError(f"the motion adapter does not fit the base UNet: {exc}") from None
+        self.loader.release("base:unet", "motion_adapter")  # their weights now live in the motion UNet
+        if unet.dtype != self.dtype:
+            unet = unet.to(dtype=self.dtype)
+        unet = unet.to(self._home()).eval()
+        if self.reference:
+            self._load_ip_adapter(unet)
+        if self.plan.mode == "low":
+            unet.enable_forward_chunking(chunk_size=1, dim=1)
+        return unet
 
     def _load_ip_adapter(self, unet) -> None:
         """IP-Adapter weights into the UNet. diffusers does this in a pipeline mixin
@@ -126,18 +131,20 @@ class Engine:
     @property
     def controlnet(self):
         if "controlnet" not in self._parts:
-            net = self.loader.controlnet().to(self._home())
-            if self.plan.mode == "low":
-                net.set_attention_slice("auto")
+            with self._timed("load"):
+                net = self.loader.controlnet().to(self._home())
+                if self.plan.mode == "low":
+                    net.set_attention_slice("auto")
             self._parts["controlnet"] = net
         return self._parts["controlnet"]
 
     @property
     def vae(self):
         if "vae" not in self._parts:
-            vae = self.loader.vae().to(self._home())
-            if self.plan.mode == "low":
-                vae.enable_tiling()
+            with self._timed("load"):
+                vae = self.loader.vae().to(self._home())
+                if self.plan.mode == "low":
+                    vae.enable_tiling()
             self._parts["vae"] = vae
         return self._parts["vae"]
 
@@ -187,17 +194,19 @@ class Engine:
         posterior's mean: deterministic)."""
         import torch
 
+        vae = self.vae
         x = torch.from_numpy(np.stack(frames)).permute(0, 3, 1, 2).to(self.device, self.dtype) * 2.0 - 1.0
         with torch.inference_mode(), self._timed("vae"):
-            lat = self.vae.encode(x).latent_dist.mean
-        return lat.float() * self.vae.config.scaling_factor
+            lat = vae.encode(x).latent_dist.mean
+        return lat.float() * vae.config.scaling_factor
 
     def decode(self, latents) -> np.ndarray:
         """Latents (N, 4, h, w) → model-space frames (N, H, W, 3) float32 in [0, 1] on the CPU."""
         import torch
 
+        vae = self.vae
         with torch.inference_mode(), self._timed("vae"):
-            x = self.vae.decode((latents / self.vae.config.scaling_factor).to(self.dtype)).sample
+            x = vae.decode((latents / vae.config.scaling_factor).to(self.dtype)).sample
         return (x.float() / 2 + 0.5).clamp(0, 1).permute(0, 2, 3, 1).cpu().numpy()
 
     # --- one guided prediction -------------------------------------------------------
@@ -209,7 +218,7 @@ class Engine:
         Returns (F, 4, h, w) float32."""
         import torch
 
-        job = self.job
+        job, unet, controlnet = self.job, self.unet, self.controlnet
         omega, omega_t = job.guidance_scale, job.temporal_guidance
         both = omega != 1.0 or needs_image_pass(omega_t)
         sel = slice(0, 2) if both else slice(1, 2)
@@ -220,13 +229,13 @@ class Engine:
             flat = z.repeat(batch, 1, 1, 1)  # (B·F, 4, h, w), batch-major as diffusers' pipelines lay it
             text_bf = text[sel].to(self.device, self.dtype).repeat_interleave(frames, dim=0)
             with self._timed("controlnet"):
-                down, mid = self.controlnet(flat, t, encoder_hidden_states=text_bf,
+                down, mid = controlnet(flat, t, encoder_hidden_states=text_bf,
                                             controlnet_cond=depth.to(self.device, self.dtype).repeat(batch, 1, 1, 1),
                                             conditioning_scale=job.structure_weight, return_dict=False)
             video = z.unsqueeze(0).expand(batch, -1, -1, -1, -1).permute(0, 2, 1, 3, 4)  # (B, 4, F, h, w)
             added = {"image_embeds": [image[sel].to(self.device, self.dtype)]} if image is not None else None
             with self._timed("unet"):
-                out = self.unet(video, t, encoder_hidden_states=text_bf, added_cond_kwargs=added,
+                out = unet(video, t, encoder_hidden_states=text_bf, added_cond_kwargs=added,
                                 down_block_additional_residuals=down, mid_block_additional_residual=mid).sample
             out = out.permute(0, 2, 1, 3, 4).float()  # (B, F, 4, h, w)
             if not both:
@@ -234,8 +243,8 @@ class Engine:
             image_uncond = None
             if needs_image_pass(omega_t):
                 added_u = {"image_embeds": [image[:1].to(self.device, self.dtype)]} if image is not None else None
-                with motion_modules_off(self.unet), self._timed("unet"):
-                    img = self.unet(video[:1], t, encoder_hidden_states=text_bf[:frames], added_cond_kwargs=added_u,
+                with motion_modules_off(unet), self._timed("unet"):
+                    img = unet(video[:1], t, encoder_hidden_states=text_bf[:frames], added_cond_kwargs=added_u,
                                     down_block_additional_residuals=[d[:frames] for d in down],
                                     mid_block_additional_residual=mid[:frames]).sample
                 image_uncond = img.permute(0, 2, 1, 3, 4).float()[0]

@@ -3,15 +3,20 @@
 One JSON object per line on stdout, flushed at once, each with an ``event`` key:
 
 * ``start``: ``job``, ``frames`` ("A-B"), ``total`` (frame count), ``output``, ``renderer``
-* ``progress``: ``stage`` (read / edit / write / ...), ``done``, ``total``
-* ``frame``: ``frame`` (number), ``path`` (the finished file; it is complete when announced)
+  (render: also ``model_size``, ``windows``, ``steps``, ``skipped``)
+* ``progress``: ``stage`` (depth / encode / denoise / write), ``done``, ``total``; denoise also
+  ``step`` and ``steps`` (one event per window per step)
+* ``frame``: ``frame`` (number), ``path`` (the finished file; it is complete when announced),
+  ``skipped: true`` when an earlier run of the same job wrote it
 * ``warning``: ``message`` (something the artist should know; the render goes on)
-* ``done``: ``frames`` (count written), ``output``, ``seconds``
+* ``done``: ``frames`` (count written), ``output``, ``seconds`` (render: also ``skipped``,
+  ``resumed_from_step``, ``timing``)
 * ``error``: ``message`` (one line), ``kind`` (the error class), and ``cancelled: true`` on a cancel
 
 Hosts ignore events and keys they do not know. A human-readable bar goes to stderr when it
-is a terminal. SIGINT/SIGTERM set a flag that the render checks between frames, so it stops
-after the frame being written; :class:`CancelFlag` is that flag.
+is a terminal. SIGINT/SIGTERM set a flag that the render checks before every context window
+and every frame, so it stops after the window being denoised or the frame being written;
+:class:`CancelFlag` is that flag.
 """
 
 from __future__ import annotations

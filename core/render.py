@@ -49,7 +49,8 @@ class RenderResult:
     skipped: list[int] = field(default_factory=list)  #: frames this job had already written
     resumed_from_step: int | None = None  #: denoising step a saved state was resumed from
     seconds: float = 0.0  #: wall time
-    timing: dict = field(default_factory=dict)  #: seconds per part: unet, controlnet, vae
+    timing: dict = field(default_factory=dict)  #: seconds: conditions (content, depth), load (models onto the
+    #: device), unet, controlnet, vae (encode + decode), write (read plate, resize, colour, composite, EXR)
     warnings: list[str] = field(default_factory=list)  #: what the artist was warned about
 
 
@@ -183,6 +184,7 @@ def _sample(job, checked, size, windows, loader, state, saved, reporter, cancel,
 
     plate = checked.plate
     frames = list(plate.frames)
+    began = time.perf_counter()
     model_frames = ModelFrames(plate, checked.colorspace, size, reporter, warnings)
     content = encode_content(job, loader, cache_folder(job))
     loader.release("base:text", "image_encoder")
@@ -191,8 +193,10 @@ def _sample(job, checked, size, windows, loader, state, saved, reporter, cancel,
     depth_t = torch.stack([torch.from_numpy(apply_structure_level(depth.frames[f], job.structure_level))
                            for f in frames])[:, None].half()
     del depth
+    conditions = time.perf_counter() - began
 
     engine = Engine(loader, job, reference=content.image_embeds is not None)
+    engine.timing["conditions"] += conditions
     factor = engine.latent_factor
     lat_shape = (engine.vae.config.latent_channels, size[1] // factor, size[0] // factor)
     image = None
@@ -267,6 +271,7 @@ def _write(checked, engine, latents, todo, out_seq, stamps, header_extra, report
                 if f not in wanted:
                     continue
                 cancel.check(f"after {len(result.frames)} of {len(todo)} frames were written")
+                began = time.perf_counter()
                 source = read_frame(plate.path(f))
                 new_rgb = from_model(np.clip(resize(img, dw.width, dw.height), 0.0, 1.0), space)
                 weight = matte.weight(f, source)
@@ -275,6 +280,7 @@ def _write(checked, engine, latents, todo, out_seq, stamps, header_extra, report
                 path = out_seq.path(f)
                 write_frame(path, source.with_rgb(new_rgb),
                             {**header_extra, "recast/frame": str(f), "recast/plate": stamps[f]})
+                engine.timing["write"] += time.perf_counter() - began
                 result.frames.append(f)
                 result.paths.append(path)
                 reporter.frame(f, os.path.abspath(path))

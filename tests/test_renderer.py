@@ -220,6 +220,17 @@ def test_strength_below_one_starts_from_the_plate(tmp_path, plate, tiny_preset, 
     assert np.abs(_model_space(low, 1003) - recon).mean() < np.abs(_model_space(full, 1003) - recon).mean()
 
 
+def test_low_memory_mode_gives_the_same_picture(tmp_path, plate):
+    """'low' (chunked feed-forward, sliced ControlNet attention, tiled VAE, one-frame decode) changes how the
+    work is cut, not the result: equal to 'fast' within float rounding."""
+    fast = _job(tmp_path, memory="fast", output={"pattern": "fast/x.####.exr"})
+    low = _job(tmp_path, memory="low", output={"pattern": "low/x.####.exr"})
+    render(fast, reporter=Collect())
+    render(low, reporter=Collect())
+    for f in (1001, 1006):
+        np.testing.assert_allclose(_model_space(low, f), _model_space(fast, f), atol=2e-3)
+
+
 # --- masks ------------------------------------------------------------------------------
 
 def _matte(tmp_path, window=Window(32, 0, 32, 40), channels=("A",)):
