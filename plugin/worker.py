@@ -1,0 +1,144 @@
+"""Running the Recast worker from a host (Nuke, Blender): start it, follow its events, cancel it.
+
+Hosts' own Pythons have no torch, so the render runs in a separate process: ``recast render
+--job FILE``. Which command starts it is configurable, in this order: the ``command`` given by
+the host (e.g. from a preference), ``$RECAST_WORKER`` (a command line, e.g.
+``/opt/recast/.venv/bin/recast`` or ``/opt/py311/bin/python -m recast.core``), else ``recast``
+on ``PATH``. The worker's stdout is the JSON-lines progress protocol, read on a thread and
+handed to ``on_event`` (on that thread: hosts marshal to their UI thread themselves); its
+stderr goes to a log file whose path is part of every error message.
+
+No host module and no torch is imported here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+
+__all__ = ["WorkerError", "worker_command", "RenderProcess"]
+
+# share of the bar each stage fills: depth and content are quick, denoising is most of it
+_STAGES = {"depth": (0.0, 0.1), "encode": (0.1, 0.15), "denoise": (0.15, 0.9), "write": (0.9, 1.0)}
+
+
+class WorkerError(Exception):
+    """Something the artist must be told, in one line."""
+
+
+def worker_command(command: str | list[str] | None = None) -> list[str]:
+    """The command line that starts the worker; :class:`WorkerError` when it cannot be found."""
+    given = command or os.environ.get("RECAST_WORKER") or "recast"
+    argv = shlex.split(given) if isinstance(given, str) else list(given)
+    exe = argv[0]
+    found = exe if os.path.isabs(exe) and os.access(exe, os.X_OK) else shutil.which(exe)
+    if not found:
+        raise WorkerError(f"the Recast worker '{exe}' was not found; install Recast in a Python 3.11 environment "
+                          "and set RECAST_WORKER (or the host's Recast preference) to its 'recast' executable")
+    return [found, *argv[1:]]
+
+
+class RenderProcess:
+    """One ``recast render`` run: ``state`` is 'running', 'done', 'failed' or 'cancelled'."""
+
+    def __init__(self, job_path: str, frames: str | None = None, command=None, log_dir: str | None = None,
+                 on_event=None):
+        self.argv = worker_command(command) + ["render", "--job", job_path] + (["--frames", frames] if frames else [])
+        log_dir = log_dir or tempfile.gettempdir()
+        os.makedirs(log_dir, exist_ok=True)
+        self.log_path = os.path.join(log_dir, f"recast_{os.path.splitext(os.path.basename(job_path))[0]}_"
+                                              f"{time.strftime('%Y%m%d-%H%M%S')}_{os.getpid()}.log")
+        self.on_event = on_event
+        self.state = "running"
+        self.error: str | None = None  #: the worker's one-line message, with the log's path
+        self.events: list[dict] = []
+        self.frames_done = 0
+        self.total = 0
+        self.progress = 0.0  #: 0..1 over the whole render
+        self.started = time.monotonic()
+        self._cancelled = False
+        self._log = open(self.log_path, "w", encoding="utf-8")
+        try:
+            self._proc = subprocess.Popen(self.argv, stdout=subprocess.PIPE, stderr=self._log, text=True,
+                                          bufsize=1, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        except OSError as exc:
+            self._log.close()
+            raise WorkerError(f"the Recast worker could not start ({exc.strerror}): {' '.join(self.argv)}") from None
+        self._reader = threading.Thread(target=self._read, name="recast-worker-events", daemon=True)
+        self._reader.start()
+
+    # --- following -------------------------------------------------------------------
+    def _read(self) -> None:
+        for line in self._proc.stdout:
+            try:
+                event = json.loads(line)
+            except ValueError:
+                self._log.write(f"[stdout] {line}")  # not protocol: keep it for the log
+                continue
+            self._apply(event)
+            if self.on_event is not None:
+                self.on_event(event)
+        code = self._proc.wait()
+        self._log.flush()
+        if self._cancelled or code in (130, 143, -signal.SIGTERM, -signal.SIGKILL):
+            self.state = "cancelled"
+        elif code == 0:
+            self.state, self.progress = "done", 1.0
+        else:
+            self.state = "failed"
+            if self.error is None:
+                self.error = f"the Recast worker stopped with exit code {code}; see {self.log_path}"
+        self._log.close()
+        if self.on_event is not None:
+            self.on_event({"event": "exit", "state": self.state, "code": code, "error": self.error})
+
+    def _apply(self, event: dict) -> None:
+        self.events.append(event)
+        kind = event.get("event")
+        if kind == "start":
+            self.total = int(event.get("total", 0))
+        elif kind == "frame":
+            self.frames_done += 1
+        elif kind == "progress" and event.get("stage") in _STAGES and event.get("total"):
+            lo, hi = _STAGES[event["stage"]]
+            self.progress = max(self.progress, lo + (hi - lo) * event["done"] / event["total"])
+        elif kind == "error" and not event.get("cancelled"):
+            self.error = f"{event.get('message', 'the worker failed')} (log: {self.log_path})"
+
+    @property
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+    @property
+    def eta(self) -> float | None:
+        """Seconds left, from the progress so far (None until there is some)."""
+        if self.state != "running" or self.progress <= 0.02:
+            return None
+        return self.elapsed * (1.0 - self.progress) / self.progress
+
+    # --- controlling -------------------------------------------------------------------
+    def cancel(self, grace: float = 30.0) -> None:
+        """Ask the worker to stop (SIGTERM: after the window or frame in hand); kill it after ``grace`` s."""
+        if self._proc.poll() is not None:
+            return
+        self._cancelled = True
+        self._proc.send_signal(signal.SIGTERM)
+        threading.Thread(target=self._kill_after, args=(grace,), daemon=True).start()
+
+    def _kill_after(self, grace: float) -> None:
+        try:
+            self._proc.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+
+    def wait(self, timeout: float | None = None) -> str:
+        """Block until the worker has ended and its events are read; returns ``state``."""
+        self._reader.join(timeout)
+        return self.state
