@@ -230,13 +230,13 @@ class Engine:
             text_bf = text[sel].to(self.device, self.dtype).repeat_interleave(frames, dim=0)
             with self._timed("controlnet"):
                 down, mid = controlnet(flat, t, encoder_hidden_states=text_bf,
-                                            controlnet_cond=depth.to(self.device, self.dtype).repeat(batch, 1, 1, 1),
-                                            conditioning_scale=job.structure_weight, return_dict=False)
+                                       controlnet_cond=depth.to(self.device, self.dtype).repeat(batch, 1, 1, 1),
+                                       conditioning_scale=job.structure_weight, return_dict=False)
             video = z.unsqueeze(0).expand(batch, -1, -1, -1, -1).permute(0, 2, 1, 3, 4)  # (B, 4, F, h, w)
             added = {"image_embeds": [image[sel].to(self.device, self.dtype)]} if image is not None else None
             with self._timed("unet"):
                 out = unet(video, t, encoder_hidden_states=text_bf, added_cond_kwargs=added,
-                                down_block_additional_residuals=down, mid_block_additional_residual=mid).sample
+                           down_block_additional_residuals=down, mid_block_additional_residual=mid).sample
             out = out.permute(0, 2, 1, 3, 4).float()  # (B, F, 4, h, w)
             if not both:
                 return out[0]
@@ -245,7 +245,7 @@ class Engine:
                 added_u = {"image_embeds": [image[:1].to(self.device, self.dtype)]} if image is not None else None
                 with motion_modules_off(unet), self._timed("unet"):
                     img = unet(video[:1], t, encoder_hidden_states=text_bf[:frames], added_cond_kwargs=added_u,
-                                    down_block_additional_residuals=[d[:frames] for d in down],
-                                    mid_block_additional_residual=mid[:frames]).sample
+                               down_block_additional_residuals=[d[:frames] for d in down],
+                               mid_block_additional_residual=mid[:frames]).sample
                 image_uncond = img.permute(0, 2, 1, 3, 4).float()[0]
             return gen1_guidance(out[1], out[0], image_uncond, omega, omega_t)
