@@ -31,7 +31,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 
-def _job(folder: str, args) -> "Job":  # noqa: F821
+def _job(folder: str, args):
     from recast.core.demo import write_synthetic_plate
     from recast.core.job import SCHEMA, Job
 

@@ -17,8 +17,8 @@ something enters or leaves it, and the conditioning — so the output — flicke
 [1, 4, 6, 4, 1]/16 (≈ Gaussian σ = 1 px) and downsampled by 2, t_s times, then resized back
 (bilinear); level 0 is the depth untouched.
 
-Depth is computed at the size the model runs at (:mod:`.resolution`) and cached per shot in ``<output folder>/recast_cache/depth/``: raw per-frame inverse
-depth keyed by the frame's content and the depth source (a changed frame is recomputed, the
+Depth is computed at the size the model runs at (:mod:`.resolution`) and cached per shot in
+``<output folder>/recast_cache/depth/``: raw per-frame inverse depth keyed by the frame's content and the depth source (a changed frame is recomputed, the
 others are not), and the shot's normalised sequence ``depth.####.exr`` (channel ``depth.Z``,
 float, resized to the plate's windows) keyed by all of them — open it in Nuke to see what the model saw.
 """

@@ -53,16 +53,17 @@ class Matte:
         """The matte file whose changes must re-render frame ``f`` (None: the plate's own channel)."""
         return self.sequence.path(f) if self.sequence else None
 
-    def weight(self, f: int, source) -> np.ndarray | None:
+    def weight(self, f: int, source=None) -> np.ndarray | None:
         """Edit weight of frame ``f`` (H×W×1 over the plate's data window), or None: edit everything.
-        ``source`` is the plate frame already read."""
+        ``source`` is the plate frame when the caller has read it already (else it is read when needed:
+        only for a channel of the plate itself)."""
         if not self.enabled:
             return None
         if self.sequence is None:
-            values = source.channel(self.channel)
-        else:
+            values = (source or read_frame(self.plate.path(f))).channel(self.channel)
+        else:  # every plate frame has one data window (checked by scan_plate)
             matte = read_frame(self.sequence.path(f))
-            values = _place(matte.channel(self.channel), matte.header.data_window, source.header.data_window)
+            values = _place(matte.channel(self.channel), matte.header.data_window, self.plate.header.data_window)
         return np.clip(np.nan_to_num(values, nan=0.0), 0.0, 1.0).astype(np.float32)[:, :, None]
 
 

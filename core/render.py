@@ -244,7 +244,7 @@ def _latent_masks(checked, size, factor):
     width, height = size
     masks = []
     for f in checked.plate.frames:
-        weight = checked.matte.weight(f, read_frame(checked.plate.path(f)))[:, :, 0]
+        weight = checked.matte.weight(f)[:, :, 0]
         small = resize(weight, width, height)
         blocks = small.reshape(height // factor, factor, width // factor, factor).max(axis=(1, 3)) > 1e-3
         grown = np.pad(blocks, 1)

@@ -21,8 +21,8 @@ def model_size(width: int, height: int, long_side: int) -> tuple[int, int]:
 
 def resize(img: np.ndarray, width: int, height: int, filtername: str = "") -> np.ndarray:
     """H×W(×C) float32 array resized to ``width``×``height``. Default filters: 'box' (area average) to shrink,
-    'catmull-rom' (sharp, little ringing) to enlarge — both several times faster than OIIO's own defaults
-    (lanczos3 / blackman-harris), measured at 1920x1080 ↔ 512x288 here."""
+    'catmull-rom' (sharp, little ringing) to enlarge. Measured here (2 cores) for 1920x1080 RGB ↔ 512x288:
+    box 114 ms vs OIIO's default 652 ms down; catmull-rom 360 ms vs the default 431 ms up."""
     if not filtername:
         filtername = "box" if width * height <= img.shape[0] * img.shape[1] else "catmull-rom"
     import OpenImageIO as oiio

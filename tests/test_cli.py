@@ -229,3 +229,15 @@ def test_importing_core_does_not_import_torch():
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "[]"
+
+
+def test_render_with_a_model_part_missing_stops_before_anything_runs(tmp_path, job_file, tiny_preset):
+    root = os.path.dirname(tiny_preset.path)
+    preset = tmp_path / "no_controlnet.toml"
+    preset.write_text("\n".join(f'[parts.{role}]\nsource = "{os.path.join(root, role)}"' for role in
+                                ("base", "motion_adapter", "depth")) +
+                      f'\n[parts.controlnet]\nsource = "{tmp_path / "no_such_folder"}"\n')
+    r = run_cli("render", "--job", job_file(model=str(preset)))
+    _assert_one_line_error(r, "controlnet", "does not exist")
+    assert [e["event"] for e in events(r.stdout)] == ["error"]  # no start: nothing ran
+    assert _render_dir(tmp_path) == [] and not os.path.exists(tmp_path / "render" / "recast_cache")

@@ -5,7 +5,6 @@ import os
 from types import SimpleNamespace
 
 import numpy as np
-import pytest
 import torch
 
 from recast.core.demo import synthetic_frame

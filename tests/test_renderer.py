@@ -16,7 +16,7 @@ from recast.core.content import encode_content
 from recast.core.demo import write_synthetic_plate
 from recast.core.depth import apply_structure_level, shot_depth
 from recast.core.engine import Engine
-from recast.core.errors import Cancelled, SequenceError
+from recast.core.errors import Cancelled, ImageError, SequenceError
 from recast.core.exrio import Window, read_frame
 from recast.core.frames import FrameRange
 from recast.core.job import Job
@@ -260,6 +260,8 @@ def test_bad_mattes_are_one_clear_error_and_write_nothing(tmp_path, plate):
     job = _job(tmp_path, input={"mask_pattern": "matte/fg.####.exr"})
     with pytest.raises(SequenceError, match="no alpha and 2 channels"):
         render(job, reporter=Collect())
+    with pytest.raises(ImageError, match="no channel 'M'; channels are R, G"):
+        render(job.replace(input={"mask_channel": "M"}), reporter=Collect())
     os.remove(tmp_path / "matte" / "fg.1003.exr")
     with pytest.raises(SequenceError, match=r"1 frame\(s\) missing: 1003"):
         render(job.replace(input={"mask_channel": "R"}), reporter=Collect())
