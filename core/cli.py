@@ -22,6 +22,7 @@ __all__ = ["main"]
 _JOB_FLAGS = {
     "input": ("input", "pattern", str),
     "output": ("output", "pattern", str),
+    "input_frames": ("input", "frames", str),
     "colorspace": ("input", "colorspace", str),
     "depth_channel": ("input", "depth_channel", str),
     "mask_channel": ("input", "mask_channel", str),
@@ -58,6 +59,7 @@ def _parsed_args(argv=None) -> argparse.Namespace:
     p.add_argument("--job", help="job file (JSON); flags below override its fields")
     p.add_argument("--frames", help="render only this sub-range of the job, e.g. 1001-1010")
     p.add_argument("--save-job", metavar="FILE", help="write the job (after flags) to FILE before rendering")
+    p.add_argument("--dry-run", action="store_true", help="check the job (and write it with --save-job), render nothing")
     grp = p.add_argument_group("job fields (build a job without a file, or override one)")
     for name, (_, _, typ) in _JOB_FLAGS.items():
         grp.add_argument("--" + name.replace("_", "-"), dest=name, type=typ, default=None, metavar=typ.__name__.upper())
@@ -120,6 +122,8 @@ def _cmd_render(args, reporter, cancel) -> int:
     job = _job_from_args(args)
     if args.save_job:
         job.absolute().save(args.save_job)
+    if args.dry_run:
+        return 0
     frames = FrameRange.parse(args.frames) if args.frames else None
     render(job, frames, reporter, cancel)
     return 0

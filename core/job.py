@@ -115,10 +115,12 @@ def _choice(*allowed):
 
 
 def _colorspace(v):
-    from .colour import resolve_colorspace  # OIIO import only when a colour space is named
-
     if not isinstance(v, str) or not v.strip():
         raise ValueError("a colour space name of the OCIO config, e.g. 'ACEScg' or 'Linear Rec.709 (sRGB)'")
+    try:
+        from .colour import resolve_colorspace  # OIIO import only when a colour space is named
+    except ImportError:  # a host's Python (Nuke, Blender) has no OpenImageIO: the worker checks the name on load
+        return v
     try:
         resolve_colorspace(v)
     except RecastError as exc:

@@ -47,6 +47,17 @@ def test_render_builds_a_job_from_flags_and_saves_it(tmp_path, plate):
     assert job["seed"] == 7 and job["prompt"] == "snow" and os.path.isabs(job["input"]["pattern"])
 
 
+def test_dry_run_checks_and_saves_the_job_and_renders_nothing(tmp_path, job_file):
+    saved = tmp_path / "v2.json"
+    r = run_cli("render", "--job", job_file(), "--seed", "9", "--input-frames", "1002-1004", "--save-job", saved,
+                "--dry-run")
+    assert r.returncode == 0 and r.stdout == "", r.stderr
+    job = json.loads(saved.read_text())
+    assert job["seed"] == 9 and job["input"]["frames"] == "1002-1004" and not os.path.exists(tmp_path / "render")
+    r = run_cli("render", "--job", job_file(), "--colorspace", "No Such Space", "--save-job", saved, "--dry-run")
+    assert r.returncode == 1 and "colorspace" in r.stderr and json.loads(saved.read_text())["seed"] == 9
+
+
 def test_flags_override_the_job_file(tmp_path, job_file):
     r = run_cli("render", "--job", job_file(), "--output", "other/o.####.exr", "--frames", "1001-1001")
     assert r.returncode == 0, r.stderr

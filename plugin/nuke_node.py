@@ -1,0 +1,379 @@
+"""The Recast node in Nuke: build it, and its Render, Cancel and Submit-to-farm buttons.
+
+The node is a Group with inputs **plate**, **ref** and **mask**. Inside, Writes put the
+inputs on disk as EXRs and a Read brings the result back; a Switch shows the plate until a
+render has finished, then the result. The knobs are translated to a job file by
+:mod:`recast.plugin.nuke_knobs`; the render itself runs out of Nuke's process through
+:mod:`recast.plugin.worker`.
+
+Threads: everything here runs on Nuke's main thread except the worker's event reader and
+a ticker, which reach Nuke only through ``nuke.executeInMainThread`` (never called from
+the main thread: that hangs Nuke). ``nuke`` is imported inside functions, so this module
+imports without Nuke.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+
+from . import nuke_knobs as knobs
+from .queue import RENDERS
+from .worker import RenderProcess, WorkerError
+
+__all__ = ["create", "build", "render", "write_job", "cancel", "submit", "knob_changed", "NodeError"]
+
+# tile colours (0xRRGGBBAA): as built, rendering, rendered, stale, failed
+_COLOURS = {"new": 0x4B3C78FF, "rendering": 0x3C6EAAFF, "done": 0x5A3C8CFF, "stale": 0xC87820FF,
+            "failed": 0xB4282DFF}
+_KNOB_CHANGED = ("try:\n    import recast.plugin.nuke_node as _recast\nexcept ImportError:\n    _recast = None\n"
+                 "if _recast is not None:\n    _recast.knob_changed(nuke.thisNode(), nuke.thisKnob())\n")
+_WORKING_LINEAR = {"linear", "scene_linear", "Linear", "lin_srgb", "Linear Rec.709 (sRGB)", "default"}
+
+_active: dict = {}  # node full name → _Render (main thread only)
+
+
+class NodeError(Exception):
+    """Something to tell the artist in one line; nothing has been started."""
+
+
+def _nuke():
+    import nuke
+
+    return nuke
+
+
+# --- building ----------------------------------------------------------------------------
+
+def create():
+    """The Nodes toolbar command: a Recast node on the selected node."""
+    nuke = _nuke()
+    selected = nuke.selectedNodes()
+    node = nuke.createNode("Group", inpanel=False)
+    build(node)
+    if len(selected) == 1:
+        node.setInput(0, selected[0])
+    return node
+
+
+def build(node) -> None:
+    """Turn an empty Group into a Recast node."""
+    nuke = _nuke()
+    node.setName("Recast1")
+    with node:
+        plate = nuke.nodes.Input(name="plate")
+        ref = nuke.nodes.Input(name="ref")
+        mask = nuke.nodes.Input(name="mask")
+        for name, src, channels in (("plate_write", plate, "all"), ("ref_write", ref, "rgba"),
+                                    ("mask_write", mask, "all")):
+            write = nuke.nodes.Write(name=name, inputs=[src])
+            write["file_type"].setValue("exr")
+            write["channels"].setValue(channels)
+            write["datatype"].setValue("32 bit float")  # lossless for any source: depth, mattes, plates
+            write["compression"].setValue("Zip (1 scanline)")
+            write["create_directories"].setValue(True)
+            write["disable"].setValue(True)  # only Recast runs it: never part of a Render All
+        read = nuke.nodes.Read(name="result")
+        read["on_error"].setValue("error")
+        show = nuke.nodes.Switch(name="show", inputs=[plate, read])
+        nuke.nodes.Output(inputs=[show])
+    knobs.add_knobs(node, nuke)
+    for k in ("first_frame", "last_frame"):
+        node[k].setEnabled(not node["use_input_range"].value())
+    node["knobChanged"].setValue(_KNOB_CHANGED)
+    _show_state(node, "new", "not rendered: shows the plate")
+
+
+# --- buttons -----------------------------------------------------------------------------
+
+def render(node) -> None:
+    """The Render button: write the inputs, the job, and start the worker."""
+    try:
+        _Render(node).start()
+    except NodeError as exc:
+        _tell(node, str(exc))
+
+
+def write_job(node) -> str:
+    """Write the node's inputs and job file without rendering (for the farm, and to inspect);
+    returns the job file's path. :class:`NodeError` on a bad value, with nothing written."""
+    paths, _, _ = _Render(node).prepare()
+    return paths.job
+
+
+def cancel(node) -> None:
+    """The Cancel button."""
+    job = _active.get(node.fullName())
+    if job is None:
+        _tell(node, "not rendering")
+        return
+    job.process.cancel()
+    node["status"].setValue("cancelling…")
+
+
+def submit(node) -> None:
+    """The Submit to farm button."""
+    _tell(node, "Submit to farm needs Recast's farm bundle writer, which this version does not have; "
+                "nothing was written. Render here with Render, or run 'recast render --job' on a farm node")
+
+
+def knob_changed(node, knob) -> None:
+    """The Group's knobChanged: keep the frame range knobs and the stale mark up to date."""
+    name = knob.name()
+    if name == "use_input_range":
+        for k in ("first_frame", "last_frame"):
+            node[k].setEnabled(not knob.value())
+    if name in knobs.JOB_KNOBS or name == "inputChange":
+        _mark_stale(node)
+
+
+# --- the render --------------------------------------------------------------------------
+
+class _Render:
+    """One render of one node, from the button press to the Read showing its frames."""
+
+    def __init__(self, node):
+        self.nuke = _nuke()
+        self.node = node
+        self.name = node.fullName()
+        self.values = knobs.knob_values(node)
+        self.task = None
+        self.process = None
+        self.finished = False
+        self.cancelling = False
+
+    # main thread -------------------------------------------------------------------------
+    def prepare(self):
+        """Check every value, write the inputs and the job file; returns (paths, first, last)."""
+        if self.name in _active:
+            raise NodeError("already rendering; cancel it first")
+        first, last = self._check()
+        paths = self._paths()
+        data = knobs.job_data(self.values, paths, first, last, self._colorspace())
+        _validate(data, paths.folder)  # every value checked before anything is written
+        self._write_inputs(paths, first, last)
+        _validate(data, paths.folder).absolute().save(paths.job)
+        return paths, first, last
+
+    def start(self) -> None:
+        command = self._command()
+        paths, first, last = self.prepare()
+        try:
+            self.process = RenderProcess(paths.job, command=command, log_dir=paths.logs,
+                                         on_event=self._from_worker)
+        except WorkerError as exc:
+            raise NodeError(str(exc)) from None
+        self.paths, self.first, self.last = paths, first, last
+        self.task = self.nuke.ProgressTask(f"Recast {self.name}")
+        self.task.setMessage("starting the worker")
+        _active[self.name] = self
+        RENDERS.add(self.name, self.process, paths.folder)
+        self.node["status"].setValue(f"rendering {first}-{last}…")
+        _show_state(self.node, "rendering", f"rendering {first}-{last}")
+        threading.Thread(target=self._tick_loop, name=f"recast-tick-{self.name}", daemon=True).start()
+
+    def _check(self) -> tuple[int, int]:
+        v = self.values
+        if self.node.input(0) is None:
+            raise NodeError("no plate: connect the shot to the 'plate' input")
+        if not v["prompt"].strip() and self.node.input(1) is None:
+            raise NodeError("no prompt: type one, or connect a reference image to the 'ref' input")
+        if v["model"] == knobs.MODEL_FILE and not v["model_file"].strip():
+            raise NodeError(f"model is '{knobs.MODEL_FILE}' but no preset file is set")
+        if v["use_input_range"]:
+            first, last = self.node.input(0).firstFrame(), self.node.input(0).lastFrame()
+        else:
+            first, last = v["first_frame"], v["last_frame"]
+        if first > last:
+            raise NodeError(f"frame range {first}-{last} is empty: first must not be after last")
+        return first, last
+
+    def _paths(self) -> knobs.Paths:
+        folder = self.values["output_folder"].strip()
+        if not folder:
+            script = self.nuke.root()["name"].value()
+            if not script:
+                raise NodeError("no output folder: set 'output folder', or save the script first")
+            folder = os.path.join(os.path.dirname(script), "recast", self.node.name())
+        folder = os.path.abspath(os.path.expanduser(folder))
+        stem = self.node.name()
+        return knobs.Paths(
+            folder=folder, plate=os.path.join(folder, "plate", f"{stem}.####.exr"),
+            result=os.path.join(folder, "render", f"{stem}.####.exr"),
+            job=os.path.join(folder, f"{stem}.recast.json"), logs=os.path.join(folder, "logs"),
+            reference=os.path.join(folder, "ref", f"{stem}_ref.{self.values['ref_frame']:04d}.exr")
+            if self.node.input(1) is not None else None,
+            mask=os.path.join(folder, "mask", f"{stem}_mask.####.exr") if self.node.input(2) is not None else None)
+
+    def _command(self):
+        from .worker import worker_command
+
+        try:
+            return worker_command(self.values["worker"].strip() or None)
+        except WorkerError as exc:
+            raise NodeError(str(exc)) from None
+
+    def _colorspace(self) -> str | None:
+        given = self.values["colorspace"].strip()
+        if given:
+            return given
+        root = self.nuke.root()
+        if root.knob("colorManagement") is None or root["colorManagement"].value() != "OCIO":
+            return None  # Nuke's own colour management: scene linear is Linear Rec.709
+        space = root["workingSpaceLUT"].value()
+        return None if space in _WORKING_LINEAR else space
+
+    def _write_inputs(self, paths: knobs.Paths, first: int, last: int) -> None:
+        writes = [("plate_write", paths.plate, first, last)]
+        if paths.reference:
+            f = self.values["ref_frame"]
+            writes.append(("ref_write", paths.reference.replace(f".{f:04d}.exr", ".####.exr"), f, f))
+        if paths.mask:
+            writes.append(("mask_write", paths.mask, first, last))
+        for name, pattern, a, b in writes:
+            write = self.node.node(name)
+            write["file"].setValue(pattern)
+            write["disable"].setValue(False)
+            try:
+                self.nuke.execute(write, a, b, 1)
+            except RuntimeError as exc:
+                raise NodeError(f"could not write the {name.split('_')[0]} input: {exc}") from None
+            finally:
+                write["disable"].setValue(True)
+
+    def _tick_loop(self) -> None:  # worker thread: touches Nuke only through executeInMainThread
+        while not self.finished:
+            time.sleep(0.2)
+            if not self.finished:
+                self.nuke.executeInMainThread(self._tick)
+
+    def _from_worker(self, event: dict) -> None:  # reader thread
+        self.nuke.executeInMainThread(self._on_event, args=(event,))
+
+    def _tick(self) -> None:
+        if self.task is not None and self.task.isCancelled() and not self.cancelling:
+            self.cancelling = True
+            self.process.cancel()
+            self._status("cancelling…")
+
+    def _on_event(self, event: dict) -> None:
+        if self.finished:
+            return
+        kind = event.get("event")
+        p = self.process
+        if kind == "exit":
+            self._finish(event["state"])
+            return
+        if self.task is None:
+            return
+        if kind == "progress":
+            stage = event.get("stage")
+            what = (f"denoising step {event.get('step')}/{event.get('steps')}" if stage == "denoise"
+                    else f"{stage} {event.get('done')}/{event.get('total')}")
+            eta = f", {_clock(p.eta)} left" if p.eta is not None else ""
+            self.task.setMessage(f"{what} · {p.frames_done}/{p.total or '?'} frames{eta}")
+        elif kind == "frame":
+            self.task.setMessage(f"frame {event.get('frame')} written · {p.frames_done}/{p.total} frames")
+        elif kind == "warning":
+            self.nuke.tprint(f"Recast {self.name}: {event.get('message')}")
+        self.task.setProgress(int(round(p.progress * 100)))
+        self._status(f"rendering {self.first}-{self.last}: {int(p.progress * 100)}%")
+
+    def _finish(self, state: str) -> None:
+        self.finished = True
+        self.task = None  # a ProgressTask ends when it is destroyed
+        _active.pop(self.name, None)
+        try:
+            if state == "done":
+                self._show_result()
+            elif state == "cancelled":
+                self._status("cancelled; the frames written so far are kept and Render resumes from them")
+                self._cancelled()
+            else:
+                self._status(f"failed: {self.process.error}")
+                _show_state(self.node, "failed", "render failed")
+                _tell(self.node, self.process.error or "the render failed")
+        except ValueError:  # the node was deleted while it rendered
+            pass
+
+    def _cancelled(self) -> None:
+        if not self.node["recast_rendered"].value():
+            _show_state(self.node, "new", "cancelled: not rendered, shows the plate")
+        elif self.process.frames_done:  # some frames of the earlier result were replaced
+            self.node["recast_rendered"].setValue("")
+            _show_state(self.node, "stale", "STALE: a cancelled render replaced some frames")
+        else:
+            _mark_stale(self.node)
+
+    def _show_result(self) -> None:
+        read = self.node.node("result")
+        read["file"].setValue(self.paths.result)
+        for k, v in (("first", self.first), ("last", self.last), ("origfirst", self.first),
+                     ("origlast", self.last)):
+            read[k].setValue(v)
+        read["reload"].execute()
+        self.node.node("show")["which"].setValue(1)
+        self.node["recast_rendered"].setValue(_stale_key(self.node, self.values))
+        seconds = self.process.elapsed
+        self._status(f"rendered {self.first}-{self.last} in {_clock(seconds)} → {self.paths.result}")
+        _show_state(self.node, "done", f"rendered {self.first}-{self.last}")
+
+    def _status(self, text: str) -> None:
+        self.node["status"].setValue(text)
+
+
+def _validate(data: dict, folder: str):
+    """The job for ``data``, or :class:`NodeError` with the job's one-line message.
+
+    Before the inputs are written their files do not exist yet, so a reference image is
+    stood in for by the prompt check alone (the job checks the file once it is written)."""
+    from recast.core.errors import JobError
+    from recast.core.job import Job
+
+    check = data
+    if data["reference_image"] and not os.path.isfile(data["reference_image"]):
+        check = {**data, "reference_image": None, "prompt": data["prompt"] or "(reference image)"}
+    try:
+        return Job.from_dict(check, folder) if check is not data else Job.from_dict(data, folder)
+    except JobError as exc:
+        raise NodeError(str(exc)) from None
+
+
+def _stale_key(node, values: dict) -> str:
+    """What a render depends on, as text: the parameters and which inputs are connected."""
+    return json.dumps({"knobs": {k: values[k] for k in knobs.JOB_KNOBS},
+                       "inputs": [node.input(i) is not None for i in range(3)]}, sort_keys=True)
+
+
+def _mark_stale(node) -> None:
+    rendered = node["recast_rendered"].value()
+    if not rendered or node.fullName() in _active:
+        return
+    if _stale_key(node, knobs.knob_values(node)) != rendered:
+        _show_state(node, "stale", "STALE: parameters changed since the render")
+    else:
+        _show_state(node, "done", "rendered")
+
+
+def _show_state(node, state: str, label: str) -> None:
+    node["tile_color"].setValue(_COLOURS[state])
+    node["label"].setValue(label)
+
+
+def _tell(node, text: str) -> None:
+    """One line to the artist: a message box in the GUI, the terminal otherwise."""
+    nuke = _nuke()
+    line = f"{node.name()}: {' '.join(text.split())}"
+    if getattr(nuke, "GUI", True):
+        nuke.message(line)
+    else:
+        nuke.tprint(line)
+
+
+def _clock(seconds: float | None) -> str:
+    if seconds is None:
+        return "?"
+    s = int(round(seconds))
+    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"

@@ -1,0 +1,347 @@
+"""The Recast node in Nuke, against the fake ``nuke`` module in tests/fake_nuke (see its docstring).
+
+The whole path runs for real: the fake's Read reads generated EXR plates, the node's Write
+writes them out, the real ``recast`` worker renders them with the tiny preset, and the
+node's Read and output show the result frames.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import runpy
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from tests.conftest import RECAST, listing, write_exr
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FAKE = os.path.join(REPO, "tests", "fake_nuke")
+WORKER = f"{sys.executable} -m recast.core"
+
+
+@pytest.fixture
+def nuke(monkeypatch):
+    monkeypatch.syspath_prepend(FAKE)
+    import nuke as fake
+    import nukescripts.panels
+
+    from recast.plugin import nuke_node, queue
+
+    fake.fake_reset()
+    nukescripts.panels._registered.clear()
+    monkeypatch.setenv("RECAST_WORKER", WORKER)
+    monkeypatch.setattr(queue.RENDERS, "_entries", [])
+    nuke_node._active.clear()
+    yield fake
+    for job in list(nuke_node._active.values()):  # never leave a worker behind a failed test
+        job.process.cancel(grace=5)
+        job.process.wait(30)
+
+
+def read_plate(nuke, plate, first=1001, last=1006):
+    return nuke.nodes.Read(file=plate, first=first, last=last, origfirst=first, origlast=last)
+
+
+def recast_node(nuke, source, out, **values):
+    """The artist's way: select the plate, click Recast in the toolbar, set knobs."""
+    source.setSelected(True)
+    nuke.menu("Nodes").findItem("Recast/Recast").invoke()
+    node = nuke.selectedNode()
+    settings = {"prompt": "a claymation street at dusk", "model": "tiny", "device": "cpu", "steps": 2,
+                "resolution": 64, "window_length": 4, "window_overlap": 1, "handles": 1,
+                "output_folder": str(out), **values}
+    for name, value in settings.items():
+        node[name].setValue(value)
+    return node
+
+
+@pytest.fixture
+def gui(nuke):
+    """Nuke's start-up with Recast on NUKE_PATH: init.py, then (GUI) menu.py."""
+    runpy.run_path(os.path.join(REPO, "nuke_path", "init.py"), run_name="__main__")
+    runpy.run_path(os.path.join(REPO, "nuke_path", "menu.py"), run_name="__main__")
+    return nuke
+
+
+def finish(nuke, node, timeout=240):
+    from recast.plugin import nuke_node
+
+    assert nuke.fake_process_events(until=lambda: node.fullName() not in nuke_node._active, timeout=timeout)
+    nuke.fake_process_events()
+
+
+def files(folder):
+    return listing(folder)  # without the shot cache the worker keeps beside its frames
+
+
+# --- install and menus --------------------------------------------------------------------
+
+def test_toolbar_builds_a_recast_node_on_the_selected_plate(gui, plate, tmp_path):
+    nuke = gui
+    read = read_plate(nuke, plate)
+    node = recast_node(nuke, read, tmp_path / "out")
+    assert node.Class() == "Group" and node.name() == "Recast1" and node.input(0) is read
+    assert [n.name() for n in node.nodes() if n.Class() == "Input"] == ["plate", "ref", "mask"]
+    writes = [n for n in node.nodes() if n.Class() == "Write"]
+    assert [w.name() for w in writes] == ["plate_write", "ref_write", "mask_write"]
+    assert all(w["disable"].value() for w in writes)  # never run by Render All; Recast enables them itself
+    assert node.node("result").Class() == "Read"
+    assert node["label"].value().startswith("not rendered")
+    assert node.firstFrame() == 1001 and node.lastFrame() == 1006  # before a render the output is the plate
+    assert [k.name() for k in node.knobs().values() if type(k).__name__ == "PyScript_Knob"] == [
+        "render", "cancel", "submit"]
+
+
+def test_every_job_parameter_has_a_knob_with_the_job_default_and_doc(gui, plate, tmp_path):
+    from recast.core.job import Job, WindowSpec
+    import dataclasses
+
+    node = recast_node(gui, read_plate(gui, plate), tmp_path)
+    fresh = gui.nodes.Group()
+    from recast.plugin import nuke_node
+
+    nuke_node.build(fresh)
+    by_field = {"window.length": "window_length", "window.overlap": "window_overlap"}
+    for cls, prefix in ((Job, ""), (WindowSpec, "window.")):
+        for f in dataclasses.fields(cls):
+            if f.name in ("input", "output", "window", "schema", "root", "reference_image"):
+                continue  # the inputs, the output folder and the ref input stand for these
+            knob = fresh[by_field.get(prefix + f.name, f.name)]
+            assert knob.value() == f.default, f.name
+            assert knob.tooltip() == f.metadata["doc"], f.name
+    for name in ("colorspace", "depth_channel", "mask_channel", "first_frame", "last_frame", "use_input_range",
+                 "output_folder", "worker", "model_file", "ref_frame"):
+        assert fresh[name].tooltip(), name  # the input-side fields: each explained
+    assert node["first_frame"].enabled() is False  # the input's range is used until unticked
+    node["use_input_range"].setValue(False)
+    assert node["first_frame"].enabled() is True
+
+
+def test_queue_panel_is_registered_and_its_class_loads_from_the_registration(gui):
+    import nukescripts.panels
+
+    (widget, title), = nukescripts.panels.fake_registered().values()
+    assert title == "Recast renders"
+    from recast.plugin.queue_panel import QueuePanel
+
+    assert eval(widget, {}) is QueuePanel  # Nuke evaluates the string when the panel is opened
+
+
+def test_render_nodes_load_recast_without_ui(nuke, tmp_path):
+    nuke.fake_reset(gui=False)  # nuke -t: Nuke runs init.py only
+    runpy.run_path(os.path.join(REPO, "nuke_path", "init.py"), run_name="__main__")
+    assert nuke._menus == {}
+    with pytest.raises(RuntimeError, match="terminal mode"):
+        nuke.menu("Nodes")  # the fake refuses UI here, so init.py made none
+
+
+def test_a_checkout_on_nuke_path_imports_recast_without_torch_or_numpy(tmp_path):
+    # Nuke's own Python: no site-packages (-S), so no recast install, no numpy, no torch
+    code = ("import sys, runpy; sys.path.insert(0, %r); runpy.run_path(%r, run_name='__main__');"
+            "import recast.plugin.nuke_node as n; from recast.core.job import Job;"
+            "Job.from_dict({'input': {'pattern': 'p.####.exr', 'colorspace': 'ACES - ACEScg'},"  # checked by the worker
+            "               'output': {'pattern': 'r.####.exr'}, 'prompt': 'x'});"
+            "print(n.__file__); print(sorted(m for m in ('torch', 'numpy', 'OpenImageIO') if m in sys.modules))"
+            % (FAKE, os.path.join(REPO, "nuke_path", "init.py")))
+    out = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    path, loaded = out.stdout.splitlines()
+    assert path == os.path.join(REPO, "plugin", "nuke_node.py") and loaded == "[]"
+
+
+def test_a_broken_plugin_is_logged_and_nuke_starts(tmp_path, nuke, caplog, monkeypatch):
+    broken = tmp_path / "studio" / "nuke_path"
+    broken.mkdir(parents=True)
+    for name in ("init.py", "menu.py"):
+        (broken / name).write_text(open(os.path.join(REPO, "nuke_path", name)).read())
+    code = ("import sys, runpy; sys.path.insert(0, %r); runpy.run_path(%r, run_name='__main__'); print('nuke started')"
+            % (FAKE, str(broken / "init.py")))
+    out = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0 and out.stdout.strip() == "nuke started"
+    assert "Recast could not be loaded; Nuke goes on without it" in out.stderr
+    monkeypatch.setitem(sys.modules, "nuke_menu", None)  # menu.py's import fails
+    runpy.run_path(str(broken / "menu.py"), run_name="__main__")  # no nuke_menu beside it
+    assert "Recast's menu could not be added" in caplog.text
+
+
+# --- render -------------------------------------------------------------------------------
+
+def test_render_runs_the_worker_and_the_node_shows_the_result(gui, plate, tmp_path):
+    nuke = gui
+    nuke.root()["colorManagement"].setValue("OCIO")
+    nuke.root()["workingSpaceLUT"].setValue("ACEScg")
+    out = tmp_path / "out"
+    node = recast_node(nuke, read_plate(nuke, plate), out, seed=7, temporal_guidance=1.5)
+    nuke.fake_press(node, "render")
+    assert nuke.fake_messages() == []
+    assert node["label"].value().startswith("rendering")
+    finish(nuke, node)
+
+    result = str(out / "render" / "Recast1.####.exr")
+    read = node.node("result")
+    assert read["file"].value() == result and (read["first"].value(), read["last"].value()) == (1001, 1006)
+    assert files(out / "render") == [f"Recast1.{f}.exr" for f in range(1001, 1007)]
+    assert files(out / "plate") == [f"Recast1.{f}.exr" for f in range(1001, 1007)]
+    assert nuke.fake_messages() == [] and node["label"].value() == "rendered 1001-1006"
+    assert node["status"].value().startswith("rendered 1001-1006 in ")
+    job = json.load(open(out / "Recast1.recast.json"))
+    assert job["input"]["colorspace"] == "ACEScg" and job["seed"] == 7 and job["temporal_guidance"] == 1.5
+
+    # the node's output is the result: a Write after it writes the rendered pixels
+    import OpenImageIO as oiio
+
+    after = nuke.nodes.Write(file=str(tmp_path / "comp" / "c.####.exr"), inputs=[node], channels="all")
+    after["create_directories"].setValue(True)
+    after["datatype"].setValue("32 bit float")
+    nuke.execute(after, 1003, 1003)
+    ours = oiio.ImageBuf(str(out / "render" / "Recast1.1003.exr"))
+    comp = oiio.ImageBuf(str(tmp_path / "comp" / "c.1003.exr"))
+    assert comp.spec().channelnames == ours.spec().channelnames == ("R", "G", "B", "A", "depth.Z")
+    assert np.array_equal(comp.get_pixels(oiio.FLOAT), ours.get_pixels(oiio.FLOAT))
+    assert ours.spec().get_string_attribute("recast/renderer")
+
+    # a progress bar from start to 100%, ended (destroyed) when the render finished
+    task, = nuke.fake_tasks()
+    assert task.progress[-1] == 100 and task.progress == sorted(task.progress)
+    assert any("denoising step 2/2" in m for m in task.messages) and task.alive is False
+    from recast.plugin.queue import RENDERS
+
+    (entry,) = RENDERS.entries()
+    assert entry.name == "Recast1" and entry.process.state == "done" and entry.folder == str(out)
+
+    # stale marking: any parameter or input change after the render, and back
+    node["prompt"].setValue("an oil painting")
+    assert node["label"].value().startswith("STALE") and node["tile_color"].value() == 0xC87820FF
+    node["prompt"].setValue("a claymation street at dusk")
+    assert node["label"].value() == "rendered"
+    node.setInput(2, read_plate(nuke, plate))
+    assert node["label"].value().startswith("STALE")
+
+
+def test_the_job_file_is_the_one_the_cli_builds_from_the_same_values(gui, plate, tmp_path):
+    nuke = gui
+    ref = tmp_path / "ref.1001.exr"
+    write_exr(ref, np.full((8, 8, 4), 0.25, np.float32), ("R", "G", "B", "A"))
+    matte = str(tmp_path / "matte" / "m.####.exr")
+    os.makedirs(os.path.dirname(matte))
+    for f in range(1001, 1007):
+        write_exr(matte.replace("####", str(f)), np.ones((40, 64, 1), np.float32), ("A",))
+    values = dict(prompt="a 'claymation' street, \"dusk\" $HOME `x`\nsecond line, été", negative_prompt="blur",
+                  reference_weight=0.8, structure_level=5, structure_weight=0.7, strength=0.6, guidance_scale=9.0,
+                  temporal_guidance=1.25, steps=3, seed=99, device="cpu", resolution=128, precision="fp32",
+                  memory="low", window_length=8, window_overlap=2, handles=3, colorspace="ACEScg",
+                  depth_channel="depth.Z", mask_channel="A")
+    out = tmp_path / "out"
+    node = recast_node(nuke, read_plate(nuke, plate), out, **values)
+    node["use_input_range"].setValue(False)
+    node["first_frame"].setValue(1002)
+    node["last_frame"].setValue(1005)
+    node.setInput(1, read_plate(nuke, str(ref).replace("1001", "####"), 1001, 1001))
+    node.setInput(2, read_plate(nuke, matte))
+    from recast.plugin import nuke_node
+
+    path = nuke_node.write_job(node)
+    assert path == str(out / "Recast1.recast.json")
+
+    flags = []
+    for name, value in values.items():
+        flags += ["--" + name.replace("_", "-"), str(value)]
+    cli_job = tmp_path / "cli.json"
+    run = subprocess.run(RECAST + ["render", "--dry-run", "--save-job", str(cli_job), "--model", "tiny",
+                                   "--input", str(out / "plate" / "Recast1.####.exr"), "--input-frames", "1002-1005",
+                                   "--output", str(out / "render" / "Recast1.####.exr"),
+                                   "--reference-image", str(out / "ref" / "Recast1_ref.1001.exr"),
+                                   "--mask-pattern", str(out / "mask" / "Recast1_mask.####.exr"), *flags],
+                         capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert json.load(open(path)) == json.load(open(cli_job))
+    assert files(out / "plate") == [f"Recast1.{f}.exr" for f in range(1002, 1006)]
+    assert files(out / "ref") == ["Recast1_ref.1001.exr"] and len(files(out / "mask")) == 4
+
+
+def test_cancel_from_the_button_and_from_the_progress_bar_then_render_again(gui, plate, tmp_path):
+    nuke = gui
+    out = tmp_path / "out"
+    node = recast_node(nuke, read_plate(nuke, plate), out, steps=40)
+    for how in ("button", "progress bar"):
+        nuke.fake_press(node, "render")
+        task = nuke.fake_tasks()[-1]
+        assert nuke.fake_process_events(until=lambda: any("denoising" in m for m in task.messages), timeout=120)
+        if how == "button":
+            nuke.fake_press(node, "cancel")
+        else:
+            task.cancelled = True  # the artist clicks the progress bar's cancel
+        finish(nuke, node)
+        assert node["status"].value().startswith("cancelled") and nuke.fake_messages() == []
+        assert node.node("result")["file"].value() == "" and files(out / "render") == []
+        assert node["label"].value().startswith("rendering") is False
+    node["steps"].setValue(2)
+    nuke.fake_press(node, "render")
+    finish(nuke, node)
+    assert node["label"].value() == "rendered 1001-1006" and len(files(out / "render")) == 6
+
+
+def test_a_failing_worker_shows_its_one_line_and_log_and_the_node_stays_usable(gui, plate, tmp_path):
+    nuke = gui
+    out = tmp_path / "out"
+    node = recast_node(nuke, read_plate(nuke, plate), out, device="cuda")  # this machine has no GPU
+    nuke.fake_press(node, "render")
+    finish(nuke, node)
+    (message,) = nuke.fake_messages()
+    logs = files(out / "logs")
+    assert message.startswith("Recast1: ") and "cuda" in message.lower() and "\n" not in message
+    assert len(logs) == 1 and str(out / "logs" / logs[0]) in message
+    assert node["status"].value().startswith("failed: ") and node["label"].value() == "render failed"
+    node["device"].setValue("cpu")
+    nuke.fake_press(node, "render")
+    finish(nuke, node)
+    assert node["label"].value() == "rendered 1001-1006"
+
+
+@pytest.mark.parametrize("change, expected", [
+    ({"prompt": ""}, "Recast1: no prompt: type one, or connect a reference image to the 'ref' input"),
+    ({"worker": "/nowhere/recast"}, "Recast1: the Recast worker '/nowhere/recast' was not found"),
+    ({"window_overlap": 4}, "Recast1: job field 'window.overlap': 4 is not allowed; expected less than"),
+    ({"use_input_range": False, "first_frame": 1010, "last_frame": 1001}, "Recast1: frame range 1010-1001 is empty"),
+    ({"model": "preset file"}, "Recast1: model is 'preset file' but no preset file is set"),
+    ({"output_folder": ""}, "Recast1: no output folder: set 'output folder', or save the script first"),
+])
+def test_bad_values_are_one_line_and_write_nothing(gui, plate, tmp_path, change, expected):
+    nuke = gui
+    node = recast_node(nuke, read_plate(nuke, plate), tmp_path / "out")
+    for name, value in change.items():
+        node[name].setValue(value)
+    nuke.fake_press(node, "render")
+    (message,) = nuke.fake_messages()
+    assert message.startswith(expected) and "\n" not in message
+    assert not os.path.exists(tmp_path / "out") and nuke.fake_executed() == [] and nuke.fake_tasks() == []
+    assert node["label"].value().startswith("not rendered")
+
+
+def test_no_plate_and_submit_to_farm(gui, tmp_path):
+    nuke = gui
+    nuke.menu("Nodes").findItem("Recast/Recast").invoke()
+    node = nuke.selectedNode()
+    node["output_folder"].setValue(str(tmp_path / "out"))
+    nuke.fake_press(node, "render")
+    nuke.fake_press(node, "submit")
+    nuke.fake_press(node, "cancel")
+    assert nuke.fake_messages() == [
+        "Recast1: no plate: connect the shot to the 'plate' input",
+        "Recast1: Submit to farm needs Recast's farm bundle writer, which this version does not have; nothing was "
+        "written. Render here with Render, or run 'recast render --job' on a farm node",
+        "Recast1: not rendering"]
+    assert not os.path.exists(tmp_path / "out")
+
+
+def test_default_output_folder_is_beside_the_saved_script(gui, plate, tmp_path):
+    nuke = gui
+    nuke.root()["name"].setValue(str(tmp_path / "shots" / "sh010_comp_v003.nk"))
+    node = recast_node(gui, read_plate(nuke, plate), "")
+    from recast.plugin import nuke_node
+
+    assert nuke_node.write_job(node) == str(tmp_path / "shots" / "recast" / "Recast1" / "Recast1.recast.json")
