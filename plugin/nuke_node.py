@@ -321,7 +321,10 @@ class _Render:
         _show_state(self.node, "done", f"rendered {self.first}-{self.last}")
 
     def _status(self, text: str) -> None:
-        self.node["status"].setValue(text)
+        try:
+            self.node["status"].setValue(text)
+        except ValueError:  # the node was deleted while it rendered: the render goes on, in the queue panel
+            pass
 
 
 def _validate(data: dict, folder: str):

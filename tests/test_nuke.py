@@ -78,6 +78,31 @@ def files(folder):
     return listing(folder)  # without the shot cache the worker keeps beside its frames
 
 
+# --- the fake is strict where Nuke is ----------------------------------------------------
+
+def test_the_fake_refuses_what_nuke_refuses(nuke):
+    import threading
+
+    write = nuke.nodes.Write(file="/tmp/x.####.exr")
+    with pytest.raises(NameError, match="knob fle does not exist"):
+        write["fle"]
+    with pytest.raises(TypeError):
+        write["first"].setValue("1001")
+    with pytest.raises(ValueError):
+        write["datatype"].setValue("64 bit float")
+    write["disable"].setValue(True)
+    with pytest.raises(RuntimeError, match="disabled"):
+        nuke.execute(write, 1, 1)
+    with pytest.raises(RuntimeError, match="hangs Nuke"):
+        nuke.executeInMainThread(print)
+    errors, knob = [], write["file"]
+    thread = threading.Thread(target=lambda: errors.append(pytest.raises(RuntimeError, knob.value)))
+    thread.start()
+    thread.join()
+    assert errors and "main thread" in str(errors[0].value)
+    assert nuke.nodes.Write()["channels"].value() == "rgb" and nuke.nodes.Write().knob("datatype") is None
+
+
 # --- install and menus --------------------------------------------------------------------
 
 def test_toolbar_builds_a_recast_node_on_the_selected_plate(gui, plate, tmp_path):
@@ -283,6 +308,19 @@ def test_cancel_from_the_button_and_from_the_progress_bar_then_render_again(gui,
     nuke.fake_press(node, "render")
     finish(nuke, node)
     assert node["label"].value() == "rendered 1001-1006" and len(files(out / "render")) == 6
+
+
+def test_deleting_the_node_while_it_renders_leaves_the_render_in_the_queue(gui, plate, tmp_path):
+    nuke = gui
+    node = recast_node(nuke, read_plate(nuke, plate), tmp_path / "out")
+    nuke.fake_press(node, "render")
+    nuke.delete(node)
+    from recast.plugin import nuke_node
+    from recast.plugin.queue import RENDERS
+
+    assert nuke.fake_process_events(until=lambda: not nuke_node._active, timeout=240)
+    assert RENDERS.entries()[0].process.state == "done" and len(files(tmp_path / "out" / "render")) == 6
+    assert nuke.fake_messages() == []
 
 
 def test_a_failing_worker_shows_its_one_line_and_log_and_the_node_stays_usable(gui, plate, tmp_path):
