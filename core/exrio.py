@@ -70,11 +70,24 @@ class Header:
         except ValueError:
             raise ImageError(f"{self.path}: no channel {name!r}; channels are {', '.join(self.channels)}") from None
 
+    def rgb_layer(self) -> str:
+        """The prefix of the channels the edit works on: '' for plain R, G, B; for a multilayer
+        EXR without them (Blender's render layers), the one layer with R, G and B, or the
+        'Combined' pass among several (e.g. 'ViewLayer.Combined.'). ImageError when none is."""
+        if all(c in self.channels for c in ("R", "G", "B")):
+            return ""
+        layers = [c[:-1] for c in self.channels
+                  if c.endswith(".R") and c[:-1] + "G" in self.channels and c[:-1] + "B" in self.channels]
+        combined = [p for p in layers if p.endswith("Combined.")]
+        if len(layers) == 1 or len(combined) == 1:
+            return layers[0] if len(layers) == 1 else combined[0]
+        raise ImageError(f"{self.path}: needs R, G and B channels to edit (or one layer with them); channels are "
+                         f"{', '.join(self.channels)}")
+
     def rgb_indices(self) -> tuple[int, int, int]:
-        """Indices of R, G, B (the edit's channels); ImageError when the plate has none."""
-        if not all(c in self.channels for c in ("R", "G", "B")):
-            raise ImageError(f"{self.path}: needs R, G and B channels to edit; channels are {', '.join(self.channels)}")
-        return self.index("R"), self.index("G"), self.index("B")
+        """Indices of R, G, B (the edit's channels, see :meth:`rgb_layer`)."""
+        layer = self.rgb_layer()
+        return self.index(layer + "R"), self.index(layer + "G"), self.index(layer + "B")
 
     def same_layout(self, other: "Header") -> bool:
         return (self.data_window == other.data_window and self.display_window == other.display_window

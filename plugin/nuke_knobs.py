@@ -1,90 +1,58 @@
-"""The Recast node's knobs and the job file they make: one table, read in both directions.
+"""The Recast node's knobs and the job file they make.
 
-Every knob is a row of :data:`KNOBS`: its Nuke type, label, tab, range and the job field it
-fills. Defaults and tooltips come from :class:`recast.core.job.Job` itself, so the node, the
-CLI and the farm describe a parameter the same way and cannot drift. Nothing here imports
-``nuke``: :func:`add_knobs` is handed the module, and the rest works on plain values.
+Every knob is a :class:`~recast.plugin.params.Param`: the job's parameters come from
+:data:`~recast.plugin.params.JOB_PARAMS` (shared with the Blender panel, defaults and
+tooltips from the job schema), the Nuke-only controls (frame range, output folder, inputs'
+options, buttons) are listed here. Nothing here imports ``nuke``: :func:`add_knobs` is handed
+the module, and the rest works on plain values.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 
-from recast.core.job import SCHEMA, Job, WindowSpec
+from recast.core.job import SCHEMA
 
-__all__ = ["KnobSpec", "KNOBS", "JOB_KNOBS", "add_knobs", "knob_values", "job_data", "MODEL_FILE"]
+from .params import JOB_PARAMS, MODEL_FILE, Param, fill_job
 
-MODEL_FILE = "preset file"  #: the model choice that uses the 'model_file' knob
-NUKE_INT_MAX = 2**31 - 1  #: Nuke's Int_Knob holds a C int, so seeds stop here (the job allows 2**32 - 1)
-
-
-@dataclass(frozen=True)
-class KnobSpec:
-    name: str  #: knob name (also the CLI flag's stem where ``field`` is set)
-    kind: str  #: text, prompt, float, int, bool, choice, file, button, status, divider
-    label: str
-    tab: str = "Recast"
-    field: str | None = None  #: job field it fills ('window.length' for nested ones)
-    lo: float | None = None
-    hi: float | None = None
-    items: tuple = ()  #: choices
-    default: object = None  #: when the job has no default for it
-    tooltip: str = ""  #: for knobs that fill no job field
-    command: str = ""  #: buttons: the Python they run
+__all__ = ["KNOBS", "JOB_KNOBS", "add_knobs", "knob_values", "job_data", "Paths", "MODEL_FILE"]
 
 
 def _b(action):
     return f"import recast.plugin.nuke_node as _recast\n_recast.{action}(nuke.thisNode())"
 
 
-KNOBS: tuple[KnobSpec, ...] = (
-    KnobSpec("prompt", "prompt", "prompt", field="prompt"),
-    KnobSpec("negative_prompt", "prompt", "negative prompt", field="negative_prompt"),
-    KnobSpec("reference_weight", "float", "reference weight", field="reference_weight", lo=0, hi=2),
-    KnobSpec("structure_level", "int", "structure level", field="structure_level", lo=0, hi=7),
-    KnobSpec("structure_weight", "float", "structure weight", field="structure_weight", lo=0, hi=2),
-    KnobSpec("strength", "float", "strength", field="strength", lo=0.01, hi=1),
-    KnobSpec("guidance_scale", "float", "guidance", field="guidance_scale", lo=1, hi=30),
-    KnobSpec("temporal_guidance", "float", "temporal guidance", field="temporal_guidance", lo=0, hi=10),
-    KnobSpec("steps", "int", "steps", field="steps", lo=1, hi=200),
-    KnobSpec("seed", "int", "seed", field="seed", lo=0, hi=NUKE_INT_MAX),
-    KnobSpec("range_divider", "divider", ""),
-    KnobSpec("use_input_range", "bool", "use input range", default=True,
-             tooltip="render the plate input's whole frame range; untick to set first and last"),
-    KnobSpec("first_frame", "int", "first", default=1001, tooltip="first frame to render"),
-    KnobSpec("last_frame", "int", "last", default=1100, tooltip="last frame to render"),
-    KnobSpec("model", "choice", "model", field="model", items=("default", "tiny", MODEL_FILE)),
-    KnobSpec("model_file", "file", "preset file", default="",
-             tooltip=f"a preset .toml file, used when model is '{MODEL_FILE}'"),
-    KnobSpec("device", "choice", "device", field="device", items=("auto", "cuda", "cpu", "mps")),
-    KnobSpec("output_folder", "file", "output folder", default="",
-             tooltip="where the plate, job, logs and result go; empty: recast/<node name> beside the saved script"),
-    KnobSpec("buttons_divider", "divider", ""),
-    KnobSpec("render", "button", "Render", command=_b("render"),
-             tooltip="write the plate and render it in the background"),
-    KnobSpec("cancel", "button", "Cancel", command=_b("cancel"), tooltip="stop this node's render"),
-    KnobSpec("submit", "button", "Submit to farm", command=_b("submit"),
-             tooltip="write the plate, the job and a farm bundle"),
-    KnobSpec("status", "status", "status"),
-    # advanced
-    KnobSpec("resolution", "int", "resolution", tab="Advanced", field="resolution", lo=64, hi=4096),
-    KnobSpec("precision", "choice", "precision", tab="Advanced", field="precision",
-             items=("auto", "fp32", "fp16", "bf16")),
-    KnobSpec("memory", "choice", "memory", tab="Advanced", field="memory", items=("auto", "fast", "low")),
-    KnobSpec("window_length", "int", "window length", tab="Advanced", field="window.length", lo=2, hi=32),
-    KnobSpec("window_overlap", "int", "window overlap", tab="Advanced", field="window.overlap", lo=0, hi=31),
-    KnobSpec("handles", "int", "handles", tab="Advanced", field="handles", lo=0, hi=64),
-    KnobSpec("colorspace", "text", "plate colour space", tab="Advanced", default="",
-             tooltip="OCIO name of the plate's colour space; empty: the script's working space"),
-    KnobSpec("depth_channel", "text", "depth channel", tab="Advanced", default="",
-             tooltip="use this channel of the plate (e.g. depth.Z) as structure instead of estimating depth"),
-    KnobSpec("mask_channel", "text", "mask channel", tab="Advanced", default="A",
-             tooltip="channel of the 'mask' input that limits the edit (1 = edit, 0 = keep the plate)"),
-    KnobSpec("ref_frame", "int", "reference frame", tab="Advanced", default=1001,
-             tooltip="frame of the 'ref' input used as the reference image"),
-    KnobSpec("worker", "text", "worker command", tab="Advanced", default="",
-             tooltip="command that runs Recast (a Python with torch); empty: $RECAST_WORKER, else 'recast' on PATH"),
+def _job(name):
+    return next(p for p in JOB_PARAMS if p.name == name)
+
+
+_MAIN = tuple(p for p in JOB_PARAMS if not p.advanced)
+KNOBS: tuple[Param, ...] = (
+    *_MAIN[:_MAIN.index(_job("model"))],
+    Param("range_divider", "divider", ""),
+    Param("use_input_range", "bool", "use input range", default=True,
+          doc="render the plate input's whole frame range; untick to set first and last"),
+    Param("first_frame", "int", "first", default=1001, doc="first frame to render"),
+    Param("last_frame", "int", "last", default=1100, doc="last frame to render"),
+    *_MAIN[_MAIN.index(_job("model")):],
+    Param("output_folder", "file", "output folder", default="",
+          doc="where the plate, job, logs and result go; empty: recast/<node name> beside the saved script"),
+    Param("buttons_divider", "divider", ""),
+    Param("render", "button", "Render", command=_b("render"), doc="write the plate and render it in the background"),
+    Param("cancel", "button", "Cancel", command=_b("cancel"), doc="stop this node's render"),
+    Param("submit", "button", "Submit to farm", command=_b("submit"), doc="write the plate, the job and a farm bundle"),
+    Param("status", "status", "status"),
+    *(p for p in JOB_PARAMS if p.advanced),
+    Param("colorspace", "text", "plate colour space", default="", advanced=True,
+          doc="OCIO name of the plate's colour space; empty: the script's working space"),
+    Param("depth_channel", "text", "depth channel", default="", advanced=True,
+          doc="use this channel of the plate (e.g. depth.Z) as structure instead of estimating depth"),
+    Param("mask_channel", "text", "mask channel", default="A", advanced=True,
+          doc="channel of the 'mask' input that limits the edit (1 = edit, 0 = keep the plate)"),
+    Param("ref_frame", "int", "reference frame", default=1001, advanced=True,
+          doc="frame of the 'ref' input used as the reference image"),
+    Param("worker", "text", "worker command", default="", advanced=True,
+          doc="command that runs Recast (a Python with torch); empty: $RECAST_WORKER, else 'recast' on PATH"),
 )
 
 #: knobs whose values shape the render: changing one after a render makes the result stale
@@ -92,38 +60,22 @@ JOB_KNOBS = tuple(k.name for k in KNOBS if k.kind not in ("button", "status", "d
                   and k.name not in ("output_folder", "worker"))
 
 
-def _job_field(path: str) -> dataclasses.Field:
-    section, _, name = path.rpartition(".")
-    cls = WindowSpec if section == "window" else Job
-    return next(f for f in dataclasses.fields(cls) if f.name == name)
-
-
-def default(spec: KnobSpec):
-    if spec.field is None:
-        return spec.default
-    f = _job_field(spec.field)
-    return f.default if f.default is not dataclasses.MISSING else spec.default
-
-
-def tooltip(spec: KnobSpec) -> str:
-    return _job_field(spec.field).metadata["doc"] if spec.field else spec.tooltip
-
-
 def add_knobs(node, nuke) -> None:
     """Add every knob of :data:`KNOBS` to ``node`` (a Group), tab by tab, set to its default."""
     tab = None
     for spec in KNOBS:
-        if spec.tab != tab:
-            node.addKnob(nuke.Tab_Knob(spec.tab.lower(), spec.tab))
-            tab = spec.tab
+        if spec.advanced != tab:
+            name = "Advanced" if spec.advanced else "Recast"
+            node.addKnob(nuke.Tab_Knob(name.lower(), name))
+            tab = spec.advanced
         knob = _make(spec, nuke)
         node.addKnob(knob)
     node.addKnob(nuke.String_Knob("recast_rendered", "rendered with"))  # the values of the last render
     node["recast_rendered"].setFlag(nuke.INVISIBLE)
 
 
-def _make(spec: KnobSpec, nuke):
-    value = default(spec)
+def _make(spec: Param, nuke):
+    value = spec.default_value
     if spec.kind == "prompt":
         knob = nuke.Multiline_Eval_String_Knob(spec.name, spec.label, value)
     elif spec.kind == "text":
@@ -149,7 +101,7 @@ def _make(spec: KnobSpec, nuke):
         knob = nuke.Text_Knob(spec.name, "")
     if spec.kind in ("file", "text") and value:
         knob.setValue(value)
-    tip = tooltip(spec)
+    tip = spec.tooltip
     if tip:
         knob.setTooltip(tip)
     return knob
@@ -183,11 +135,5 @@ def job_data(values: dict, paths: Paths, first: int, last: int, colorspace: str 
                   "output": {"pattern": paths.result},
                   "reference_image": paths.reference,
                   "window": {}}
-    for spec in KNOBS:
-        if spec.field is None or spec.name == "model":
-            continue
-        section, _, name = spec.field.rpartition(".")
-        (data[section] if section else data)[name] = values[spec.name]
-    model = values["model"]
-    data["model"] = values["model_file"].strip() if model == MODEL_FILE else model
+    fill_job(data, values)
     return data

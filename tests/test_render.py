@@ -138,3 +138,37 @@ def test_sub_range_and_range_outside_the_job(tmp_path, plate):
 def test_whole_sequence_when_job_has_no_range(tmp_path, plate):
     job = Job.from_dict(job_dict(input={"frames": None}), str(tmp_path))
     assert render(job, reporter=Collect()).frames == list(range(1001, 1007))
+
+
+def test_blender_multilayer_render_edits_the_combined_pass_and_uses_its_depth(tmp_path):
+    """Blender writes scene renders as multilayer EXRs: no plain R, G, B but 'ViewLayer.Combined.*'."""
+    names = ["ViewLayer.Combined.R", "ViewLayer.Combined.G", "ViewLayer.Combined.B", "ViewLayer.Combined.A",
+             "ViewLayer.Depth.Z", "ViewLayer.Noisy Image.R", "ViewLayer.Noisy Image.G", "ViewLayer.Noisy Image.B"]
+    rng = np.random.default_rng(3)
+    os.makedirs(tmp_path / "plate")
+    for f in (1, 2):
+        px = rng.uniform(0, 1, (24, 40, len(names))).astype(np.float32)
+        px[:, :, 4] = np.linspace(2, 9, 40)[None, :]
+        write_exr(tmp_path / "plate" / f"sc.{f:04d}.exr", px, names)
+    job = Job.from_dict(job_dict(input={"pattern": "plate/sc.####.exr", "frames": "1-2", "colorspace": None,
+                                        "depth_channel": "ViewLayer.Depth.Z"}), str(tmp_path))
+    render(job, reporter=Collect())
+    for f in (1, 2):
+        plate, out = read_frame(job.input_sequence.path(f)), read_frame(job.output_sequence.path(f))
+        assert out.header.channels == tuple(names)
+        assert not np.array_equal(out.rgb(), plate.rgb())  # the Combined pass was edited
+        for untouched in names[3:]:
+            np.testing.assert_array_equal(out.channel(untouched), plate.channel(untouched))
+
+
+def test_a_plate_with_several_layers_and_no_combined_pass_is_one_clear_error(tmp_path):
+    names = ["diffuse.R", "diffuse.G", "diffuse.B", "spec.R", "spec.G", "spec.B"]
+    os.makedirs(tmp_path / "plate")
+    write_exr(tmp_path / "plate" / "p.0001.exr", np.zeros((8, 8, 6), np.float32), names)
+    job = Job.from_dict(job_dict(input={"pattern": "plate/p.####.exr", "frames": "1-1", "colorspace": None}),
+                        str(tmp_path))
+    from recast.core.errors import ImageError
+
+    with pytest.raises(ImageError, match=r"needs R, G and B channels to edit \(or one layer with them\)"):
+        render(job, reporter=Collect())
+    assert listing(tmp_path / "render") == []
