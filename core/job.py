@@ -117,8 +117,10 @@ def _choice(*allowed):
 def _colorspace(v):
     if not isinstance(v, str) or not v.strip():
         raise ValueError("a colour space name of the OCIO config, e.g. 'ACEScg' or 'Linear Rec.709 (sRGB)'")
-    try:
-        from .colour import resolve_colorspace  # OIIO import only when a colour space is named
+    try:  # OIIO import only when a colour space is named
+        import OpenImageIO  # noqa: F401
+
+        from .colour import resolve_colorspace
     except ImportError:  # a host's Python (Nuke, Blender) has no OpenImageIO: the worker checks the name on load
         return v
     try:

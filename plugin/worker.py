@@ -113,6 +113,11 @@ class RenderProcess:
             self.error = f"{event.get('message', 'the worker failed')} (log: {self.log_path})"
 
     @property
+    def finished(self) -> bool:
+        """True once the worker has ended and every event (the final 'exit' too) was handed on."""
+        return not self._reader.is_alive()
+
+    @property
     def elapsed(self) -> float:
         return time.monotonic() - self.started
 

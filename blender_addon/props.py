@@ -1,0 +1,71 @@
+"""The Recast settings saved on the scene (so they travel with the .blend), and the preferences.
+
+The job parameters come from :data:`recast.plugin.params.JOB_PARAMS`, the same table the
+Nuke node uses: names, ranges, defaults and help texts cannot drift from the job schema.
+"""
+
+import bpy
+from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, PointerProperty, StringProperty
+
+from recast.plugin.params import JOB_PARAMS
+
+from . import compat
+
+__all__ = ["RecastSettings", "RecastPreferences", "classes", "register_scene", "unregister_scene"]
+
+
+_RELATIVE = compat.BLEND_RELATIVE  # '//' paths, relative to the .blend file
+
+
+def _prop(p):
+    name, doc, value = p.label.capitalize(), p.tooltip, p.default_value
+    if p.kind in ("prompt", "text"):
+        return StringProperty(name=name, description=doc, default=value or "")
+    if p.kind == "file":
+        return StringProperty(name=name, description=doc, default=value or "", subtype="FILE_PATH",
+                              options=_RELATIVE)
+    if p.kind == "int":
+        return IntProperty(name=name, description=doc, default=value, min=int(p.lo), max=int(p.hi))
+    if p.kind == "float":
+        return FloatProperty(name=name, description=doc, default=value, min=p.lo, max=p.hi)
+    if p.kind == "bool":
+        return BoolProperty(name=name, description=doc, default=value)
+    if p.kind == "choice":
+        return EnumProperty(name=name, description=doc, default=value, items=[(i, i, "") for i in p.items])
+    raise ValueError(f"no Blender property for kind {p.kind!r}")
+
+
+_annotations = {p.name: _prop(p) for p in JOB_PARAMS}
+_annotations.update(
+    reference_image=StringProperty(name="Reference image", subtype="FILE_PATH", default="", options=_RELATIVE,
+                                   description="image whose look to follow (IP-Adapter); empty: the prompt alone"),
+    output_folder=StringProperty(name="Output folder", subtype="DIR_PATH", default="//recast/", options=_RELATIVE,
+                                 description="where plates, jobs, logs and renders go, one folder per strip "
+                                             "('//' is the .blend file's folder)"),
+    show_advanced=BoolProperty(name="Advanced", default=False),
+)
+
+RecastSettings = type("RecastSettings", (bpy.types.PropertyGroup,), {"__annotations__": _annotations})
+
+
+class RecastPreferences(bpy.types.AddonPreferences):
+    bl_idname = __package__
+
+    worker: StringProperty(
+        name="Recast worker", subtype="FILE_PATH", default="",
+        description="the 'recast' executable of a Python environment with torch (Blender's Python has none); "
+                    "empty: $RECAST_WORKER, else 'recast' on PATH")
+
+    def draw(self, context):
+        self.layout.prop(self, "worker")
+
+
+classes = (RecastSettings, RecastPreferences)
+
+
+def register_scene():
+    bpy.types.Scene.recast = PointerProperty(type=RecastSettings)
+
+
+def unregister_scene():
+    del bpy.types.Scene.recast

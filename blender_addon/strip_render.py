@@ -1,0 +1,174 @@
+"""One "Recast strip" run, from the active strip to the new strip above it.
+
+:meth:`StripRender.start` checks everything, writes the plate and the job, and starts the
+worker; :meth:`StripRender.poll` is the timer's work (the modal operator calls it, and so do
+tests, since headless Blender never fires timers); when the worker is done it adds the
+result as an image strip in one step, so nothing half-added is ever left on the timeline.
+The job file and the worker protocol are Recast's own modules (from the bundled wheel).
+"""
+
+import os
+
+import bpy
+
+from recast.core.errors import JobError, RecastError as CoreError
+from recast.core.frames import SequencePattern
+from recast.core.job import SCHEMA, Job
+from recast.plugin.params import MODEL_FILE, fill_job
+from recast.plugin.worker import RenderProcess, WorkerError, worker_command
+
+from . import compat
+from .plates import PlateError, plate_for, _stem
+
+__all__ = ["StripRender", "StripError"]
+
+
+class StripError(Exception):
+    """What the operator reports, in one line; nothing was added or started."""
+
+
+class StripRender:
+    """``state``: running, done, failed, cancelled."""
+
+    def __init__(self, scene, strip, process, plate, job_path, output_pattern):
+        self.scene_name, self.strip_name = scene.name, strip.name
+        self.process, self.plate, self.job_path = process, plate, job_path
+        self.output_pattern = output_pattern
+        self.result_strip = None  #: name of the strip added when done
+        self.error = None  #: one line when it failed
+        self.message = "starting"
+
+    # --- start -------------------------------------------------------------------------
+    @classmethod
+    def start(cls, context, worker: str = "") -> "StripRender":
+        scene = context.scene
+        strip = compat.active_strip(context)
+        if strip is None:
+            raise StripError("no active strip: select the image, movie or scene strip to recast")
+        if strip.type not in ("IMAGE", "MOVIE", "SCENE"):
+            raise StripError(f"strip '{strip.name}' is a {strip.type.lower()} strip; Recast works on "
+                              "image-sequence, movie and scene strips")
+        s = scene.recast
+        values = {name: getattr(s, name) for name in type(s).__annotations__}
+        if not values["prompt"].strip() and not values["reference_image"].strip():
+            raise StripError("no prompt: type one, or choose a reference image")
+        if values["model"] == MODEL_FILE and not values["model_file"].strip():
+            raise StripError(f"model is '{MODEL_FILE}' but no preset file is set")
+        try:
+            command = worker_command(worker.strip() or None)
+        except WorkerError as exc:
+            raise StripError(str(exc)) from None
+        folder = cls._folder(values["output_folder"], strip)
+        data = {"schema": SCHEMA, "input": {"pattern": os.path.join(folder, "plate", "x.####.exr")},
+                "output": {"pattern": os.path.join(folder, "render", f"{_stem(strip.name)}.####.exr")},
+                "reference_image": bpy.path.abspath(values["reference_image"]) if values["reference_image"] else None}
+        values["model_file"] = bpy.path.abspath(values["model_file"]) if values["model_file"] else ""
+        fill_job(data, values)
+        _job(data, folder)  # every value checked before a frame is written
+        try:
+            plate = plate_for(strip, scene, folder)
+        except PlateError as exc:
+            raise StripError(str(exc)) from None
+        data["input"] = {"pattern": plate.pattern, "frames": f"{plate.first}-{plate.last}",
+                         "colorspace": plate.colorspace, "depth_channel": plate.depth_channel}
+        job = _job(data, folder)
+        job_path = os.path.join(folder, f"{_stem(strip.name)}.recast.json")
+        try:
+            os.makedirs(folder, exist_ok=True)
+            job.absolute().save(job_path)
+        except (OSError, CoreError) as exc:
+            raise StripError(f"cannot write the job file {job_path}: {getattr(exc, 'strerror', None) or exc}") from None
+        try:
+            process = RenderProcess(job_path, command=command, log_dir=os.path.join(folder, "logs"))
+        except WorkerError as exc:
+            raise StripError(str(exc)) from None
+        return cls(scene, strip, process, plate, job_path, data["output"]["pattern"])
+
+    @staticmethod
+    def _folder(setting, strip) -> str:
+        if setting.startswith("//") and not bpy.data.filepath:
+            raise StripError("no output folder: save the .blend file first, or set an absolute output folder")
+        base = bpy.path.abspath(setting) if setting else ""
+        if not base:
+            raise StripError("no output folder: set one in the Recast panel")
+        return os.path.join(os.path.abspath(base), _stem(strip.name))
+
+    # --- follow ------------------------------------------------------------------------
+    @property
+    def state(self) -> str:
+        p = self.process
+        if self.error is not None:
+            return "failed"
+        if not p.finished or (p.state == "done" and self.result_strip is None):
+            return "running"  # a finished render's strip is added by the next poll
+        return p.state
+
+    @property
+    def progress(self) -> float:
+        return self.process.progress
+
+    def poll(self) -> bool:
+        """The timer's work: True once finished (done, failed or cancelled)."""
+        p = self.process
+        if not p.finished:
+            done = f"{p.frames_done}/{p.total or '?'} frames"
+            self.message = f"Recast '{self.strip_name}': {int(p.progress * 100)}% · {done}"
+            return False
+        if p.state == "done" and self.result_strip is None and self.error is None:
+            try:
+                self.result_strip = self._add_strip()
+                self.message = f"Recast '{self.strip_name}': added strip '{self.result_strip}'"
+            except StripError as exc:
+                self.error = str(exc)
+        elif p.state == "failed":
+            self.error = p.error or "the worker failed"
+        if self.error is not None:
+            self.message = f"Recast '{self.strip_name}' failed: {self.error}"
+        elif p.state == "cancelled":
+            self.message = f"Recast '{self.strip_name}' cancelled; nothing was added"
+        return True
+
+    def cancel(self) -> None:
+        """What Esc does: stop the worker (after the window in hand); nothing is added."""
+        self.process.cancel()
+
+    # --- the new strip -----------------------------------------------------------------
+    def _add_strip(self) -> str:
+        scene = bpy.data.scenes[self.scene_name]
+        editor = scene.sequence_editor
+        source = next((s for s in compat.all_strips(editor) if s.name == self.strip_name), None)
+        if source is None:
+            raise StripError(f"strip '{self.strip_name}' was removed while it rendered; the frames are in "
+                              f"{os.path.dirname(self.output_pattern)}")
+        seq = SequencePattern.parse(self.output_pattern)
+        files = [seq.path(f) for f in range(self.plate.first, self.plate.last + 1)]
+        missing = [f for f in files if not os.path.isfile(f)]
+        if missing:
+            raise StripError(f"the worker finished but {len(missing)} frame(s) are missing, e.g. {missing[0]}")
+        start, length = int(source.frame_final_start), len(files)
+        channel = _free_channel(editor, source.channel + 1, start, start + length)
+        strip = compat.strips(editor).new_image(f"{source.name} recast", files[0], channel, start)
+        try:
+            for path in files[1:]:
+                strip.elements.append(os.path.basename(path))
+            strip.colorspace_settings.name = self.plate.blender_space
+        except Exception:
+            compat.strips(editor).remove(strip)  # never leave half a strip on the timeline
+            raise
+        return strip.name
+
+
+def _free_channel(editor, lowest: int, start: int, end: int) -> int:
+    """The lowest channel from ``lowest`` up with nothing between frames ``start`` and ``end``."""
+    channel = lowest
+    while any(s.channel == channel and s.frame_final_start < end and s.frame_final_end > start
+              for s in compat.strips(editor)):
+        channel += 1
+    return channel
+
+
+def _job(data, folder) -> Job:
+    try:
+        return Job.from_dict(data, folder)
+    except JobError as exc:
+        raise StripError(str(exc)) from None

@@ -1,0 +1,146 @@
+"""The Recast panel in the Sequencer's sidebar and the "Recast strip" operator.
+
+The operator is modal on a window timer so the UI stays live: each tick calls
+:meth:`StripRender.poll` (the tests call it directly: headless Blender has no timers),
+shows progress in the window manager's progress and the status bar, and Esc cancels.
+Without a window (``blender -b``, scripts) ``execute`` runs the same poll loop to the end.
+"""
+
+import time
+
+import bpy
+
+from recast.plugin.params import JOB_PARAMS, MODEL_FILE
+
+from . import compat
+from .strip_render import StripError, StripRender
+
+__all__ = ["RECAST_OT_recast_strip", "RECAST_OT_cancel", "RECAST_PT_panel", "classes", "running"]
+
+running: dict = {}  # strip name → StripRender, for the panel's progress and Cancel
+
+
+def _worker(context) -> str:
+    addon = context.preferences.addons.get(__package__)
+    return addon.preferences.worker if addon is not None else ""
+
+
+class RECAST_OT_recast_strip(bpy.types.Operator):
+    """Render the active strip with Recast and add the result as a new strip above it"""
+
+    bl_idname = "recast.recast_strip"
+    bl_label = "Recast strip"
+    bl_options = {"REGISTER"}
+
+    _run = None
+    _timer = None
+
+    def _start(self, context):
+        try:
+            run = StripRender.start(context, _worker(context))
+        except StripError as exc:
+            self.report({"ERROR"}, f"Recast: {exc}")
+            return None
+        running[run.strip_name] = run
+        return run
+
+    def _end(self, run):
+        running.pop(run.strip_name, None)
+        if run.state == "done":
+            self.report({"INFO"}, run.message)
+            return {"FINISHED"}
+        self.report({"ERROR"} if run.state == "failed" else {"WARNING"}, run.message)
+        return {"CANCELLED"}
+
+    def execute(self, context):
+        run = self._start(context)
+        if run is None:
+            return {"CANCELLED"}
+        while not run.poll():
+            time.sleep(0.2)
+        return self._end(run)
+
+    def invoke(self, context, event):
+        if context.window is None:
+            return self.execute(context)
+        run = self._start(context)
+        if run is None:
+            return {"CANCELLED"}
+        self._run = run
+        wm = context.window_manager
+        self._timer = wm.event_timer_add(0.25, window=context.window)
+        wm.progress_begin(0, 100)
+        wm.modal_handler_add(self)
+        return {"RUNNING_MODAL"}
+
+    def modal(self, context, event):
+        run = self._run
+        if event.type == "ESC" and event.value == "PRESS":
+            run.cancel()
+            return {"RUNNING_MODAL"}
+        if event.type != "TIMER":
+            return {"PASS_THROUGH"}
+        finished = run.poll()
+        wm = context.window_manager
+        wm.progress_update(int(run.progress * 100))
+        context.workspace.status_text_set(None if finished else f"{run.message} · Esc cancels")
+        for area in context.screen.areas:
+            if area.type == "SEQUENCE_EDITOR":
+                area.tag_redraw()
+        if not finished:
+            return {"PASS_THROUGH"}
+        wm.event_timer_remove(self._timer)
+        wm.progress_end()
+        return self._end(run)
+
+
+class RECAST_OT_cancel(bpy.types.Operator):
+    """Stop the Recast render of this strip"""
+
+    bl_idname = "recast.cancel"
+    bl_label = "Cancel Recast render"
+
+    strip: bpy.props.StringProperty()
+
+    def execute(self, context):
+        run = running.get(self.strip)
+        if run is None:
+            self.report({"WARNING"}, f"Recast: strip '{self.strip}' is not rendering")
+            return {"CANCELLED"}
+        run.cancel()
+        return {"FINISHED"}
+
+
+class RECAST_PT_panel(bpy.types.Panel):
+    bl_space_type = "SEQUENCE_EDITOR"
+    bl_region_type = "UI"
+    bl_category = "Recast"
+    bl_label = "Recast"
+
+    def draw(self, context):
+        layout = self.layout
+        s = context.scene.recast
+        strip = compat.active_strip(context)
+        layout.label(text=f"Strip: {strip.name}" if strip else "Select a strip", icon="SEQUENCE")
+        col = layout.column()
+        for p in JOB_PARAMS:
+            if not p.advanced and (p.name != "model_file" or s.model == MODEL_FILE):
+                col.prop(s, p.name)
+        col.prop(s, "reference_image")
+        col.prop(s, "output_folder")
+        layout.prop(s, "show_advanced", icon="TRIA_DOWN" if s.show_advanced else "TRIA_RIGHT", emboss=False)
+        if s.show_advanced:
+            box = layout.box()
+            for p in JOB_PARAMS:
+                if p.advanced:
+                    box.prop(s, p.name)
+        run = running.get(strip.name) if strip else None
+        if run is not None:
+            row = layout.row()
+            row.label(text=run.message)
+            row.operator(RECAST_OT_cancel.bl_idname, text="Cancel", icon="CANCEL").strip = run.strip_name
+        else:
+            layout.operator(RECAST_OT_recast_strip.bl_idname, icon="RENDER_ANIMATION")
+
+
+classes = (RECAST_OT_recast_strip, RECAST_OT_cancel, RECAST_PT_panel)

@@ -1,0 +1,234 @@
+"""Scenarios run inside real Blender (``bpy`` as a module, in its own virtual environment).
+
+``python blender_scenarios.py SCENARIO ARGS_JSON`` installs the Recast extension zip into an
+isolated user folder (``BLENDER_USER_RESOURCES``), runs one scenario and prints one line
+``RESULT <json>`` for tests/test_blender.py to check. Nothing here imports Recast directly:
+the add-on brings it in its bundled wheel.
+"""
+
+import json
+import os
+import sys
+import time
+
+import bpy
+
+ADDON = "bl_ext.user_default.recast"
+
+
+def install(zip_path):
+    bpy.ops.extensions.package_install_files(filepath=zip_path, repo="user_default", enable_on_install=True)
+    assert hasattr(bpy.types, "RECAST_OT_recast_strip"), "the extension did not register"
+
+
+def editor():
+    scene = bpy.context.scene
+    return scene.sequence_editor or scene.sequence_editor_create()
+
+
+def strips():
+    ed = editor()
+    return ed.strips if hasattr(ed, "strips") else ed.sequences
+
+
+def image_strip(plate_dir, names, channel=2, start=1, colorspace="ACEScg"):
+    strip = strips().new_image("plate", os.path.join(plate_dir, names[0]), channel, start)
+    for n in names[1:]:
+        strip.elements.append(n)
+    strip.colorspace_settings.name = colorspace
+    editor().active_strip = strip
+    return strip
+
+
+def color_strip(name, channel, start, end):
+    """A colour strip over frames start..end-1 (5.0 takes a length, 4.2 an end frame)."""
+    try:
+        return strips().new_effect(name, "COLOR", channel, start, length=end - start)
+    except TypeError:
+        return strips().new_effect(name, "COLOR", channel, start, frame_end=end)
+
+
+def settings(args, **extra):
+    s = bpy.context.scene.recast
+    values = dict(prompt="a claymation street at dusk", model="tiny", device="cpu", steps=2, resolution=64,
+                  window_length=4, window_overlap=1, handles=1, output_folder=args["out"])
+    values.update(extra)
+    for k, v in values.items():
+        setattr(s, k, v)
+
+
+def prefs():
+    return bpy.context.preferences.addons[ADDON].preferences
+
+
+def describe(strip):
+    directory = bpy.path.abspath(strip.directory)
+    files = [os.path.join(directory, e.filename) for e in strip.elements]
+    return {"name": strip.name, "type": strip.type, "channel": strip.channel, "start": int(strip.frame_final_start),
+            "length": int(strip.frame_final_duration), "files": files,
+            "exist": all(os.path.isfile(f) for f in files), "colorspace": strip.colorspace_settings.name}
+
+
+def run_operator():
+    try:
+        bpy.ops.recast.recast_strip()
+        return None
+    except RuntimeError as exc:
+        return str(exc)
+
+
+def new_strips(before):
+    return [describe(s) for s in strips() if s.name not in before]
+
+
+# --- scenarios ---------------------------------------------------------------------------
+
+def render(args):
+    source = image_strip(args["plate_dir"], args["names"], channel=2, start=10)
+    color_strip("title", 3, 12, 14)  # occupies channel 3 where the result would go
+    editor().active_strip = source
+    settings(args)
+    before = {s.name for s in strips()}
+    error = run_operator()
+    job = json.load(open(os.path.join(args["out"], "plate", "plate.recast.json")))
+    return {"error": error, "new": new_strips(before), "job": job, "version": list(bpy.app.version)}
+
+
+def modal_and_cancel(args):
+    import importlib
+
+    strip_render = importlib.import_module(ADDON + ".strip_render")
+    image_strip(args["plate_dir"], args["names"])
+    settings(args, steps=40)
+    before = {s.name for s in strips()}
+    run = strip_render.StripRender.start(bpy.context)
+    polls, messages = 0, []
+    while run.progress < 0.16 and not run.poll():  # what the modal operator's timer does, by hand
+        polls += 1
+        messages.append(run.message)
+        time.sleep(0.1)
+    run.cancel()  # what Esc does
+    while not run.poll():
+        time.sleep(0.1)
+    after_cancel = new_strips(before)
+    # then the same strip renders to the end through the poll loop
+    settings(args, steps=2)
+    again = strip_render.StripRender.start(bpy.context)
+    while not again.poll():
+        time.sleep(0.1)
+    return {"state": run.state, "message": run.message, "polls": polls, "progress_messages": messages[-2:],
+            "after_cancel": after_cancel, "again": again.state, "again_strip": again.result_strip}
+
+
+def errors(args):
+    out = {}
+    before = {s.name for s in strips()}
+    settings(args)
+    out["no strip"] = run_operator()
+    color = color_strip("color", 1, 1, 5)
+    editor().active_strip = color
+    out["unsupported"] = run_operator()
+    image_strip(args["plate_dir"], args["names"])
+    prefs().worker = "/nowhere/recast"
+    out["worker missing"] = run_operator()
+    prefs().worker = ""
+    settings(args, prompt="")
+    out["no prompt"] = run_operator()
+    settings(args, device="cuda")  # no GPU here: the worker fails
+    out["worker failed"] = run_operator()
+    settings(args, window_overlap=4)
+    out["bad value"] = run_operator()
+    out["added"] = new_strips(before | {"color", "plate"})
+    out["logs"] = sorted(os.listdir(os.path.join(args["out"], "plate", "logs")))
+    return out
+
+
+def save_and_reload(args):
+    settings(args, prompt="ünïcode 'prompt' $x", negative_prompt="blur", seed=77, strength=0.5, structure_level=6,
+             temporal_guidance=1.7, model="default", device="cuda", precision="bf16", window_length=12,
+             reference_image="//ref.exr")
+    path = os.path.join(args["out"], "shot.blend")
+    os.makedirs(args["out"], exist_ok=True)
+    bpy.ops.wm.save_as_mainfile(filepath=path)
+    bpy.ops.wm.read_homefile(use_empty=True)
+    assert bpy.context.scene.recast.seed != 77
+    bpy.ops.wm.open_mainfile(filepath=path)
+    s = bpy.context.scene.recast
+    return {k: getattr(s, k) for k in ("prompt", "negative_prompt", "seed", "strength", "structure_level",
+                                       "temporal_guidance", "model", "device", "precision", "window_length",
+                                       "reference_image")}
+
+
+def scene_strip(args):
+    cg = bpy.data.scenes.new("cg")
+    cg.render.engine = "CYCLES"
+    cg.cycles.samples = 1
+    cg.cycles.use_denoising = False
+    cg.render.resolution_x, cg.render.resolution_y, cg.render.resolution_percentage = 48, 32, 100
+    cg.frame_start, cg.frame_end = 1, 4
+    mesh = bpy.data.meshes.new("plane")
+    mesh.from_pydata([(-2, -2, 0), (2, -2, 0), (2, 2, -3), (-2, 2, -3)], [], [(0, 1, 2, 3)])
+    cg.collection.objects.link(bpy.data.objects.new("plane", mesh))
+    cam = bpy.data.objects.new("cam", bpy.data.cameras.new("cam"))
+    cam.location = (0, 0, 6)
+    cg.collection.objects.link(cam)
+    cg.camera = cam
+    strip = strips().new_scene("cg shot", cg, 1, 5)
+    editor().active_strip = strip
+    settings(args)
+    before = {s.name for s in strips()}
+    error = run_operator()
+    job = json.load(open(os.path.join(args["out"], "cg_shot", "cg_shot.recast.json")))
+    return {"error": error, "new": new_strips(before), "job": job}
+
+
+def other_sources(args):
+    """A PNG image strip (converted to EXR) and a movie strip (rendered to EXR), both recast."""
+    folder = os.path.join(args["out"], "src")
+    os.makedirs(folder)
+    names = []
+    for i in range(4):
+        img = bpy.data.images.new(f"p{i}", 32, 24)
+        img.pixels = [((x + i) % 8) / 8 if c < 3 else 1.0 for y in range(24) for x in range(32) for c in range(4)]
+        img.filepath_raw = os.path.join(folder, f"frame_{i + 1:02d}.png")
+        img.file_format = "PNG"
+        img.save()
+        names.append(f"frame_{i + 1:02d}.png")
+    png = image_strip(folder, names, channel=1, start=1, colorspace="sRGB")
+    png.name = "png shot"
+    # a movie of the same frames, through a scene's sequencer
+    scene = bpy.context.scene
+    r = scene.render
+    r.resolution_x, r.resolution_y, r.resolution_percentage = 32, 24, 100
+    scene.frame_start, scene.frame_end = 1, 4
+    if hasattr(r.image_settings, "media_type"):
+        r.image_settings.media_type = "VIDEO"
+    r.image_settings.file_format = "FFMPEG"
+    r.ffmpeg.format, r.ffmpeg.codec = "MPEG4", "H264"
+    r.filepath = os.path.join(folder, "clip_")
+    r.use_sequencer = True
+    bpy.ops.render.render(animation=True)
+    movie_path = next(os.path.join(folder, n) for n in os.listdir(folder) if n.startswith("clip_"))
+    settings(args)
+    out = {}
+    before = {s.name for s in strips()}
+    out["png error"] = run_operator()
+    png.mute = True
+    movie = strips().new_movie("movie shot", movie_path, 1, 20)
+    editor().active_strip = movie
+    out["movie error"] = run_operator()
+    out["new"] = new_strips(before | {"movie shot"})
+    out["jobs"] = [json.load(open(os.path.join(args["out"], d, f"{d}.recast.json"))) for d in ("png_shot", "movie_shot")]
+    return out
+
+
+def main():
+    scenario, args = sys.argv[-2], json.loads(sys.argv[-1])
+    install(args["zip"])
+    result = globals()[scenario](args)
+    print("RESULT " + json.dumps(result))
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
