@@ -60,9 +60,24 @@ def _parsed_args(argv=None) -> argparse.Namespace:
     p.add_argument("--frames", help="render only this sub-range of the job, e.g. 1001-1010")
     p.add_argument("--save-job", metavar="FILE", help="write the job (after flags) to FILE before rendering")
     p.add_argument("--dry-run", action="store_true", help="check the job (and write it with --save-job), render nothing")
+    p.add_argument("--chunk", metavar="A-B", help="render a farm chunk with handles; 'recast assemble' writes the seams")
+    p.add_argument("--chunk-set", default="default", metavar="NAME",
+                   help="the submission a chunk belongs to (default: default)")
+    p.add_argument("--server", metavar="FILE", help="render in the Recast worker server of this connection file "
+                                                    "(started by 'recast serve'), which keeps the models loaded")
     grp = p.add_argument_group("job fields (build a job without a file, or override one)")
     for name, (_, _, typ) in _JOB_FLAGS.items():
         grp.add_argument("--" + name.replace("_", "-"), dest=name, type=typ, default=None, metavar=typ.__name__.upper())
+
+    p = sub.add_parser("serve", help="a worker that keeps the models loaded between renders (farm step environment)")
+    p.add_argument("--connection-file", required=True, metavar="FILE", help="where the server says how to reach it")
+    p.add_argument("--foreground", action="store_true", help="serve in this process (default: detach and return "
+                                                             "once it listens)")
+    p.add_argument("--stop", action="store_true", help="stop the server of --connection-file")
+
+    p = sub.add_parser("assemble", help="write the seam frames of a chunked render (cross-fades between chunks)")
+    p.add_argument("--job", required=True, help="job file (JSON)")
+    p.add_argument("--chunk-set", default="default", metavar="NAME", help="the submission whose chunks to assemble")
 
     p = sub.add_parser("depth", help="compute the shot's depth (cached) and write it as EXRs")
     p.add_argument("--job", required=True, help="job file (JSON)")
@@ -125,7 +140,34 @@ def _cmd_render(args, reporter, cancel) -> int:
     if args.dry_run:
         return 0
     frames = FrameRange.parse(args.frames) if args.frames else None
-    render(job, frames, reporter, cancel)
+    chunk = FrameRange.parse(args.chunk) if args.chunk else None
+    if args.server:
+        from .server import render_in_server
+
+        return render_in_server(args.server, job, frames, chunk, args.chunk_set, reporter, cancel)
+    render(job, frames, reporter, cancel, chunk=chunk, chunk_set=args.chunk_set)
+    return 0
+
+
+def _cmd_serve(args, reporter, cancel) -> int:
+    from . import server
+
+    if args.stop:
+        served = server.stop_daemon(args.connection_file)
+        print(f"recast: server stopped after {served} render(s)", file=sys.stderr)
+        return 0
+    if args.foreground:
+        return server.serve(args.connection_file, stop=cancel)
+    info = server.start_daemon(args.connection_file)
+    print(f"recast: server {info['pid']} listening; log {args.connection_file}.log", file=sys.stderr)
+    return 0
+
+
+def _cmd_assemble(args, reporter, cancel) -> int:
+    from .chunks import assemble
+    from .job import load_job
+
+    assemble(load_job(args.job), args.chunk_set, reporter, cancel)
     return 0
 
 
@@ -189,9 +231,9 @@ def _cmd_demo(args, reporter, cancel) -> int:
     return 0
 
 
-_COMMANDS = {"render": _cmd_render, "depth": _cmd_depth, "models": _cmd_models, "info": _cmd_info,
+_COMMANDS = {"render": _cmd_render, "assemble": _cmd_assemble, "serve": _cmd_serve, "depth": _cmd_depth, "models": _cmd_models, "info": _cmd_info,
              "demo": _cmd_demo}
-_SPEAKS_PROTOCOL = {"render", "depth", "demo"}
+_SPEAKS_PROTOCOL = {"render", "assemble", "depth", "demo"}
 
 
 def _quiet_libraries() -> None:

@@ -83,7 +83,10 @@ class Engine:
     def unet(self):
         if "unet" not in self._parts:
             with self._timed("load"):
-                self._parts["unet"] = self._build_unet()
+                unet = self.loader.built("motion_unet+ip" if self.reference else "motion_unet", self._build_unet)
+            if self.reference:
+                self._set_reference_weight(unet)
+            self._parts["unet"] = unet
         return self._parts["unet"]
 
     def _build_unet(self):
@@ -108,7 +111,6 @@ class Engine:
         """IP-Adapter weights into the UNet. diffusers does this in a pipeline mixin
         (IPAdapterMixin.load_ip_adapter); Recast has no pipeline object, so it splits the file's
         two state dicts the same way and hands them to the UNet's own loader."""
-        from diffusers.models.attention_processor import IPAdapterAttnProcessor, IPAdapterAttnProcessor2_0
         from safetensors import safe_open
 
         path = self.loader.ip_adapter_file()
@@ -124,6 +126,10 @@ class Engine:
             unet._load_ip_adapter_weights([state], low_cpu_mem_usage=False)
         except (KeyError, RuntimeError, ValueError) as exc:
             raise ModelError(f"model part 'ip_adapter' does not fit the UNet: {type(exc).__name__}: {exc}") from None
+
+    def _set_reference_weight(self, unet) -> None:
+        from diffusers.models.attention_processor import IPAdapterAttnProcessor, IPAdapterAttnProcessor2_0
+
         for proc in unet.attn_processors.values():
             if isinstance(proc, (IPAdapterAttnProcessor, IPAdapterAttnProcessor2_0)):
                 proc.scale = [self.job.reference_weight] * len(proc.scale)

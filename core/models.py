@@ -223,6 +223,11 @@ class Loader:
                                  f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}") from None
         return self._cache[key]
 
+    def built(self, key: str, build):
+        """A part built from others (the motion UNet), kept like the rest: a worker that renders many
+        chunks (``recast serve``) builds it once."""
+        return self._once(key, build)
+
     def release(self, *keys: str) -> None:
         """Forget loaded parts ('depth', 'base:text', 'image_encoder', ...) so their memory can be freed."""
         for key in keys:

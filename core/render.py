@@ -23,6 +23,7 @@ import numpy as np
 
 from . import __version__
 from .cache import cache_folder
+from .chunks import ChunkPlan, chunk_handles, chunk_sequence
 from .colour import from_model, plate_colorspace
 from .errors import SequenceError
 from .exrio import read_frame, write_frame
@@ -56,7 +57,8 @@ class RenderResult:
 
 @dataclass(frozen=True)
 class _Checked:
-    plate: Plate
+    plate: Plate  #: the frames rendered
+    shot: Plate  #: the job's whole range (depth is normalised over it, so sub-ranges and chunks agree)
     colorspace: str
     output_folder: str
     matte: Matte
@@ -68,6 +70,8 @@ def check_inputs(job: Job, frames: FrameRange | None = None) -> _Checked:
     if frames is not None and job_range is not None and not (frames.first in job_range and frames.last in job_range):
         raise SequenceError(f"frames {frames} are outside the job's range {job_range}")
     plate = scan_plate(job.input_sequence, frames or job_range)
+    shot = plate if frames is None or frames == (job_range or plate.frames) else scan_plate(job.input_sequence,
+                                                                                              job_range)
     if job.input.depth_channel:
         plate.header.index(job.input.depth_channel)
     if job.input.mask_channel and not job.input.mask_pattern:
@@ -75,7 +79,7 @@ def check_inputs(job: Job, frames: FrameRange | None = None) -> _Checked:
     matte = Matte(job, plate)
     space = plate_colorspace(job.input.colorspace, plate.header.colorspace)
     folder = prepare_output(job.output_sequence)
-    return _Checked(plate, space, folder, matte)
+    return _Checked(plate, shot, space, folder, matte)
 
 
 def _stamps(checked: _Checked) -> dict[int, str]:
@@ -87,19 +91,34 @@ def _stamps(checked: _Checked) -> dict[int, str]:
 
 
 def render(job: Job, frames: FrameRange | None = None, reporter: Reporter | None = None,
-           cancel: CancelFlag | None = None, loader=None) -> RenderResult:
+           cancel: CancelFlag | None = None, loader=None, chunk: FrameRange | None = None,
+           chunk_set: str = "default") -> RenderResult:
     """Render ``job`` (or the sub-range ``frames`` of it); returns what was written.
 
-    ``loader`` (a :class:`.models.Loader`) may be given to reuse loaded models between renders."""
+    With ``chunk`` it renders a farm chunk (:mod:`.chunks`): the chunk with its handles, the
+    frames only it renders to the output, the rest to its folder of set ``chunk_set`` for
+    :func:`.chunks.assemble`. ``loader`` (a :class:`.models.Loader`) may be given to reuse
+    loaded models between renders (a farm worker that stays up between tasks)."""
     reporter = reporter or Reporter()
     cancel = cancel or CancelFlag()
     started = time.monotonic()
     result = RenderResult()
 
     # 1. check
+    plan = None
+    if chunk is not None:
+        if frames is not None:
+            raise SequenceError("give a chunk or a sub-range of frames, not both")
+        shot_range = FrameRange.parse(job.input.frames) if job.input.frames else None
+        if shot_range is None:
+            raise SequenceError("a chunked render needs the job's 'input.frames' (the shot's whole range)")
+        plan = ChunkPlan(shot_range, chunk, chunk_handles(job))
+        frames = plan.rendered
     checked = check_inputs(job, frames)
     plate, space = checked.plate, checked.colorspace
     out_seq = job.output_sequence
+    seam_seq = chunk_sequence(job, chunk_set, plan.chunk) if plan else None
+    route = {f: (seam_seq if plan and plan.is_seam(f) else out_seq) for f in plate.frames}
 
     # 2. plan
     dw = plate.header.data_window
@@ -109,7 +128,9 @@ def render(job: Job, frames: FrameRange | None = None, reporter: Reporter | None
     windows = context_windows(rng.first, rng.last, job.window.length, job.window.overlap, anchor)
     fingerprint = job.fingerprint()
     stamps = _stamps(checked)
-    result.skipped = finished_frames(out_seq, rng, fingerprint, __version__, stamps)
+    result.skipped = sorted(f for seq in [q for q in (out_seq, seam_seq) if q is not None]
+                            for f in finished_frames(seq, [f for f in rng if route[f] is seq], fingerprint,
+                                                     __version__, stamps))
     todo = [f for f in rng if f not in set(result.skipped)]
     if todo:
         loader = loader or _loader(job)
@@ -118,7 +139,8 @@ def render(job: Job, frames: FrameRange | None = None, reporter: Reporter | None
                    colorspace=space, model_size=list(size), windows=len(windows), steps=job.steps,
                    skipped=len(result.skipped))
     for f in result.skipped:
-        reporter.frame(f, os.path.abspath(out_seq.path(f)), skipped=True)
+        reporter.frame(f, os.path.abspath(route[f].path(f)), skipped=True, **({"seam": True} if route[f] is seam_seq
+                                                                                else {}))
 
     if todo:
         from .engine import Engine
@@ -142,8 +164,8 @@ def render(job: Job, frames: FrameRange | None = None, reporter: Reporter | None
             "recast/model_size": f"{size[0]}x{size[1]}",
             "oiio:ColorSpace": space,
         }
-        _write(checked, engine, latents.to(engine.device), todo, out_seq, stamps, header_extra, reporter, cancel,
-               result)
+        _write(checked, engine, latents.to(engine.device), todo, route, stamps, header_extra, reporter, cancel,
+               result, seam_seq)
         state.remove()
         result.timing = {k: round(v, 3) for k, v in engine.timing.items()}
 
@@ -188,7 +210,9 @@ def _sample(job, checked, size, windows, loader, state, saved, reporter, cancel,
     model_frames = ModelFrames(plate, checked.colorspace, size, reporter, warnings)
     content = encode_content(job, loader, cache_folder(job))
     loader.release("base:text", "image_encoder")
-    depth = shot_depth(job, plate, model_frames, size, lambda: loader, reporter, cancel)
+    shot = checked.shot
+    shot_frames = model_frames if shot is plate else ModelFrames(shot, checked.colorspace, size, reporter, [])
+    depth = shot_depth(job, shot, shot_frames, size, lambda: loader, reporter, cancel)
     loader.release("depth")
     depth_t = torch.stack([torch.from_numpy(apply_structure_level(depth.frames[f], job.structure_level))
                            for f in frames])[:, None].half()
@@ -254,7 +278,7 @@ def _latent_masks(checked, size, factor):
     return torch.from_numpy(np.stack(masks))[:, None]
 
 
-def _write(checked, engine, latents, todo, out_seq, stamps, header_extra, reporter, cancel, result):
+def _write(checked, engine, latents, todo, route, stamps, header_extra, reporter, cancel, result, seam_seq=None):
     """Stage 5: decode the chunks holding unwritten frames; write each frame atomically."""
     plate, space, matte = checked.plate, checked.colorspace, checked.matte
     dw = plate.header.data_window
@@ -277,12 +301,14 @@ def _write(checked, engine, latents, todo, out_seq, stamps, header_extra, report
                 weight = matte.weight(f, source)
                 if weight is not None:
                     new_rgb = composite(source.rgb(), new_rgb, weight)
-                path = out_seq.path(f)
+                path = route[f].path(f)
+                if route[f] is seam_seq:
+                    os.makedirs(os.path.dirname(path), exist_ok=True)
                 write_frame(path, source.with_rgb(new_rgb),
                             {**header_extra, "recast/frame": str(f), "recast/plate": stamps[f]})
                 engine.timing["write"] += time.perf_counter() - began
                 result.frames.append(f)
                 result.paths.append(path)
-                reporter.frame(f, os.path.abspath(path))
+                reporter.frame(f, os.path.abspath(path), **({"seam": True} if route[f] is seam_seq else {}))
                 reporter.progress("write", len(result.frames), len(todo))
 

@@ -72,9 +72,15 @@ def test_one_window_at_temporal_guidance_one_matches_the_stock_pipeline(tmp_path
 
 
 class _CountUNet:
+    """Counts UNet calls (batch sizes) until removed: the motion UNet is kept by the loader between engines."""
+
     def __init__(self, unet):
         self.calls = []
-        unet.register_forward_hook(lambda m, args, out: self.calls.append(args[0].shape[0]))
+        self._hook = unet.register_forward_hook(lambda m, args, out: self.calls.append(args[0].shape[0]))
+
+    def remove(self):
+        self._hook.remove()
+        return self.calls
 
 
 @pytest.fixture(scope="module")
@@ -97,14 +103,14 @@ def test_temporal_guidance_formula_and_its_cost(tmp_path, plate, engine_parts):
         count = _CountUNet(engine.unet)
         engine.scheduler.set_timesteps(4)
         preds[wt] = engine.predict(latents, engine.scheduler.timesteps[1], text, None, depth)
-        calls[wt] = count.calls
+        calls[wt] = count.remove()
     assert calls[1.0] == [2] and calls[0.0] == [2, 1] and calls[2.0] == [2, 1]
     torch.testing.assert_close(preds[2.0] - preds[1.0], preds[1.0] - preds[0.0], atol=1e-5, rtol=1e-4)
     assert (preds[2.0] - preds[1.0]).abs().max() > 1e-4  # the motion modules matter
     engine = Engine(loader, _job(tmp_path, temporal_guidance=1.0, guidance_scale=1.0), reference=False)
     count = _CountUNet(engine.unet)
     engine.predict(latents, engine.scheduler.timesteps[1], text, None, depth)
-    assert count.calls == [1]
+    assert count.remove() == [1]
 
 
 def test_overlapping_windows_are_fused_with_falling_weights(engine_parts):
