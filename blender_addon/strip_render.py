@@ -20,7 +20,7 @@ from recast.plugin.worker import RenderProcess, WorkerError, worker_command
 from . import compat
 from .plates import PlateError, plate_for, _stem
 
-__all__ = ["StripRender", "StripError"]
+__all__ = ["StripRender", "StripError", "prepare"]
 
 
 class StripError(Exception):
@@ -41,57 +41,26 @@ class StripRender:
     # --- start -------------------------------------------------------------------------
     @classmethod
     def start(cls, context, worker: str = "") -> "StripRender":
-        scene = context.scene
-        strip = compat.active_strip(context)
-        if strip is None:
-            raise StripError("no active strip: select the image, movie or scene strip to recast")
-        if strip.type not in ("IMAGE", "MOVIE", "SCENE"):
-            raise StripError(f"strip '{strip.name}' is a {strip.type.lower()} strip; Recast works on "
-                              "image-sequence, movie and scene strips")
-        s = scene.recast
-        values = {name: getattr(s, name) for name in type(s).__annotations__}
-        if not values["prompt"].strip() and not values["reference_image"].strip():
-            raise StripError("no prompt: type one, or choose a reference image")
-        if values["model"] == MODEL_FILE and not values["model_file"].strip():
-            raise StripError(f"model is '{MODEL_FILE}' but no preset file is set")
+        """Write the plate and the job, start the worker."""
+        prepared = prepare(context, worker)
         try:
-            command = worker_command(worker.strip() or None)
+            process = RenderProcess(prepared.job_path, command=prepared.command,
+                                    log_dir=os.path.join(prepared.folder, "logs"))
         except WorkerError as exc:
             raise StripError(str(exc)) from None
-        folder = cls._folder(values["output_folder"], strip)
-        data = {"schema": SCHEMA, "input": {"pattern": os.path.join(folder, "plate", "x.####.exr")},
-                "output": {"pattern": os.path.join(folder, "render", f"{_stem(strip.name)}.####.exr")},
-                "reference_image": bpy.path.abspath(values["reference_image"]) if values["reference_image"] else None}
-        values["model_file"] = bpy.path.abspath(values["model_file"]) if values["model_file"] else ""
-        fill_job(data, values)
-        _job(data, folder)  # every value checked before a frame is written
-        try:
-            plate = plate_for(strip, scene, folder)
-        except PlateError as exc:
-            raise StripError(str(exc)) from None
-        data["input"] = {"pattern": plate.pattern, "frames": f"{plate.first}-{plate.last}",
-                         "colorspace": plate.colorspace, "depth_channel": plate.depth_channel}
-        job = _job(data, folder)
-        job_path = os.path.join(folder, f"{_stem(strip.name)}.recast.json")
-        try:
-            os.makedirs(folder, exist_ok=True)
-            job.absolute().save(job_path)
-        except (OSError, CoreError) as exc:
-            raise StripError(f"cannot write the job file {job_path}: {getattr(exc, 'strerror', None) or exc}") from None
-        try:
-            process = RenderProcess(job_path, command=command, log_dir=os.path.join(folder, "logs"))
-        except WorkerError as exc:
-            raise StripError(str(exc)) from None
-        return cls(scene, strip, process, plate, job_path, data["output"]["pattern"])
+        return cls(context.scene, prepared.strip, process, prepared.plate, prepared.job_path, prepared.output)
 
     @staticmethod
-    def _folder(setting, strip) -> str:
-        if setting.startswith("//") and not bpy.data.filepath:
-            raise StripError("no output folder: save the .blend file first, or set an absolute output folder")
-        base = bpy.path.abspath(setting) if setting else ""
-        if not base:
-            raise StripError("no output folder: set one in the Recast panel")
-        return os.path.join(os.path.abspath(base), _stem(strip.name))
+    def submit(context, worker: str = ""):
+        """Write the plate, the job and an OpenJD farm bundle (by the worker's own 'recast farm openjd')."""
+        from recast.plugin.farm import write_farm_bundle
+
+        prepared = prepare(context, worker)
+        try:
+            return write_farm_bundle(prepared.job_path, os.path.join(prepared.folder, "farm_openjd"),
+                                     prepared.command)
+        except WorkerError as exc:
+            raise StripError(str(exc)) from None
 
     # --- follow ------------------------------------------------------------------------
     @property
@@ -172,3 +141,60 @@ def _job(data, folder) -> Job:
         return Job.from_dict(data, folder)
     except JobError as exc:
         raise StripError(str(exc)) from None
+
+
+class _Prepared:
+    def __init__(self, strip, plate, job_path, command, folder, output):
+        self.strip, self.plate, self.job_path = strip, plate, job_path
+        self.command, self.folder, self.output = command, folder, output
+
+
+def prepare(context, worker: str = "") -> _Prepared:
+    """Check the active strip and every value, then write its plate (when it must) and the job file."""
+    scene = context.scene
+    strip = compat.active_strip(context)
+    if strip is None:
+        raise StripError("no active strip: select the image, movie or scene strip to recast")
+    if strip.type not in ("IMAGE", "MOVIE", "SCENE"):
+        raise StripError(f"strip '{strip.name}' is a {strip.type.lower()} strip; Recast works on "
+                          "image-sequence, movie and scene strips")
+    s = scene.recast
+    values = {name: getattr(s, name) for name in type(s).__annotations__}
+    if not values["prompt"].strip() and not values["reference_image"].strip():
+        raise StripError("no prompt: type one, or choose a reference image")
+    if values["model"] == MODEL_FILE and not values["model_file"].strip():
+        raise StripError(f"model is '{MODEL_FILE}' but no preset file is set")
+    try:
+        command = worker_command(worker.strip() or None)
+    except WorkerError as exc:
+        raise StripError(str(exc)) from None
+    folder = _folder(values["output_folder"], strip)
+    data = {"schema": SCHEMA, "input": {"pattern": os.path.join(folder, "plate", "x.####.exr")},
+            "output": {"pattern": os.path.join(folder, "render", f"{_stem(strip.name)}.####.exr")},
+            "reference_image": bpy.path.abspath(values["reference_image"]) if values["reference_image"] else None}
+    values["model_file"] = bpy.path.abspath(values["model_file"]) if values["model_file"] else ""
+    fill_job(data, values)
+    _job(data, folder)  # every value checked before a frame is written
+    try:
+        plate = plate_for(strip, scene, folder)
+    except PlateError as exc:
+        raise StripError(str(exc)) from None
+    data["input"] = {"pattern": plate.pattern, "frames": f"{plate.first}-{plate.last}",
+                     "colorspace": plate.colorspace, "depth_channel": plate.depth_channel}
+    job = _job(data, folder)
+    job_path = os.path.join(folder, f"{_stem(strip.name)}.recast.json")
+    try:
+        os.makedirs(folder, exist_ok=True)
+        job.absolute().save(job_path)
+    except (OSError, CoreError) as exc:
+        raise StripError(f"cannot write the job file {job_path}: {getattr(exc, 'strerror', None) or exc}") from None
+    return _Prepared(strip, plate, job_path, command, folder, data["output"]["pattern"])
+
+
+def _folder(setting, strip) -> str:
+    if setting.startswith("//") and not bpy.data.filepath:
+        raise StripError("no output folder: save the .blend file first, or set an absolute output folder")
+    base = bpy.path.abspath(setting) if setting else ""
+    if not base:
+        raise StripError("no output folder: set one in the Recast panel")
+    return os.path.join(os.path.abspath(base), _stem(strip.name))

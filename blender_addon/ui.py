@@ -15,7 +15,7 @@ from recast.plugin.params import JOB_PARAMS, MODEL_FILE
 from . import compat
 from .strip_render import StripError, StripRender
 
-__all__ = ["RECAST_OT_recast_strip", "RECAST_OT_cancel", "RECAST_PT_panel", "classes", "running"]
+__all__ = ["RECAST_OT_recast_strip", "RECAST_OT_submit_strip", "RECAST_OT_cancel", "RECAST_PT_panel", "classes", "running"]
 
 running: dict = {}  # strip name → StripRender, for the panel's progress and Cancel
 
@@ -94,6 +94,22 @@ class RECAST_OT_recast_strip(bpy.types.Operator):
         return self._end(run)
 
 
+class RECAST_OT_submit_strip(bpy.types.Operator):
+    """Write the active strip's plate, its job and an OpenJD bundle for the render farm (Deadline Cloud)"""
+
+    bl_idname = "recast.submit_strip"
+    bl_label = "Submit strip to farm"
+
+    def execute(self, context):
+        try:
+            bundle = StripRender.submit(context, _worker(context))
+        except StripError as exc:
+            self.report({"ERROR"}, f"Recast: {exc}")
+            return {"CANCELLED"}
+        self.report({"INFO"}, f"Recast: farm bundle written to {bundle.folder}; submit it with: {bundle.submit}")
+        return {"FINISHED"}
+
+
 class RECAST_OT_cancel(bpy.types.Operator):
     """Stop the Recast render of this strip"""
 
@@ -141,6 +157,7 @@ class RECAST_PT_panel(bpy.types.Panel):
             row.operator(RECAST_OT_cancel.bl_idname, text="Cancel", icon="CANCEL").strip = run.strip_name
         else:
             layout.operator(RECAST_OT_recast_strip.bl_idname, icon="RENDER_ANIMATION")
+            layout.operator(RECAST_OT_submit_strip.bl_idname, icon="NETWORK_DRIVE")
 
 
-classes = (RECAST_OT_recast_strip, RECAST_OT_cancel, RECAST_PT_panel)
+classes = (RECAST_OT_recast_strip, RECAST_OT_submit_strip, RECAST_OT_cancel, RECAST_PT_panel)

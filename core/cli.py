@@ -75,6 +75,15 @@ def _parsed_args(argv=None) -> argparse.Namespace:
                                                              "once it listens)")
     p.add_argument("--stop", action="store_true", help="stop the server of --connection-file")
 
+    p = sub.add_parser("farm", help="write a farm job: an OpenJD bundle (Deadline Cloud) or an OpenCue outline")
+    p.add_argument("format", choices=["openjd", "opencue"])
+    p.add_argument("--job", required=True, help="job file (JSON)")
+    p.add_argument("--out", help="folder to write into (default: <job name>_openjd / _opencue beside the job)")
+    p.add_argument("--chunk-size", type=int, default=16, help="frames per render task (default 16)")
+    p.add_argument("--worker", help="the recast executable on the farm (default: this one)")
+    p.add_argument("--gpu", action=argparse.BooleanOptionalAction, default=None,
+                   help="ask for GPU hosts (default: unless the job's device is cpu or mps)")
+
     p = sub.add_parser("assemble", help="write the seam frames of a chunked render (cross-fades between chunks)")
     p.add_argument("--job", required=True, help="job file (JSON)")
     p.add_argument("--chunk-set", default="default", metavar="NAME", help="the submission whose chunks to assemble")
@@ -163,6 +172,29 @@ def _cmd_serve(args, reporter, cancel) -> int:
     return 0
 
 
+def _cmd_farm(args, reporter, cancel) -> int:
+    from .job import load_job
+
+    job = load_job(args.job)
+    stem = os.path.splitext(os.path.abspath(args.job))[0]
+    if args.format == "openjd":
+        from .farm_openjd import write_openjd_bundle
+
+        out = write_openjd_bundle(job, args.out or stem + "_openjd", args.chunk_size, args.worker, args.gpu)
+        print(f"OpenJD bundle: {out['bundle']} (chunk set {out['chunk_set']})")
+        print(f"submit to Deadline Cloud:   {out['deadline_submit']}")
+        print("run it on this workstation:")
+        print(out["openjd_run"])
+        return 0
+    from .farm_opencue import write_opencue_outline
+
+    out = write_opencue_outline(job, args.out or stem + "_opencue", args.chunk_size, args.worker, args.gpu)
+    print(f"OpenCue job spec: {out['spec']} (layers {', '.join(out['layers'])})")
+    print("submit it where a Cuebot runs:")
+    print(out["submit"])
+    return 0
+
+
 def _cmd_assemble(args, reporter, cancel) -> int:
     from .chunks import assemble
     from .job import load_job
@@ -231,7 +263,7 @@ def _cmd_demo(args, reporter, cancel) -> int:
     return 0
 
 
-_COMMANDS = {"render": _cmd_render, "assemble": _cmd_assemble, "serve": _cmd_serve, "depth": _cmd_depth, "models": _cmd_models, "info": _cmd_info,
+_COMMANDS = {"render": _cmd_render, "assemble": _cmd_assemble, "serve": _cmd_serve, "farm": _cmd_farm, "depth": _cmd_depth, "models": _cmd_models, "info": _cmd_info,
              "demo": _cmd_demo}
 _SPEAKS_PROTOCOL = {"render", "assemble", "depth", "demo"}
 

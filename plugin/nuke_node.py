@@ -114,9 +114,18 @@ def cancel(node) -> None:
 
 
 def submit(node) -> None:
-    """The Submit to farm button."""
-    _tell(node, "Submit to farm needs Recast's farm bundle writer, which this version does not have; "
-                "nothing was written. Render here with Render, or run 'recast render --job' on a farm node")
+    """The Submit to farm button: the inputs, the job and an OpenJD bundle beside them."""
+    from .farm import write_farm_bundle
+
+    try:
+        command = _Render(node)._command()
+        job_path = write_job(node)
+        bundle = write_farm_bundle(job_path, os.path.join(os.path.dirname(job_path), "farm_openjd"), command)
+    except (NodeError, WorkerError) as exc:
+        _tell(node, str(exc))
+        return
+    node["status"].setValue(f"farm bundle written: {bundle.folder}")
+    _tell(node, f"farm bundle written to {bundle.folder}; submit it with: {bundle.submit}")
 
 
 def knob_changed(node, knob) -> None:

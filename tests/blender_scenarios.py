@@ -222,6 +222,20 @@ def other_sources(args):
     return out
 
 
+def submit(args):
+    image_strip(args["plate_dir"], args["names"])
+    settings(args, prompt="it's a \"dusk\" $SHOT")
+    before = {s.name for s in strips()}
+    try:
+        bpy.ops.recast.submit_strip()
+        error = None
+    except RuntimeError as exc:
+        error = str(exc)
+    bundle = os.path.join(args["out"], "plate", "farm_openjd")
+    return {"error": error, "bundle": sorted(os.listdir(bundle)) if os.path.isdir(bundle) else [],
+            "prompt": json.load(open(os.path.join(bundle, "job.json")))["prompt"], "added": new_strips(before)}
+
+
 def main():
     scenario, args = sys.argv[-2], json.loads(sys.argv[-1])
     install(args["zip"])

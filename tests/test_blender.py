@@ -150,3 +150,10 @@ def test_png_and_movie_strips_are_written_as_exr_plates_first(blender, addon_zip
     # the PNG's sRGB values came back as scene linear: 4/8 encoded is about 0.214 linear
     buf = oiio.ImageBuf(str(tmp_path / "out" / "png_shot" / "plate" / "png_shot.0001.exr"))
     assert abs(float(buf.getpixel(4, 0)[0]) - 0.214) < 0.01
+
+
+def test_submit_to_farm_writes_the_job_and_an_openjd_bundle(blender, addon_zip, tmp_path, plate_args):
+    r = scenario(blender, addon_zip, tmp_path, "submit", **plate_args)
+    assert r["error"] is None and r["added"] == []
+    assert r["bundle"] == ["job.json", "parameter_values.json", "template.json"]
+    assert r["prompt"] == "it's a \"dusk\" $SHOT"

@@ -360,7 +360,7 @@ def test_bad_values_are_one_line_and_write_nothing(gui, plate, tmp_path, change,
     assert node["label"].value().startswith("not rendered")
 
 
-def test_no_plate_and_submit_to_farm(gui, tmp_path):
+def test_no_plate(gui, tmp_path):
     nuke = gui
     nuke.menu("Nodes").findItem("Recast/Recast").invoke()
     node = nuke.selectedNode()
@@ -368,12 +368,25 @@ def test_no_plate_and_submit_to_farm(gui, tmp_path):
     nuke.fake_press(node, "render")
     nuke.fake_press(node, "submit")
     nuke.fake_press(node, "cancel")
-    assert nuke.fake_messages() == [
-        "Recast1: no plate: connect the shot to the 'plate' input",
-        "Recast1: Submit to farm needs Recast's farm bundle writer, which this version does not have; nothing was "
-        "written. Render here with Render, or run 'recast render --job' on a farm node",
+    assert nuke.fake_messages() == ["Recast1: no plate: connect the shot to the 'plate' input"] * 2 + [
         "Recast1: not rendering"]
     assert not os.path.exists(tmp_path / "out")
+
+
+def test_submit_to_farm_writes_the_plate_the_job_and_a_checked_openjd_bundle(gui, plate, tmp_path):
+    nuke = gui
+    out = tmp_path / "out"
+    node = recast_node(nuke, read_plate(nuke, plate), out, prompt="it's a \"dusk\" $SHOT")
+    nuke.fake_press(node, "submit")
+    (message,) = nuke.fake_messages()
+    bundle = out / "farm_openjd"
+    assert message == f"Recast1: farm bundle written to {bundle}; submit it with: deadline bundle submit {bundle}"
+    assert sorted(os.listdir(bundle)) == ["job.json", "parameter_values.json", "template.json"]
+    assert json.load(open(bundle / "job.json"))["prompt"] == "it's a \"dusk\" $SHOT"
+    assert len(files(out / "plate")) == 6 and files(out / "render") == []  # nothing rendered here
+    check = subprocess.run([os.path.join(os.path.dirname(sys.executable), "openjd"), "check",
+                            str(bundle / "template.json")], capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout + check.stderr
 
 
 def test_default_output_folder_is_beside_the_saved_script(gui, plate, tmp_path):

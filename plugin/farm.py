@@ -1,0 +1,36 @@
+"""'Submit to farm' for the hosts: the farm bundle is written by the Recast worker's own
+``recast farm openjd`` (the host's Python has neither torch nor openjd-model), so there is one
+bundle writer for the CLI, Nuke and Blender. No host module is imported here.
+"""
+
+from __future__ import annotations
+
+import subprocess
+
+from .worker import WorkerError, worker_command
+
+__all__ = ["FarmBundle", "write_farm_bundle"]
+
+
+class FarmBundle:
+    def __init__(self, folder: str, submit: str, run_here: str):
+        self.folder = folder  #: the OpenJD job bundle
+        self.submit = submit  #: the command that submits it to Deadline Cloud
+        self.run_here = run_here  #: the command that runs it on this workstation (openjd run)
+
+
+def write_farm_bundle(job_path: str, out: str, command=None, chunk_size: int = 16) -> FarmBundle:
+    """Write the OpenJD bundle of ``job_path`` into ``out``; :class:`WorkerError` with one line on failure."""
+    argv = worker_command(command) + ["farm", "openjd", "--job", job_path, "--out", out, "--chunk-size",
+                                      str(chunk_size)]
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=300)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise WorkerError(f"the farm bundle could not be written: {exc}") from None
+    if done.returncode != 0:
+        lines = [ln for ln in done.stderr.splitlines() if ln.strip()]
+        raise WorkerError(lines[-1].removeprefix("recast: error: ") if lines else
+                          f"'recast farm openjd' stopped with exit code {done.returncode}")
+    lines = done.stdout.strip().splitlines()
+    submit = next((ln.split(":", 1)[1].strip() for ln in lines if ln.startswith("submit to Deadline Cloud:")), "")
+    return FarmBundle(out, submit, lines[-1] if lines else "")

@@ -1,0 +1,109 @@
+"""Farm jobs: the OpenJD bundle (checked and run locally with openjd-cli) and the OpenCue spec."""
+
+import json
+import os
+import shlex
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from recast.core.exrio import read_header
+from tests.conftest import job_dict, listing, run_cli
+
+BIN = os.path.dirname(sys.executable)
+PROMPT = "a \"claymation\" street, it's $HOME `whoami` \\n\nsecond line — été, 東京"
+
+
+@pytest.fixture
+def farm_job(tmp_path):
+    from recast.core.demo import write_synthetic_plate
+
+    write_synthetic_plate(str(tmp_path / "plate" / "sh010.####.exr"), 1001, 10, width=64, height=40)
+    path = tmp_path / "job.json"
+    path.write_text(json.dumps(job_dict(input={"frames": "1001-1010"}, prompt=PROMPT, handles=2)))
+    return path
+
+
+def test_openjd_bundle_checks_and_runs_here_end_to_end(farm_job, tmp_path):
+    r = run_cli("farm", "openjd", "--job", farm_job, "--chunk-size", "4", "--out", tmp_path / "bundle")
+    assert r.returncode == 0, r.stderr
+    bundle = tmp_path / "bundle"
+    assert sorted(os.listdir(bundle)) == ["job.json", "parameter_values.json", "template.json"]
+    check = subprocess.run([os.path.join(BIN, "openjd"), "check", str(bundle / "template.json")],
+                           capture_output=True, text=True)
+    assert check.returncode == 0 and "passes validation" in check.stdout, check.stdout + check.stderr
+    template = json.loads((bundle / "template.json").read_text())
+    assert [s["name"] for s in template["steps"]] == ["Depth", "Render", "Assemble"]
+    assert template["extensions"] == ["TASK_CHUNKING"]
+    assert PROMPT not in (bundle / "template.json").read_text()  # parameters travel in the job file only
+    values = {v["name"]: v["value"] for v in json.loads((bundle / "parameter_values.json").read_text())
+              ["parameterValues"]}
+    assert values["Frames"] == "1001-1010" and values["ChunkSize"] == 4 and values["JobFile"] == "job.json"
+
+    last = r.stdout.strip().splitlines()[-1]
+    assert last.startswith("openjd run ") and "--run-dependencies" in last
+    argv = shlex.split(last)
+    run = subprocess.run([os.path.join(BIN, argv[0]), *argv[1:]], capture_output=True, text=True, timeout=900)
+    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
+    assert "Session ended successfully" in run.stdout
+
+    out = tmp_path / "render"
+    assert listing(out) == [f"sh010_recast.{f}.exr" for f in range(1001, 1011)]
+    for f in range(1001, 1011):
+        h = read_header(str(out / f"sh010_recast.{f}.exr"))
+        assert json.loads(h.attribute("recast/job"))["prompt"] == PROMPT  # unchanged through the farm
+        assert h.channels == ("R", "G", "B", "A", "depth.Z")
+    # openjd run balanced the 10 frames into chunks of at most 4; each rendered through one server
+    chunks = os.listdir(out / "recast_cache" / "chunks" / os.listdir(out / "recast_cache" / "chunks")[0]
+                        / values["ChunkSet"])
+    assert sorted(chunks) == ["1001-1004", "1005-1007", "1008-1010"]
+    assert run.stdout.count(" listening; log ") == 1 and "server stopped after 3 render(s)" in run.stdout
+
+    # a task run again (a farm retry) rewrites nothing that was finished
+    stamps = {n: os.stat(out / n).st_mtime_ns for n in listing(out)}
+    again = subprocess.run([os.path.join(BIN, "openjd"), "run", str(bundle / "template.json"), "--step", "Render",
+                            "--task-param", "Frame=1005-1007", "--job-param",
+                            json.dumps({**values, "JobFile": str(bundle / "job.json")})],
+                           capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stdout[-3000:]
+    assert '"skipped": true' in again.stdout
+    assert {n: os.stat(out / n).st_mtime_ns for n in listing(out)} == stamps
+
+
+def test_opencue_spec_has_the_layers_ranges_chunks_and_dependencies(farm_job, tmp_path):
+    r = run_cli("farm", "opencue", "--job", farm_job, "--chunk-size", "3", "--out", tmp_path / "cue")
+    assert r.returncode == 0, r.stderr
+    (spec,) = [n for n in os.listdir(tmp_path / "cue") if n.endswith(".cuejob.xml")]
+    root = ET.parse(tmp_path / "cue" / spec).getroot()
+    layers = {layer.get("name"): layer for layer in root.iter("layer")}
+    assert list(layers) == ["depth", "render", "assemble"]
+    assert [(layers[n].findtext("range"), layers[n].findtext("chunk")) for n in layers] == [
+        ("1001", "1"), ("1001-1010", "3"), ("1001", "1")]
+    cmd = shlex.split(layers["render"].findtext("cmd"))
+    job_file = str(tmp_path / "cue" / "job.json")
+    assert cmd[1:6] == ["render", "--job", job_file, "--chunk", "#FRAME_START#-#FRAME_END#"]
+    assert PROMPT not in (tmp_path / "cue" / spec).read_text()
+    assert json.loads(open(job_file).read())["prompt"] == PROMPT
+    depends = [(d.findtext("deplayer"), d.findtext("onlayer"), d.get("type")) for d in root.iter("depend")]
+    assert depends == [("render", "depth", "LAYER_ON_LAYER"), ("assemble", "render", "LAYER_ON_LAYER")]
+    assert "Cuebot" in r.stdout and "launchSpec" in r.stdout.splitlines()[-1]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--chunk-size", "0"], "chunk size 0 is not allowed; expected 1..150 frames"),
+    (["--chunk-size", "151"], "chunk size 151 is not allowed"),
+])
+def test_bad_farm_options_are_one_line_and_write_nothing(farm_job, tmp_path, args, message):
+    for fmt in ("openjd", "opencue"):
+        r = run_cli("farm", fmt, "--job", farm_job, "--out", tmp_path / fmt, *args)
+        assert r.returncode == 1 and message in r.stderr and len(r.stderr.strip().splitlines()) == 1
+        assert not (tmp_path / fmt).exists()
+
+
+def test_a_job_without_a_frame_range_cannot_go_to_the_farm(tmp_path, plate):
+    path = tmp_path / "job.json"
+    path.write_text(json.dumps(job_dict(input={"frames": None})))
+    r = run_cli("farm", "openjd", "--job", path)
+    assert r.returncode == 1 and "needs the shot's frame range" in r.stderr
