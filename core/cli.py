@@ -84,6 +84,18 @@ def _parsed_args(argv=None) -> argparse.Namespace:
     p.add_argument("--gpu", action=argparse.BooleanOptionalAction, default=None,
                    help="ask for GPU hosts (default: unless the job's device is cpu or mps)")
 
+    p = sub.add_parser("eval", help="Gen-1's metrics of a render (per frame and shot means) and a review report")
+    p.add_argument("--job", help="job file: its plate, result, prompt, frames and model")
+    p.add_argument("--plate", help="plate pattern (without --job)")
+    p.add_argument("--result", help="result pattern (without --job)")
+    p.add_argument("--prompt", help="the prompt (without --job, or to override it)")
+    p.add_argument("--frames", help="only this range, e.g. 1001-1010")
+    p.add_argument("--model", help="preset whose CLIP and depth models measure (default: the job's, else default)")
+    p.add_argument("--device", default=None, help="device (default: the job's, else auto)")
+    p.add_argument("--report", metavar="DIR", help="where the HTML report goes (default: recast_report beside the "
+                                                   "result folder)")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
+
     p = sub.add_parser("assemble", help="write the seam frames of a chunked render (cross-fades between chunks)")
     p.add_argument("--job", required=True, help="job file (JSON)")
     p.add_argument("--chunk-set", default="default", metavar="NAME", help="the submission whose chunks to assemble")
@@ -195,6 +207,42 @@ def _cmd_farm(args, reporter, cancel) -> int:
     return 0
 
 
+def _cmd_eval(args, reporter, cancel) -> int:
+    from .errors import JobError
+    from .evaluate import evaluate, format_table, report_folder_for
+    from .frames import FrameRange
+    from .models import Loader
+    from .presets import load_preset
+    from .report import write_report
+
+    job = None
+    if args.job:
+        from .job import load_job
+
+        job = load_job(args.job)
+        plate, result = job.input_sequence.pattern, job.output_sequence.pattern
+        prompt, model, device = job.prompt, job.model, job.device
+        frames = job.input.frames
+        colorspace, root = job.input.colorspace, job.root
+    else:
+        if not (args.plate and args.result):
+            raise JobError("give --job FILE, or --plate and --result patterns (and --prompt)")
+        plate, result, prompt, model, device = args.plate, args.result, "", "default", "auto"
+        frames, colorspace, root = None, None, os.getcwd()
+    prompt = args.prompt if args.prompt is not None else prompt
+    frames = FrameRange.parse(args.frames or frames) if (args.frames or frames) else None
+    loader = Loader(load_preset(args.model or model, root), args.device or device, "fp32")
+    ev = evaluate(plate, result, frames, prompt, loader, colorspace, reporter=reporter, cancel=cancel)
+    folder = args.report or report_folder_for(result)
+    page = write_report(folder, ev, job)
+    if args.json:
+        print(json.dumps({**ev.to_dict(), "report": page}))
+    else:
+        print(format_table(ev))
+        print(f"\nreport: {page}")
+    return 0
+
+
 def _cmd_assemble(args, reporter, cancel) -> int:
     from .chunks import assemble
     from .job import load_job
@@ -263,7 +311,7 @@ def _cmd_demo(args, reporter, cancel) -> int:
     return 0
 
 
-_COMMANDS = {"render": _cmd_render, "assemble": _cmd_assemble, "serve": _cmd_serve, "farm": _cmd_farm, "depth": _cmd_depth, "models": _cmd_models, "info": _cmd_info,
+_COMMANDS = {"render": _cmd_render, "eval": _cmd_eval, "assemble": _cmd_assemble, "serve": _cmd_serve, "farm": _cmd_farm, "depth": _cmd_depth, "models": _cmd_models, "info": _cmd_info,
              "demo": _cmd_demo}
 _SPEAKS_PROTOCOL = {"render", "assemble", "depth", "demo"}
 

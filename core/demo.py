@@ -1,4 +1,4 @@
-"""``recast demo``: a generated shot rendered end to end, with a contact sheet to look at.
+"""``recast demo``: a generated shot rendered end to end, with a contact sheet and a review report.
 
 The plate is synthetic and scene-linear (ACEScg): a checkered floor receding to a horizon,
 a sky with a sun far above 1.0, and a shaded ball rolling across, with a true depth AOV
@@ -115,12 +115,28 @@ def run_demo(out: str, count: int, reporter, cancel) -> list[str]:
     sheet = os.path.join(out, "contact_sheet.png")
     contact_sheet(sheet, [("plate", [to_display(job.input_sequence.path(f)) for f in picks]),
                           ("result", [to_display(job.output_sequence.path(f)) for f in picks])])
+    report = _report(job, reporter, cancel)
     lines = [f"recast demo: {len(result.frames)} frames in {result.seconds:.1f} s",
              f"  job            {job_path}",
              f"  plate          {job.input_sequence.pattern}",
              f"  result         {job.output_sequence.pattern}",
-             f"  contact sheet  {sheet}"]
+             f"  contact sheet  {sheet}",
+             f"  report         {report}"]
     lines += ["  model          tiny (seeded random weights: the pictures show the whole stack ran, not a real "
               "look; 'recast models pull' and model 'default' give real results)"]
     lines += [f"  note           {w}" for w in result.warnings]
     return lines
+
+
+def _report(job, reporter, cancel) -> str:
+    """Measure the demo render (Gen-1's metrics) and write the review report beside it."""
+    from .evaluate import evaluate
+    from .frames import FrameRange
+    from .models import Loader
+    from .presets import load_preset
+    from .report import write_report
+
+    loader = Loader(load_preset(job.model, job.root), job.device, "fp32")
+    ev = evaluate(job.input_sequence.pattern, job.output_sequence.pattern, FrameRange.parse(job.input.frames),
+                  job.prompt, loader, job.input.colorspace, reporter=reporter, cancel=cancel)
+    return write_report(os.path.join(os.path.dirname(job.input_sequence.folder), "report"), ev, job)

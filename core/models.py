@@ -284,6 +284,16 @@ class Loader:
             return proc, self._to(enc)
         return self._once("image_encoder", build)
 
+    def clip(self):
+        """``(processor, CLIPModel)`` for the evaluation metrics (frame and prompt consistency)."""
+        def build():
+            from transformers import CLIPModel, CLIPProcessor
+
+            folder = locate(self.preset, "clip")
+            return CLIPProcessor.from_pretrained(folder, local_files_only=True), self._to(
+                CLIPModel.from_pretrained(folder, **self._kw(folder)))
+        return self._once("clip", build)
+
     # --- diffusion -------------------------------------------------------------------
     def vae(self):
         def build():

@@ -213,7 +213,7 @@ def test_info_with_nothing_there(tmp_path):
     assert r.returncode == 1 and "recast: error: no frames match" in r.stderr and "Traceback" not in r.stderr
 
 
-def test_demo_leaves_exrs_and_a_contact_sheet(tmp_path):
+def test_demo_leaves_exrs_a_contact_sheet_and_the_report(tmp_path):
     r = run_cli("demo", "--out", tmp_path / "demo", "--frames", "4")
     assert r.returncode == 0, r.stderr
     assert "contact sheet" in r.stdout and "tiny" in r.stdout
@@ -224,6 +224,13 @@ def test_demo_leaves_exrs_and_a_contact_sheet(tmp_path):
     assert sheet.spec().width > 200 and sheet.spec().nchannels == 3
     px = sheet.get_pixels(oiio.FLOAT)
     assert px.std() > 0.05  # pictures, not a blank sheet
+    report = tmp_path / "demo" / "report" / "index.html"
+    assert f"report         {report}" in r.stdout and report.is_file()
+    assert sorted(os.listdir(report.parent)) == ["contact_sheet.png", "index.html", "metrics.json", "metrics.png"]
+    metrics = json.loads((report.parent / "metrics.json").read_text())
+    assert [row["frame"] for row in metrics["per_frame"]] == [1001, 1002, 1003, 1004]
+    assert all(isinstance(metrics[k], float) for k in ("frame_consistency", "prompt_consistency", "warp_error",
+                                                       "structure_fidelity"))
 
 
 def test_console_script_is_installed():
