@@ -4,10 +4,12 @@ One JSON object per line on stdout, flushed at once, each with an ``event`` key:
 
 * ``start``: ``job``, ``frames`` ("A-B"), ``total`` (frame count), ``output``, ``renderer``
   (render: also ``model_size``, ``windows``, ``steps``, ``skipped``)
-* ``progress``: ``stage`` (depth / encode / denoise / write), ``done``, ``total``; denoise also
+* ``progress``: ``stage`` (depth / encode / denoise / write; assemble; read / measure in eval), ``done``,
+  ``total``; denoise also
   ``step`` and ``steps`` (one event per window per step)
 * ``frame``: ``frame`` (number), ``path`` (the finished file; it is complete when announced),
-  ``skipped: true`` when an earlier run of the same job wrote it
+  ``skipped: true`` when an earlier run of the same job wrote it, ``seam: true`` when a farm
+  chunk wrote it to its chunk folder for ``recast assemble``
 * ``warning``: ``message`` (something the artist should know; the render goes on)
 * ``done``: ``frames`` (count written), ``output``, ``seconds`` (render: also ``skipped``,
   ``resumed_from_step``, ``timing``)
