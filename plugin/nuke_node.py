@@ -163,7 +163,12 @@ class _Render:
         data = knobs.job_data(self.values, paths, first, last, self._colorspace())
         _validate(data, paths.folder)  # every value checked before anything is written
         self._write_inputs(paths, first, last)
-        _validate(data, paths.folder).absolute().save(paths.job)
+        from recast.core.errors import RecastError
+
+        try:
+            _validate(data, paths.folder).absolute().save(paths.job)
+        except RecastError as exc:  # e.g. the output folder is not writable
+            raise NodeError(str(exc)) from None
         return paths, first, last
 
     def start(self) -> None:
