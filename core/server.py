@@ -31,8 +31,15 @@ from .errors import Cancelled, RecastError
 __all__ = ["serve", "start_daemon", "stop_daemon", "render_in_server"]
 
 
-def serve(connection_file: str, stop=None) -> int:
-    """Listen until asked to stop (or ``stop``, a CancelFlag, is set); one render at a time, models kept."""
+IDLE_SECONDS = 3600.0  #: a server nobody has used for this long stops (its session must have died)
+
+
+def serve(connection_file: str, stop=None, idle_seconds: float = IDLE_SECONDS) -> int:
+    """Listen until asked to stop (or ``stop``, a CancelFlag, is set); one render at a time, models kept.
+
+    A server whose session vanished without stopping it (its connection file is gone — OpenJD
+    removes the session's working folder — or it sat idle for ``idle_seconds``) stops by itself,
+    so no orphan keeps a GPU's memory on a farm host."""
     from .frames import FrameRange
     from .job import Job
     from .progress import CancelFlag, Reporter
@@ -49,6 +56,7 @@ def serve(connection_file: str, stop=None) -> int:
     loaders: dict = {}
     served = 0
     server.settimeout(0.5)
+    last_used = time.monotonic()
     try:
         while True:
             try:
@@ -56,8 +64,11 @@ def serve(connection_file: str, stop=None) -> int:
             except socket.timeout:
                 if stop is not None and stop.is_set:
                     return 128 + (stop.signum or 15)
+                if not os.path.exists(connection_file) or time.monotonic() - last_used > idle_seconds:
+                    return 0
                 continue
             conn.settimeout(None)
+            last_used = time.monotonic()
             with conn:
                 reader = conn.makefile("r", encoding="utf-8")
                 writer = conn.makefile("w", encoding="utf-8")
@@ -93,6 +104,7 @@ def serve(connection_file: str, stop=None) -> int:
                 except (KeyError, TypeError) as exc:
                     reporter.error(f"bad request to the Recast server: {exc}", kind="RecastError")
                     code = 1
+                last_used = time.monotonic()
                 try:
                     writer.write(json.dumps({"event": "exit", "code": code}) + "\n")
                     writer.flush()

@@ -137,3 +137,24 @@ def test_cli_chunks_through_one_server_that_loads_the_models_once(shot, tmp_path
     assert all(read_header(str(tmp_path / "render" / f"sh010_recast.{f}.exr")).attribute("recast/fingerprint")
                == shot.fingerprint() for f in SHOT)
     assert json.loads(a.stdout.splitlines()[-1])["frames"] == 4  # 1005-1008 around the one boundary
+
+
+def test_a_server_whose_session_vanished_stops_by_itself(tmp_path):
+    conn = tmp_path / "session" / "recast-server.json"
+    conn.parent.mkdir()
+    assert run_cli("serve", "--connection-file", conn).returncode == 0
+    pid = json.loads(conn.read_text())["pid"]
+    conn.unlink()  # OpenJD removed the session's working folder without running onExit
+    def running(pid):  # a zombie (exited, not yet reaped by whoever adopted it) has stopped too
+        try:
+            with open(f"/proc/{pid}/stat") as fh:
+                return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+        except FileNotFoundError:
+            return False
+
+    for _ in range(100):
+        if not running(pid):
+            break
+        time.sleep(0.1)
+    else:
+        pytest.fail("the orphaned server is still running")
