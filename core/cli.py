@@ -57,7 +57,8 @@ def _parsed_args(argv=None) -> argparse.Namespace:
 
     p = sub.add_parser("render", help="render a job (JSON-lines progress on stdout)")
     p.add_argument("--job", help="job file (JSON); flags below override its fields")
-    p.add_argument("--frames", help="render only this sub-range of the job, e.g. 1001-1010")
+    p.add_argument("--frames", help="render only this sub-range of the job, e.g. 1001-1010 (its handles are "
+                                    "rendered too, for context, and not written)")
     p.add_argument("--save-job", metavar="FILE", help="write the job (after flags) to FILE before rendering")
     p.add_argument("--dry-run", action="store_true", help="check the job (and write it with --save-job), render nothing")
     p.add_argument("--chunk", metavar="A-B", help="render a farm chunk with handles; 'recast assemble' writes the seams")
@@ -166,7 +167,7 @@ def _cmd_render(args, reporter, cancel) -> int:
         from .server import render_in_server
 
         return render_in_server(args.server, job, frames, chunk, args.chunk_set, reporter, cancel)
-    render(job, frames, reporter, cancel, chunk=chunk, chunk_set=args.chunk_set)
+    render(job, frames, reporter, cancel, chunk=chunk, chunk_set=args.chunk_set, context=True)
     return 0
 
 

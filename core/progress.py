@@ -3,7 +3,8 @@
 One JSON object per line on stdout, flushed at once, each with an ``event`` key:
 
 * ``start``: ``job``, ``frames`` ("A-B"), ``total`` (frame count), ``output``, ``renderer``
-  (render: also ``model_size``, ``windows``, ``steps``, ``skipped``)
+  (render: also ``rendered`` — the range denoised, handles included —, ``model_size``,
+  ``windows``, ``steps``, ``skipped``)
 * ``progress``: ``stage`` (depth / encode / denoise / write; assemble; read / measure in eval), ``done``,
   ``total``; denoise also
   ``step`` and ``steps`` (one event per window per step)

@@ -92,8 +92,12 @@ def _stamps(checked: _Checked) -> dict[int, str]:
 
 def render(job: Job, frames: FrameRange | None = None, reporter: Reporter | None = None,
            cancel: CancelFlag | None = None, loader=None, chunk: FrameRange | None = None,
-           chunk_set: str = "default") -> RenderResult:
+           chunk_set: str = "default", context: bool = False) -> RenderResult:
     """Render ``job`` (or the sub-range ``frames`` of it); returns what was written.
+
+    With ``context`` (what ``recast render --frames`` does) a sub-range is rendered with the
+    job's handles around it, clipped to the shot, so its first and last windows see the motion
+    across its edges; only ``frames`` are written.
 
     With ``chunk`` it renders a farm chunk (:mod:`.chunks`): the chunk with its handles, the
     frames only it renders to the output, the rest to its folder of set ``chunk_set`` for
@@ -114,11 +118,22 @@ def render(job: Job, frames: FrameRange | None = None, reporter: Reporter | None
             raise SequenceError("a chunked render needs the job's 'input.frames' (the shot's whole range)")
         plan = ChunkPlan(shot_range, chunk, chunk_handles(job))
         frames = plan.rendered
+    keep = None
+    if context and frames is not None and plan is None:
+        from .shot import frames_on_disk
+
+        shot_range = FrameRange.parse(job.input.frames) if job.input.frames else frames_on_disk(job.input_sequence)
+        if not (frames.first in shot_range and frames.last in shot_range):
+            raise SequenceError(f"frames {frames} are outside the job's range {shot_range}")
+        h = chunk_handles(job)
+        keep = set(frames)
+        frames = FrameRange(max(shot_range.first, frames.first - h), min(shot_range.last, frames.last + h))
     checked = check_inputs(job, frames)
     plate, space = checked.plate, checked.colorspace
     out_seq = job.output_sequence
     seam_seq = chunk_sequence(job, chunk_set, plan.chunk) if plan else None
-    route = {f: (seam_seq if plan and plan.is_seam(f) else out_seq) for f in plate.frames}
+    route = {f: (seam_seq if plan and plan.is_seam(f) else None if keep is not None and f not in keep else out_seq)
+             for f in plate.frames}
 
     # 2. plan
     dw = plate.header.data_window
@@ -131,11 +146,13 @@ def render(job: Job, frames: FrameRange | None = None, reporter: Reporter | None
     result.skipped = sorted(f for seq in [q for q in (out_seq, seam_seq) if q is not None]
                             for f in finished_frames(seq, [f for f in rng if route[f] is seq], fingerprint,
                                                      __version__, stamps))
-    todo = [f for f in rng if f not in set(result.skipped)]
+    todo = [f for f in rng if route[f] is not None and f not in set(result.skipped)]
+    delivered = [f for f in rng if route[f] is not None]  # handle frames rendered for context only are not
     if todo:
         loader = loader or _loader(job)
         _require_parts(job, loader.preset)
-    reporter.start(job=job.root, frames=str(rng), total=len(rng), output=out_seq.pattern, renderer=RENDERER,
+    reporter.start(job=job.root, frames=str(FrameRange(delivered[0], delivered[-1])), total=len(delivered),
+                   rendered=str(rng), output=out_seq.pattern, renderer=RENDERER,
                    colorspace=space, model_size=list(size), windows=len(windows), steps=job.steps,
                    skipped=len(result.skipped))
     for f in result.skipped:

@@ -93,7 +93,7 @@ def serve(connection_file: str, stop=None, idle_seconds: float = IDLE_SECONDS) -
                     frames = FrameRange.parse(request["frames"]) if request.get("frames") else None
                     chunk = FrameRange.parse(request["chunk"]) if request.get("chunk") else None
                     render(job, frames, reporter, cancel, loader=loaders[key], chunk=chunk,
-                           chunk_set=request.get("chunk_set") or "default")
+                           chunk_set=request.get("chunk_set") or "default", context=True)
                     served += 1
                 except Cancelled as exc:
                     reporter.error(str(exc), kind="Cancelled", cancelled=True)

@@ -47,6 +47,18 @@ def test_render_builds_a_job_from_flags_and_saves_it(tmp_path, plate):
     assert job["seed"] == 7 and job["prompt"] == "snow" and os.path.isabs(job["input"]["pattern"])
 
 
+def test_a_sub_range_renders_its_handles_for_context_and_writes_only_itself(tmp_path, job_file):
+    r = run_cli("render", "--job", job_file(handles=1), "--frames", "1003-1004")
+    assert r.returncode == 0, r.stderr
+    start = events(r.stdout)[0]
+    assert (start["frames"], start["total"], start["rendered"]) == ("1003-1004", 2, "1002-1005")
+    assert listing(tmp_path / "render") == ["sh010_recast.1003.exr", "sh010_recast.1004.exr"]
+    edge = run_cli("render", "--job", job_file(handles=1), "--frames", "1001-1001")
+    assert edge.returncode == 0 and events(edge.stdout)[0]["rendered"] == "1001-1002"  # clipped to the shot
+    outside = run_cli("render", "--job", job_file(), "--frames", "1005-1009")
+    assert outside.returncode == 1 and "outside the job's range 1001-1006" in outside.stderr
+
+
 def test_dry_run_checks_and_saves_the_job_and_renders_nothing(tmp_path, job_file):
     saved = tmp_path / "v2.json"
     r = run_cli("render", "--job", job_file(), "--seed", "9", "--input-frames", "1002-1004", "--save-job", saved,
