@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
@@ -112,9 +113,9 @@ def assemble(job, chunk_set: str, reporter, cancel) -> list[int]:
         shot = FrameRange(chunks[0].first, chunks[-1].last)
     h = chunk_handles(job)
     plans = [ChunkPlan(shot, c, h) for c in chunks]
-    covered = [f for c in chunks for f in c]
+    covered = Counter(f for c in chunks for f in c)
     gaps = sorted(set(shot) - set(covered))
-    doubled = sorted({f for f in covered if covered.count(f) > 1})
+    doubled = sorted(f for f, n in covered.items() if n > 1)
     if gaps or doubled:
         problem = f"frames {compress_frames(gaps)} are in no chunk" if gaps else \
             f"frames {compress_frames(doubled)} are in more than one chunk"

@@ -79,15 +79,22 @@ class Engine:
     def _home(self):
         return "cpu" if self.plan.offload else self.device
 
+    def _part(self, name: str, build):
+        """A part built on first use, its building timed as 'load'."""
+        if name not in self._parts:
+            with self._timed("load"):
+                self._parts[name] = build()
+        return self._parts[name]
+
     @property
     def unet(self):
-        if "unet" not in self._parts:
-            with self._timed("load"):
-                unet = self.loader.built("motion_unet+ip" if self.reference else "motion_unet", self._build_unet)
-            if self.reference:
-                self._set_reference_weight(unet)
-            self._parts["unet"] = unet
-        return self._parts["unet"]
+        return self._part("unet", self._motion_unet)
+
+    def _motion_unet(self):
+        unet = self.loader.built("motion_unet+ip" if self.reference else "motion_unet", self._build_unet)
+        if self.reference:
+            self._set_reference_weight(unet)
+        return unet
 
     def _build_unet(self):
         from diffusers import UNetMotionModel
@@ -136,23 +143,21 @@ class Engine:
 
     @property
     def controlnet(self):
-        if "controlnet" not in self._parts:
-            with self._timed("load"):
-                net = self.loader.controlnet().to(self._home())
-                if self.plan.mode == "low":
-                    net.set_attention_slice("auto")
-            self._parts["controlnet"] = net
-        return self._parts["controlnet"]
+        def build():
+            net = self.loader.controlnet().to(self._home())
+            if self.plan.mode == "low":
+                net.set_attention_slice("auto")
+            return net
+        return self._part("controlnet", build)
 
     @property
     def vae(self):
-        if "vae" not in self._parts:
-            with self._timed("load"):
-                vae = self.loader.vae().to(self._home())
-                if self.plan.mode == "low":
-                    vae.enable_tiling()
-            self._parts["vae"] = vae
-        return self._parts["vae"]
+        def build():
+            vae = self.loader.vae().to(self._home())
+            if self.plan.mode == "low":
+                vae.enable_tiling()
+            return vae
+        return self._part("vae", build)
 
     @property
     def scheduler(self):

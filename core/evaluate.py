@@ -169,8 +169,9 @@ def evaluate(plate: str, result: str, frames: FrameRange | None, prompt: str, lo
         means[m] = float(np.mean(values)) if values else None
     picks = sorted({fs[round(k * (len(fs) - 1) / max(1, samples - 1))] for k in range(samples)})
     lo, hi = min(float(d.min()) for d in plate_depth), max(float(d.max()) for d in plate_depth)
-    sampled = {f: (plates[fs.index(f)], np.repeat(((plate_depth[fs.index(f)] - lo) / max(hi - lo, 1e-9))[..., None],
-                                                  3, -1), results[fs.index(f)]) for f in picks}
+    at = {f: i for i, f in enumerate(fs)}
+    sampled = {f: (plates[at[f]], np.repeat(((plate_depth[at[f]] - lo) / max(hi - lo, 1e-9))[..., None], 3, -1),
+                   results[at[f]]) for f in picks}
     return Evaluation(fs, per_frame, means, prompt, _chunk_boundaries(result_seq, fs), sampled)
 
 
