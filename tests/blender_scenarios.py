@@ -138,6 +138,8 @@ def errors(args):
     out["worker failed"] = run_operator()
     settings(args, window_overlap=4)
     out["bad value"] = run_operator()
+    settings(args, output_folder="//recast/")  # the .blend was never saved: '//' has no folder
+    out["unsaved"] = run_operator()
     out["added"] = new_strips(before | {"color", "plate"})
     out["logs"] = sorted(os.listdir(os.path.join(args["out"], "plate", "logs")))
     return out

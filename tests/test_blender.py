@@ -109,8 +109,9 @@ def test_errors_are_one_line_and_add_nothing(blender, addon_zip, tmp_path, plate
     assert "failed: " in r["worker failed"] and "cuda" in r["worker failed"].lower()
     assert os.path.join(tmp_path, "out", "plate", "logs", r["logs"][0]) in r["worker failed"]
     assert "job field 'window.overlap': 4 is not allowed" in r["bad value"]
+    assert "Recast: no output folder: save the .blend file first, or set an absolute output folder" in r["unsaved"]
     assert r["added"] == [] and len(r["logs"]) == 1
-    for key in ("no strip", "unsupported", "worker missing", "no prompt", "worker failed", "bad value"):
+    for key in ("no strip", "unsupported", "worker missing", "no prompt", "worker failed", "bad value", "unsaved"):
         assert "\n" not in r[key].strip(), key
 
 

@@ -98,6 +98,25 @@ def test_assemble_says_what_is_missing(shot):
         assemble(shot, "half", Collect(), CancelFlag())
 
 
+def test_assemble_refuses_overlapping_chunks(shot):
+    for name in ("1001-1006", "1005-1012"):  # two submissions' chunks under one set name
+        os.makedirs(os.path.dirname(chunk_sequence(shot, "mixed", FrameRange.parse(name)).path(1001)))
+    with pytest.raises(SequenceError, match=r"do not tile 1001-1012: frames 1005-1006 are in more than one chunk"):
+        assemble(shot, "mixed", Collect(), CancelFlag())
+    assert listing(os.path.dirname(shot.output_sequence.path(0))) == []
+
+
+def test_bad_chunk_requests_are_one_line_and_write_nothing(tmp_path, job_file):
+    job = job_file(input={"frames": "1001-1006"})
+    cases = [(["--chunk", "1001-1003", "--frames", "1001-1003"], "give a chunk or a sub-range of frames, not both"),
+             (["--chunk", "1001-1003", "--chunk-set", "no spaces!"], "chunk set 'no spaces!': use 1-64 letters"),
+             (["--chunk", "1001-1003", "--server", tmp_path / "none.json"], "no Recast server at")]
+    for args, message in cases:
+        r = run_cli("render", "--job", job, *args)
+        assert r.returncode == 1 and message in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert listing(tmp_path / "render") == []
+
+
 def test_chunks_need_the_shot_range_and_stay_inside_it(tmp_path, plate):
     job = Job.from_dict(job_dict(), str(tmp_path))
     with pytest.raises(SequenceError, match="outside the job's range 1001-1006"):

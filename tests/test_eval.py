@@ -147,3 +147,8 @@ def test_eval_errors_are_one_line(tmp_path, plate):
     assert r.returncode == 1 and "no frames match" in r.stderr and len(r.stderr.strip().splitlines()) == 1
     r = run_cli("eval", "--plate", plate)
     assert r.returncode == 1 and "give --job FILE, or --plate and --result" in r.stderr
+    os.remove(plate.replace("####", "1004"))
+    r = run_cli("eval", "--plate", plate, "--result", plate, "--frames", "1001-1006", "--model", "tiny",
+                "--report", tmp_path / "rep")
+    assert r.returncode == 1 and "1 plate frame(s) of 1001-1006 are missing: 1004" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1 and not (tmp_path / "rep").exists()

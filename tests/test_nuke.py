@@ -347,6 +347,7 @@ def test_a_failing_worker_shows_its_one_line_and_log_and_the_node_stays_usable(g
     ({"use_input_range": False, "first_frame": 1010, "last_frame": 1001}, "Recast1: frame range 1010-1001 is empty"),
     ({"model": "preset file"}, "Recast1: model is 'preset file' but no preset file is set"),
     ({"output_folder": ""}, "Recast1: no output folder: set 'output folder', or save the script first"),
+    ({"output_folder": "/sys/recast-test/out"}, "Recast1: could not write the plate input: plate_write: Can't write"),
 ])
 def test_bad_values_are_one_line_and_write_nothing(gui, plate, tmp_path, change, expected):
     nuke = gui
@@ -357,6 +358,7 @@ def test_bad_values_are_one_line_and_write_nothing(gui, plate, tmp_path, change,
     (message,) = nuke.fake_messages()
     assert message.startswith(expected) and "\n" not in message
     assert not os.path.exists(tmp_path / "out") and nuke.fake_executed() == [] and nuke.fake_tasks() == []
+    assert not os.path.exists("/sys/recast-test")
     assert node["label"].value().startswith("not rendered")
 
 

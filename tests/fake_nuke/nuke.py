@@ -557,7 +557,10 @@ class Node:
 
         path = _frame_path(self._knobs["file"]._value, frame)
         if self._knobs["create_directories"]._value:
-            os.makedirs(os.path.dirname(path), exist_ok=True)
+            try:
+                os.makedirs(os.path.dirname(path), exist_ok=True)
+            except OSError as exc:  # Nuke reports every write failure as a RuntimeError
+                raise RuntimeError(f"{self.name()}: Can't write {path}: {exc.strerror}") from None
         elif not os.path.isdir(os.path.dirname(path) or "."):
             raise RuntimeError(f"{self.name()}: Can't write {path}: no such directory")
         src = self.input(0)
