@@ -46,7 +46,7 @@ def _events(text: str) -> list[dict]:
 
 
 def _frames(pattern: str, first: int, last: int) -> np.ndarray:
-    from recast.core.exrio import read_frame
+    from recast.core.io.exrio import read_frame
 
     return np.stack([read_frame(pattern.replace("####", f"{f:04d}")).rgb() for f in range(first, last + 1)])
 
@@ -69,7 +69,7 @@ def main(argv=None) -> int:
     p.add_argument("--device", default="cpu")
     args = p.parse_args(argv)
 
-    from recast.core.demo import write_synthetic_plate
+    from recast.core.shot.synthetic import write_synthetic_plate
     from recast.core.job import SCHEMA, Job
 
     first, last = 1001, 1000 + args.frames

@@ -29,10 +29,11 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests"))  # tests/stock.py: the stock diffusers pipeline
 
 
 def _job(folder: str, args):
-    from recast.core.demo import write_synthetic_plate
+    from recast.core.shot.synthetic import write_synthetic_plate
     from recast.core.job import SCHEMA, Job
 
     write_synthetic_plate(os.path.join(folder, "plate", "b.####.exr"), 1001, args.frames, width=args.size,
@@ -47,8 +48,8 @@ def _job(folder: str, args):
 
 
 def _loader(args):
-    from recast.core.models import Loader
-    from recast.core.presets import load_preset
+    from recast.core.models.loader import Loader
+    from recast.core.models.presets import load_preset
 
     preset = load_preset("tiny")
     if args.config == "tiny":
@@ -77,7 +78,7 @@ def _peaks(device) -> dict:
 
 def run_recast(args) -> dict:
     from recast.core.progress import Reporter
-    from recast.core.render import render
+    from recast.core.pipeline.render import render
 
     folder = tempfile.mkdtemp(prefix="recast-bench-")
     job = _job(folder, args)
@@ -91,13 +92,13 @@ def run_recast(args) -> dict:
 def run_stock(args) -> dict:
     import torch
 
-    from recast.core.baseline import stock_frames, stock_pipeline
-    from recast.core.content import encode_content
-    from recast.core.depth import apply_structure_level, shot_depth
-    from recast.core.modelframes import ModelFrames
+    from stock import stock_frames, stock_pipeline
+    from recast.core.backends.clip_content import encode_content
+    from recast.core.pipeline.shot_depth import apply_structure_level, shot_depth
+    from recast.core.shot.model_frames import ModelFrames
     from recast.core.progress import CancelFlag, Reporter
-    from recast.core.render import check_inputs
-    from recast.core.sampling import frame_noise
+    from recast.core.pipeline.render import check_inputs
+    from recast.core.pipeline.sampling import frame_noise
 
     folder = tempfile.mkdtemp(prefix="recast-bench-")
     job = _job(folder, args)

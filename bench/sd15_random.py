@@ -4,7 +4,7 @@ what the comparison measures)."""
 
 from __future__ import annotations
 
-from recast.core.models import Loader
+from recast.core.models.loader import Loader
 
 
 class FullSizeLoader(Loader):

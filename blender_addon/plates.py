@@ -15,7 +15,8 @@ import re
 
 import bpy
 
-from recast.core.frames import SequencePattern
+from recast.core.io.frames import SequencePattern
+from recast.plugin.host_job import HostError
 
 from . import compat
 
@@ -26,7 +27,7 @@ _BLENDER_SPACES = {"Linear Rec.709": "Linear Rec.709 (sRGB)", "Linear": "Linear 
 LINEAR = "Linear Rec.709 (sRGB)"
 
 
-class PlateError(Exception):
+class PlateError(HostError):
     """A strip Recast cannot use, in one line."""
 
 

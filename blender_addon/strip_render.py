@@ -11,19 +11,19 @@ import os
 
 import bpy
 
-from recast.core.errors import JobError, RecastError as CoreError
-from recast.core.frames import SequencePattern
-from recast.core.job import SCHEMA, Job
-from recast.plugin.params import MODEL_FILE, fill_job
-from recast.plugin.worker import RenderProcess, WorkerError, worker_command
+from recast.core.io.frames import SequencePattern
+from recast.core.job import SCHEMA
+from recast.plugin.host_job import HostError, check_request, progress_text, save_job, submit_to_farm, validate
+from recast.plugin.params import fill_job
+from recast.plugin.worker import RenderProcess, worker_command
 
 from . import compat
-from .plates import PlateError, plate_for, _stem
+from .plates import plate_for, _stem
 
 __all__ = ["StripRender", "StripError", "prepare"]
 
 
-class StripError(Exception):
+class StripError(HostError):
     """What the operator reports, in one line; nothing was added or started."""
 
 
@@ -43,24 +43,14 @@ class StripRender:
     def start(cls, context, worker: str = "") -> "StripRender":
         """Write the plate and the job, start the worker."""
         prepared = prepare(context, worker)
-        try:
-            process = RenderProcess(prepared.job_path, command=prepared.command,
-                                    log_dir=os.path.join(prepared.folder, "logs"))
-        except WorkerError as exc:
-            raise StripError(str(exc)) from None
+        process = RenderProcess(prepared.job_path, command=prepared.command, log_dir=os.path.join(prepared.folder, "logs"))
         return cls(context.scene, prepared.strip, process, prepared.plate, prepared.job_path, prepared.output)
 
     @staticmethod
     def submit(context, worker: str = ""):
         """Write the plate, the job and an OpenJD farm bundle (by the worker's own 'recast farm openjd')."""
-        from recast.plugin.farm import write_farm_bundle
-
         prepared = prepare(context, worker)
-        try:
-            return write_farm_bundle(prepared.job_path, os.path.join(prepared.folder, "farm_openjd"),
-                                     prepared.command)
-        except WorkerError as exc:
-            raise StripError(str(exc)) from None
+        return submit_to_farm(prepared.job_path, prepared.command)
 
     # --- follow ------------------------------------------------------------------------
     @property
@@ -80,8 +70,7 @@ class StripRender:
         """The timer's work: True once finished (done, failed or cancelled)."""
         p = self.process
         if not p.finished:
-            done = f"{p.frames_done}/{p.total or '?'} frames"
-            self.message = f"Recast '{self.strip_name}': {int(p.progress * 100)}% · {done}"
+            self.message = f"Recast '{self.strip_name}': {progress_text(p)}"
             return False
         if p.state == "done" and self.result_strip is None and self.error is None:
             try:
@@ -136,13 +125,6 @@ def _free_channel(editor, lowest: int, start: int, end: int) -> int:
     return channel
 
 
-def _job(data, folder) -> Job:
-    try:
-        return Job.from_dict(data, folder)
-    except JobError as exc:
-        raise StripError(str(exc)) from None
-
-
 class _Prepared:
     def __init__(self, strip, plate, job_path, command, folder, output):
         self.strip, self.plate, self.job_path = strip, plate, job_path
@@ -160,34 +142,20 @@ def prepare(context, worker: str = "") -> _Prepared:
                           "image-sequence, movie and scene strips")
     s = scene.recast
     values = {name: getattr(s, name) for name in type(s).__annotations__}
-    if not values["prompt"].strip() and not values["reference_image"].strip():
-        raise StripError("no prompt: type one, or choose a reference image")
-    if values["model"] == MODEL_FILE and not values["model_file"].strip():
-        raise StripError(f"model is '{MODEL_FILE}' but no preset file is set")
-    try:
-        command = worker_command(worker.strip() or None)
-    except WorkerError as exc:
-        raise StripError(str(exc)) from None
+    check_request(values["prompt"], bool(values["reference_image"].strip()), values["model"], values["model_file"],
+                  "choose a reference image")
+    command = worker_command(worker.strip() or None)
     folder = _folder(values["output_folder"], strip)
     data = {"schema": SCHEMA, "input": {"pattern": os.path.join(folder, "plate", "x.####.exr")},
             "output": {"pattern": os.path.join(folder, "render", f"{_stem(strip.name)}.####.exr")},
             "reference_image": bpy.path.abspath(values["reference_image"]) if values["reference_image"] else None}
     values["model_file"] = bpy.path.abspath(values["model_file"]) if values["model_file"] else ""
     fill_job(data, values)
-    _job(data, folder)  # every value checked before a frame is written
-    try:
-        plate = plate_for(strip, scene, folder)
-    except PlateError as exc:
-        raise StripError(str(exc)) from None
+    validate(data, folder)  # every value checked before a frame is written
+    plate = plate_for(strip, scene, folder)
     data["input"] = {"pattern": plate.pattern, "frames": f"{plate.first}-{plate.last}",
                      "colorspace": plate.colorspace, "depth_channel": plate.depth_channel}
-    job = _job(data, folder)
-    job_path = os.path.join(folder, f"{_stem(strip.name)}.recast.json")
-    try:
-        os.makedirs(folder, exist_ok=True)
-        job.absolute().save(job_path)
-    except (OSError, CoreError) as exc:
-        raise StripError(f"cannot write the job file {job_path}: {getattr(exc, 'strerror', None) or exc}") from None
+    job_path = save_job(validate(data, folder), os.path.join(folder, f"{_stem(strip.name)}.recast.json"))
     return _Prepared(strip, plate, job_path, command, folder, data["output"]["pattern"])
 
 

@@ -10,10 +10,11 @@ import time
 
 import bpy
 
+from recast.plugin.host_job import HostError
 from recast.plugin.params import JOB_PARAMS, MODEL_FILE
 
 from . import compat
-from .strip_render import StripError, StripRender
+from .strip_render import StripRender
 
 __all__ = ["RECAST_OT_recast_strip", "RECAST_OT_submit_strip", "RECAST_OT_cancel", "RECAST_PT_panel", "classes", "running"]
 
@@ -38,7 +39,7 @@ class RECAST_OT_recast_strip(bpy.types.Operator):
     def _start(self, context):
         try:
             run = StripRender.start(context, _worker(context))
-        except StripError as exc:
+        except HostError as exc:
             self.report({"ERROR"}, f"Recast: {exc}")
             return None
         running[run.strip_name] = run
@@ -103,7 +104,7 @@ class RECAST_OT_submit_strip(bpy.types.Operator):
     def execute(self, context):
         try:
             bundle = StripRender.submit(context, _worker(context))
-        except StripError as exc:
+        except HostError as exc:
             self.report({"ERROR"}, f"Recast: {exc}")
             return {"CANCELLED"}
         self.report({"INFO"}, f"Recast: farm bundle written to {bundle.folder}; submit it with: {bundle.submit}")

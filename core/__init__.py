@@ -8,7 +8,7 @@ __version__ = "0.1.0"
 
 from .errors import (Cancelled, ColourError, ImageError, JobError, ModelError, OutputError, RecastError,
                      SequenceError)
-from .frames import FrameRange, SequencePattern
+from .io.frames import FrameRange, SequencePattern
 from .job import SCHEMA, Job, load_job
 
 __all__ = [

@@ -20,8 +20,9 @@ import threading
 import time
 
 from . import nuke_knobs as knobs
+from .host_job import HostError, check_request, clock, progress_text, save_job, submit_to_farm, validate
 from .queue import RENDERS
-from .worker import RenderProcess, WorkerError
+from .worker import RenderProcess
 
 __all__ = ["create", "build", "render", "write_job", "cancel", "submit", "knob_changed", "NodeError"]
 
@@ -35,7 +36,7 @@ _WORKING_LINEAR = {"linear", "scene_linear", "Linear", "lin_srgb", "Linear Rec.7
 _active: dict = {}  # node full name → _Render (main thread only)
 
 
-class NodeError(Exception):
+class NodeError(HostError):
     """Something to tell the artist in one line; nothing has been started."""
 
 
@@ -92,7 +93,7 @@ def render(node) -> None:
     """The Render button: write the inputs, the job, and start the worker."""
     try:
         _Render(node).start()
-    except NodeError as exc:
+    except HostError as exc:
         _tell(node, str(exc))
 
 
@@ -115,13 +116,10 @@ def cancel(node) -> None:
 
 def submit(node) -> None:
     """The Submit to farm button: the inputs, the job and an OpenJD bundle beside them."""
-    from .farm import write_farm_bundle
-
     try:
         command = _Render(node)._command()
-        job_path = write_job(node)
-        bundle = write_farm_bundle(job_path, os.path.join(os.path.dirname(job_path), "farm_openjd"), command)
-    except (NodeError, WorkerError) as exc:
+        bundle = submit_to_farm(write_job(node), command)
+    except HostError as exc:
         _tell(node, str(exc))
         return
     node["status"].setValue(f"farm bundle written: {bundle.folder}")
@@ -161,24 +159,15 @@ class _Render:
         first, last = self._check()
         paths = self._paths()
         data = knobs.job_data(self.values, paths, first, last, self._colorspace())
-        _validate(data, paths.folder)  # every value checked before anything is written
+        validate(data, paths.folder)  # every value checked before anything is written
         self._write_inputs(paths, first, last)
-        from recast.core.errors import RecastError
-
-        try:
-            _validate(data, paths.folder).absolute().save(paths.job)
-        except RecastError as exc:  # e.g. the output folder is not writable
-            raise NodeError(str(exc)) from None
+        save_job(validate(data, paths.folder), paths.job)
         return paths, first, last
 
     def start(self) -> None:
         command = self._command()
         paths, first, last = self.prepare()
-        try:
-            self.process = RenderProcess(paths.job, command=command, log_dir=paths.logs,
-                                         on_event=self._from_worker)
-        except WorkerError as exc:
-            raise NodeError(str(exc)) from None
+        self.process = RenderProcess(paths.job, command=command, log_dir=paths.logs, on_event=self._from_worker)
         self.paths, self.first, self.last = paths, first, last
         self.task = self.nuke.ProgressTask(f"Recast {self.name}")
         self.task.setMessage("starting the worker")
@@ -192,10 +181,8 @@ class _Render:
         v = self.values
         if self.node.input(0) is None:
             raise NodeError("no plate: connect the shot to the 'plate' input")
-        if not v["prompt"].strip() and self.node.input(1) is None:
-            raise NodeError("no prompt: type one, or connect a reference image to the 'ref' input")
-        if v["model"] == knobs.MODEL_FILE and not v["model_file"].strip():
-            raise NodeError(f"model is '{knobs.MODEL_FILE}' but no preset file is set")
+        check_request(v["prompt"], self.node.input(1) is not None, v["model"], v["model_file"],
+                      "connect a reference image to the 'ref' input")
         if v["use_input_range"]:
             first, last = self.node.input(0).firstFrame(), self.node.input(0).lastFrame()
         else:
@@ -224,10 +211,7 @@ class _Render:
     def _command(self):
         from .worker import worker_command
 
-        try:
-            return worker_command(self.values["worker"].strip() or None)
-        except WorkerError as exc:
-            raise NodeError(str(exc)) from None
+        return worker_command(self.values["worker"].strip() or None)
 
     def _colorspace(self) -> str | None:
         given = self.values["colorspace"].strip()
@@ -282,14 +266,8 @@ class _Render:
             return
         if self.task is None:
             return
-        if kind == "progress":
-            stage = event.get("stage")
-            what = (f"denoising step {event.get('step')}/{event.get('steps')}" if stage == "denoise"
-                    else f"{stage} {event.get('done')}/{event.get('total')}")
-            eta = f", {_clock(p.eta)} left" if p.eta is not None else ""
-            self.task.setMessage(f"{what} · {p.frames_done}/{p.total or '?'} frames{eta}")
-        elif kind == "frame":
-            self.task.setMessage(f"frame {event.get('frame')} written · {p.frames_done}/{p.total} frames")
+        if kind in ("progress", "frame"):
+            self.task.setMessage(progress_text(p, event))
         elif kind == "warning":
             self.nuke.tprint(f"Recast {self.name}: {event.get('message')}")
         self.task.setProgress(int(round(p.progress * 100)))
@@ -331,7 +309,7 @@ class _Render:
         self.node.node("show")["which"].setValue(1)
         self.node["recast_rendered"].setValue(_stale_key(self.node, self.values))
         seconds = self.process.elapsed
-        self._status(f"rendered {self.first}-{self.last} in {_clock(seconds)} → {self.paths.result}")
+        self._status(f"rendered {self.first}-{self.last} in {clock(seconds)} → {self.paths.result}")
         _show_state(self.node, "done", f"rendered {self.first}-{self.last}")
 
     def _status(self, text: str) -> None:
@@ -339,23 +317,6 @@ class _Render:
             self.node["status"].setValue(text)
         except ValueError:  # the node was deleted while it rendered: the render goes on, in the queue panel
             pass
-
-
-def _validate(data: dict, folder: str):
-    """The job for ``data``, or :class:`NodeError` with the job's one-line message.
-
-    Before the inputs are written their files do not exist yet, so a reference image is
-    stood in for by the prompt check alone (the job checks the file once it is written)."""
-    from recast.core.errors import JobError
-    from recast.core.job import Job
-
-    check = data
-    if data["reference_image"] and not os.path.isfile(data["reference_image"]):
-        check = {**data, "reference_image": None, "prompt": data["prompt"] or "(reference image)"}
-    try:
-        return Job.from_dict(check, folder) if check is not data else Job.from_dict(data, folder)
-    except JobError as exc:
-        raise NodeError(str(exc)) from None
 
 
 def _stale_key(node, values: dict) -> str:
@@ -387,10 +348,3 @@ def _tell(node, text: str) -> None:
         nuke.message(line)
     else:
         nuke.tprint(line)
-
-
-def _clock(seconds: float | None) -> str:
-    if seconds is None:
-        return "?"
-    s = int(round(seconds))
-    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"

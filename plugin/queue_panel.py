@@ -10,6 +10,7 @@ touch a widget.
 
 from __future__ import annotations
 
+from .host_job import clock
 from .qt import QtCore, QtGui, QtWidgets
 from .queue import RENDERS
 
@@ -21,13 +22,6 @@ _STATE_TEXT = {"running": "rendering", "done": "done", "failed": "failed", "canc
 def open_folder(folder: str) -> bool:
     """Show ``folder`` in the desktop's file browser."""
     return QtGui.QDesktopServices.openUrl(QtCore.QUrl.fromLocalFile(folder))
-
-
-def clock(seconds) -> str:
-    if seconds is None:
-        return "–"
-    s = int(round(seconds))
-    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
 
 
 class RenderRow(QtWidgets.QFrame):

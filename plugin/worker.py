@@ -23,14 +23,16 @@ import tempfile
 import threading
 import time
 
+from .host_job import HostError
+
 __all__ = ["WorkerError", "worker_command", "RenderProcess"]
 
 # share of the bar each stage fills: depth and content are quick, denoising is most of it
 _STAGES = {"depth": (0.0, 0.1), "encode": (0.1, 0.15), "denoise": (0.15, 0.9), "write": (0.9, 1.0)}
 
 
-class WorkerError(Exception):
-    """Something the artist must be told, in one line."""
+class WorkerError(HostError):
+    """The worker cannot be found, started or followed: one line for the artist."""
 
 
 def worker_command(command: str | list[str] | None = None) -> list[str]:

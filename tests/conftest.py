@@ -10,7 +10,7 @@ import sys
 import numpy as np
 import pytest
 
-from recast.core.demo import write_synthetic_plate
+from recast.core.shot.synthetic import write_synthetic_plate
 from recast.core.job import SCHEMA
 
 RECAST = [sys.executable, "-m", "recast.core"]
@@ -32,7 +32,7 @@ def recast_cache(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def tiny_preset(recast_cache):
-    from recast.core.presets import load_preset
+    from recast.core.models.presets import load_preset
 
     return load_preset("tiny")
 

@@ -7,13 +7,13 @@ import time
 import numpy as np
 import pytest
 
-from recast.core.chunks import ChunkPlan, assemble, chunk_sequence
+from recast.core.farm.chunks import ChunkPlan, assemble, chunk_sequence
 from recast.core.errors import SequenceError
-from recast.core.exrio import read_frame, read_header
-from recast.core.frames import FrameRange
+from recast.core.io.exrio import read_frame, read_header
+from recast.core.io.frames import FrameRange
 from recast.core.job import Job
 from recast.core.progress import CancelFlag
-from recast.core.render import render
+from recast.core.pipeline.render import render
 from tests.conftest import events, job_dict, listing, run_cli
 from tests.test_render import Collect
 
@@ -51,7 +51,7 @@ def test_cross_fade_weights_tile_the_shot(sizes, h):
 
 @pytest.fixture
 def shot(tmp_path):
-    from recast.core.demo import write_synthetic_plate
+    from recast.core.shot.synthetic import write_synthetic_plate
 
     write_synthetic_plate(str(tmp_path / "plate" / "sh010.####.exr"), 1001, 12, width=64, height=40)
     return Job.from_dict(job_dict(input={"frames": "1001-1012"}, window={"length": 4, "overlap": 1}, handles=2),

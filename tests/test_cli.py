@@ -10,8 +10,8 @@ import sys
 import numpy as np
 import pytest
 
-from recast.core.demo import write_synthetic_plate
-from recast.core.exrio import read_frame
+from recast.core.shot.synthetic import write_synthetic_plate
+from recast.core.io.exrio import read_frame
 from tests.conftest import RECAST, events, job_dict, listing, run_cli, write_exr
 
 
@@ -253,7 +253,7 @@ def test_console_script_is_installed():
 
 
 def test_importing_core_does_not_import_torch():
-    code = ("import sys, recast.core, recast.core.job, recast.core.render, recast.core.cli, recast.plugin, "
+    code = ("import sys, recast.core, recast.core.job, recast.core.pipeline.render, recast.core.cli.main, recast.plugin, "
             "recast.plugin.worker;"
             "print(sorted(m for m in ('torch', 'diffusers', 'transformers', 'OpenImageIO') if m in sys.modules))")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

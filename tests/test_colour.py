@@ -5,7 +5,7 @@ import sys
 import numpy as np
 import pytest
 
-from recast.core.colour import (DEFAULT_PLATE_SPACE, MODEL_SPACE, from_model, model_input, plate_colorspace,
+from recast.core.io.colour import (DEFAULT_PLATE_SPACE, MODEL_SPACE, from_model, model_input, plate_colorspace,
                                 resolve_colorspace, to_model)
 from recast.core.errors import ColourError
 
@@ -78,7 +78,7 @@ def test_ocio_environment_variable_is_honoured(tmp_path):
         "  - !<ColorSpace>\n    name: sRGB Encoded Rec.709 (sRGB)\n    isdata: false\n"
         "    from_scene_reference: !<ExponentTransform> {value: [2.0, 2.0, 2.0, 1.0], direction: inverse}\n"
     )
-    code = ("from recast.core.colour import to_model, resolve_colorspace; import numpy as np;"
+    code = ("from recast.core.io.colour import to_model, resolve_colorspace; import numpy as np;"
             "resolve_colorspace('plate_lin');"
             "print(float(to_model(np.full((1,1,3),0.25,np.float32),'plate_lin')[0,0,0]))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 import torch
 
-from recast.core.content import encode_content, load_reference_image
-from recast.core.demo import synthetic_frame
-from recast.core.exrio import write_image
+from recast.core.backends.clip_content import encode_content, load_reference_image
+from recast.core.shot.synthetic import synthetic_frame
+from recast.core.io.exrio import write_image
 from recast.core.job import Job
-from recast.core.models import Loader
+from recast.core.models.loader import Loader
 from tests.conftest import job_dict, write_exr
 
 
@@ -58,7 +58,7 @@ def test_embeddings_are_cached_per_shot(tmp_path, loader, plate, reference):
 
 def test_reference_image_is_colour_converted_like_a_plate(tmp_path):
     """The same picture as a linear EXR and as an sRGB PNG reaches the model the same."""
-    from recast.core.colour import convert
+    from recast.core.io.colour import convert
 
     linear = np.clip(synthetic_frame(0.5, 48, 32)["rgb"], 0, 1)
     write_exr(tmp_path / "ref.exr", linear, ["R", "G", "B"], ["float"] * 3)

@@ -7,10 +7,10 @@ from types import SimpleNamespace
 import numpy as np
 import torch
 
-from recast.core.demo import synthetic_frame
-from recast.core.depth import apply_structure_level, disparity_from_z, estimate_disparity, normalise_shot
-from recast.core.depth_command import run_depth
-from recast.core.exrio import Frame, Header, Window, read_frame, write_frame
+from recast.core.shot.synthetic import synthetic_frame
+from recast.core.pipeline.depth import apply_structure_level, disparity_from_z, estimate_disparity, normalise_shot
+from recast.core.cli.depth import run_depth
+from recast.core.io.exrio import Frame, Header, Window, read_frame, write_frame
 from recast.core.job import Job
 from recast.core.progress import CancelFlag
 from tests.conftest import events, job_dict, run_cli

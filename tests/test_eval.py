@@ -6,9 +6,9 @@ import os
 import numpy as np
 import pytest
 
-from recast.core.evaluate import evaluate
-from recast.core.flow import flow_pair, occlusion, warp_error
-from recast.core.frames import FrameRange
+from recast.core.metrics.evaluate import evaluate
+from recast.core.metrics.flow import flow_pair, occlusion, warp_error
+from recast.core.io.frames import FrameRange
 from tests.conftest import run_cli, write_exr
 
 W, H, N = 96, 64, 6
@@ -44,7 +44,7 @@ def moving(shift=3, seed=0):
 
 @pytest.fixture(scope="module")
 def loader(tiny_preset):
-    from recast.core.models import Loader
+    from recast.core.models.loader import Loader
 
     return Loader(tiny_preset, "cpu", "fp32")
 

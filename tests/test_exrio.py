@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from recast.core.errors import ImageError
-from recast.core.exrio import Window, read_frame, read_header, write_frame
+from recast.core.io.exrio import Window, read_frame, read_header, write_frame
 from tests.conftest import write_exr
 
 CHANNELS = ["R", "G", "B", "A", "depth.Z", "N.x", "N.y", "N.z", "crypto.R"]
@@ -141,7 +141,7 @@ def test_killed_writer_leaves_no_frame_under_its_name(tmp_path):
     """SIGKILL a process while it writes big frames: every final name is a whole, readable EXR."""
     script = textwrap.dedent(f"""
         import numpy as np
-        from recast.core.exrio import Frame, Header, Window, write_frame
+        from recast.core.io.exrio import Frame, Header, Window, write_frame
         h = Header(path="", channels=tuple("RGBA") + tuple(f"aux{{i}}.Y" for i in range(12)),
                    formats=("float",) * 16, data_window=Window(0, 0, 2048, 1024),
                    display_window=Window(0, 0, 2048, 1024), attributes=(("compression", "string", "zip"),))

@@ -9,7 +9,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from recast.core.exrio import read_header
+from recast.core.io.exrio import read_header
 from tests.conftest import job_dict, listing, run_cli
 
 BIN = os.path.dirname(sys.executable)
@@ -18,7 +18,7 @@ PROMPT = "a \"claymation\" street, it's $HOME `whoami` \\n\nsecond line — ét�
 
 @pytest.fixture
 def farm_job(tmp_path):
-    from recast.core.demo import write_synthetic_plate
+    from recast.core.shot.synthetic import write_synthetic_plate
 
     write_synthetic_plate(str(tmp_path / "plate" / "sh010.####.exr"), 1001, 10, width=64, height=40)
     path = tmp_path / "job.json"

@@ -1,7 +1,7 @@
 import pytest
 
 from recast.core.errors import SequenceError
-from recast.core.frames import FrameRange, SequencePattern, compress_frames
+from recast.core.io.frames import FrameRange, SequencePattern, compress_frames
 
 
 @pytest.mark.parametrize("text, first, last", [

@@ -80,7 +80,7 @@ def test_good_job_and_defaults(tmp_path):
 
 
 def test_design_example_is_valid(tmp_path):
-    """The job document of DESIGN.md §2, verbatim, loads."""
+    """The job document of the design reference (schema recast.job/1), verbatim, loads."""
     doc = {
         "schema": "recast.job/1",
         "input": {"pattern": "plate/sh010.####.exr", "frames": "1001-1048",

@@ -8,8 +8,9 @@ import pytest
 import torch
 
 from recast.core.errors import ModelError
-from recast.core.models import Loader, check_preset, locate, pull_preset, select_device
-from recast.core.presets import load_preset, read_preset_file
+from recast.core.models.loader import Loader, select_device
+from recast.core.models.parts import check_preset, locate, pull_preset
+from recast.core.models.presets import load_preset, read_preset_file
 from tests.conftest import run_cli
 
 
@@ -48,7 +49,7 @@ def test_every_part_loads_through_the_real_loaders(tiny_preset):
 def test_tiny_weights_are_seeded(tmp_path, tiny_preset):
     from safetensors.torch import load_file
 
-    from recast.core.tiny import build_tiny
+    from recast.core.models.tiny import build_tiny
 
     build_tiny(str(tmp_path / "again"))
     for rel in ["base/unet/diffusion_pytorch_model.safetensors", "depth/model.safetensors"]:

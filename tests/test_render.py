@@ -6,14 +6,14 @@ import os
 import numpy as np
 import pytest
 
-from recast.core.colour import resolve_colorspace
+from recast.core.io.colour import resolve_colorspace
 from recast.core.errors import Cancelled, SequenceError
-from recast.core.exrio import read_frame
-from recast.core.frames import FrameRange
+from recast.core.io.exrio import read_frame
+from recast.core.io.frames import FrameRange
 from recast.core.job import Job
 from recast.core.progress import CancelFlag, Reporter
-from recast.core.matte import composite
-from recast.core.render import RENDERER, render
+from recast.core.shot.matte import composite
+from recast.core.pipeline.render import RENDERER, render
 from tests.conftest import job_dict, listing, write_exr
 
 

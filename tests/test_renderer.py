@@ -10,21 +10,21 @@ import numpy as np
 import pytest
 import torch
 
-from recast.core.baseline import stock_frames, stock_pipeline
-from recast.core.colour import to_model
-from recast.core.content import encode_content
-from recast.core.demo import write_synthetic_plate
-from recast.core.depth import apply_structure_level, shot_depth
-from recast.core.engine import Engine
+from stock import stock_frames, stock_pipeline
+from recast.core.io.colour import to_model
+from recast.core.backends.clip_content import encode_content
+from recast.core.shot.synthetic import write_synthetic_plate
+from recast.core.pipeline.shot_depth import apply_structure_level, shot_depth
+from recast.core.backends.animatediff_net import Engine
 from recast.core.errors import Cancelled, ImageError, SequenceError
-from recast.core.exrio import Window, read_frame
-from recast.core.frames import FrameRange
+from recast.core.io.exrio import Window, read_frame
+from recast.core.io.frames import FrameRange
 from recast.core.job import Job
-from recast.core.modelframes import ModelFrames
-from recast.core.models import Loader
+from recast.core.shot.model_frames import ModelFrames
+from recast.core.models.loader import Loader
 from recast.core.progress import CancelFlag
-from recast.core.render import check_inputs, render
-from recast.core.sampling import frame_noise
+from recast.core.pipeline.render import check_inputs, render
+from recast.core.pipeline.sampling import frame_noise
 from tests.conftest import RECAST, job_dict, listing, write_exr
 from tests.test_render import Collect
 
@@ -113,34 +113,30 @@ def test_temporal_guidance_formula_and_its_cost(tmp_path, plate, engine_parts):
     assert count.remove() == [1]
 
 
-def test_overlapping_windows_are_fused_with_falling_weights(engine_parts):
+def test_overlapping_windows_are_fused_with_falling_weights():
     """Each window's prediction is its index; a frame seen by two windows gets their weighted mean."""
-    from recast.core import denoise as dn
+    from recast.core.pipeline import sampler as dn
 
-    loader, *_ = engine_parts
-    sched = loader.scheduler()
+    captured = {}
 
     class Fake:
-        scheduler = sched
         seen = []
 
-        def stage(self, *names):
+        def stage(self, name):
             from contextlib import nullcontext
             return nullcontext()
 
-        def predict(self, latents, t, text, image, depth):
+        def predict(self, latents, t, conditions, window):
             self.seen.append(latents.shape[0])
             return torch.full_like(latents, float(len(self.seen) - 1))
 
-    captured = {}
-    sched.step = lambda eps, t, lat: type("S", (), {"prev_sample": captured.setdefault("eps", eps)})()
-    try:
-        frames = list(range(10, 17))
-        inputs = dn.ShotInputs(frames, None, None, torch.zeros(7, 1, 8, 8), torch.zeros(7, 4, 1, 1))
-        dn.denoise(Fake(), inputs, torch.zeros(7, 4, 1, 1), torch.tensor([999]), [(10, 13), (13, 16)],
-                   reporter=Collect(), cancel=CancelFlag())
-    finally:
-        del sched.step
+        def step(self, eps, t, latents):
+            return captured.setdefault("eps", eps)
+
+    frames = list(range(10, 17))
+    inputs = dn.ShotInputs(frames, None, torch.zeros(7, 4, 1, 1))
+    dn.denoise(Fake(), inputs, torch.zeros(7, 4, 1, 1), torch.tensor([999]), [(10, 13), (13, 16)],
+               reporter=Collect(), cancel=CancelFlag())
     eps = captured["eps"][:, 0, 0, 0]
     assert Fake.seen == [4, 4]
     # window weights for length 4: ramp (1, 2, 2, 1) / 2 → frame 13 is the last of window 0 and first of window 1
@@ -163,7 +159,7 @@ def test_same_job_renders_bit_identical_frames(tmp_path, plate):
 
 
 def test_shared_frames_start_from_the_same_noise(tmp_path, plate, monkeypatch):
-    from recast.core import denoise as dn
+    from recast.core.pipeline import sampler as dn
 
     starts = []
     real = dn.denoise
@@ -199,7 +195,7 @@ def test_model_size_follows_the_plate_and_the_result_fills_its_data_window(tmp_p
 def test_strength_below_one_starts_from_the_plate(tmp_path, plate, tiny_preset, monkeypatch):
     """strength s runs the last s of the steps, starting from the plate's latents noised to that step (SDEdit);
     strength 1 starts from noise alone. The result differs, and keeps more of the plate."""
-    from recast.core import denoise as dn
+    from recast.core.pipeline import sampler as dn
 
     starts = []
     real = dn.denoise
@@ -285,7 +281,7 @@ def test_finished_frames_are_skipped_and_a_changed_job_or_plate_renders_again(tm
     assert again.frames == [] and again.skipped == list(range(1001, 1007)) and again.timing == {}
     assert all(e.get("skipped") for e in rep.events if e["event"] == "frame")
     src = read_frame(plate.replace("####", "1004"))
-    from recast.core.exrio import write_frame
+    from recast.core.io.exrio import write_frame
     write_frame(plate.replace("####", "1004"), src.with_rgb(src.rgb() * 0.5))  # the plate changed under us
     assert render(job, reporter=Collect()).frames == [1004]
     changed = render(job.replace(prompt="a watercolour street"), reporter=Collect())
@@ -359,7 +355,7 @@ def test_killed_process_resumes_to_the_same_frames(tmp_path):
 
 _PEAK = """
 import resource, sys
-from recast.core.cli import main
+from recast.core.cli.main import main
 code = main(sys.argv[1:])
 print('PEAK', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, flush=True)
 sys.exit(code)

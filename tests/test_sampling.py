@@ -3,9 +3,10 @@
 import pytest
 import torch
 
-from recast.core.models import Loader
-from recast.core.sampling import (context_windows, frame_noise, gen1_guidance, motion_modules_off, needs_image_pass,
-                                  window_weights)
+from recast.core.models.loader import Loader
+from recast.core.backends.animatediff_net import motion_modules_off
+from recast.core.backends.guidance import gen1_guidance, needs_image_pass
+from recast.core.pipeline.sampling import context_windows, frame_noise, window_weights
 
 
 def test_noise_depends_on_seed_and_absolute_frame_only():

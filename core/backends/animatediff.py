@@ -1,0 +1,116 @@
+"""The first backend: SD 1.5 + AnimateDiff motion adapter + depth ControlNet + IP-Adapter, DDIM.
+
+The network stack and its guided prediction are :class:`.animatediff_net.Engine`; this module
+maps the :class:`.base.Backend` interface onto it: CLIP text / IP-Adapter content
+(:mod:`.clip_content`, cached), depth as the ControlNet's conditioning image, the DDIM
+scheduler's timesteps, noising and steps (SDEdit for strength < 1, as diffusers' img2img
+pipelines count it). No temporal compression: one latent frame per frame.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from .base import Backend, Capabilities
+
+__all__ = ["AnimateDiffBackend", "AnimateDiffConditions"]
+
+
+@dataclass
+class AnimateDiffConditions:
+    """What every window's prediction takes from the shot."""
+
+    text: object  #: (2, 77, D) [unconditional, conditional] CLIP text embeddings
+    image: object | None  #: (2, 1, E) IP-Adapter embeddings [zeros, reference] or None
+    depth: object  #: (N, 1, H, W) float16 on the CPU: depth at the structure level, 1 = near
+
+
+class AnimateDiffBackend(Backend):
+    name = "animatediff"
+    description = "recast temporal diffusion (depth ControlNet + AnimateDiff + IP-Adapter)"
+    capabilities = Capabilities(strength=True, temporal_guidance=True, reference_image=True, masks=True,
+                                loras=False)
+    temporal_compression = 1
+    size_multiple = 8
+    window_limits = (2, 32)
+
+    def __init__(self, loader, job):
+        super().__init__()
+        from .animatediff_net import Engine
+
+        self.loader, self.job = loader, job
+        self.engine = Engine(loader, job, reference=bool(job.reference_image))
+        self.timing = self.engine.timing
+        self.decode_chunk = self.engine.plan.decode_chunk
+
+    def require_parts(self, job) -> None:
+        from ..models.parts import locate
+
+        for role in ["base", "controlnet", "motion_adapter"] + (["ip_adapter", "image_encoder"]
+                                                                if job.reference_image else []):
+            locate(self.loader.preset, role)
+
+    @property
+    def device(self):
+        return self.engine.device
+
+    # --- latent space --------------------------------------------------------------------
+    def latent_shape(self, size):
+        factor = self.engine.latent_factor
+        return (self.engine.vae.config.latent_channels, size[1] // factor, size[0] // factor)
+
+    def encode(self, frames):
+        return self.engine.encode(frames)
+
+    def decode(self, latents):
+        return self.engine.decode(latents)
+
+    # --- conditioning ----------------------------------------------------------------------
+    def conditions(self, job, content_cache, depth):
+        import torch
+
+        from .clip_content import encode_content
+
+        content = encode_content(job, self.loader, content_cache)
+        self.loader.release("base:text", "image_encoder")
+        image = None
+        if content.image_embeds is not None:
+            image = torch.cat([content.negative_image_embeds, content.image_embeds])[:, None]
+        text = torch.cat([content.negative_embeds, content.prompt_embeds])
+        return AnimateDiffConditions(text=text, image=image, depth=depth)
+
+    # --- the DDIM scheduler ------------------------------------------------------------------
+    @property
+    def scheduler(self):
+        return self.engine.scheduler
+
+    def timesteps(self, steps, strength):
+        """The last ``strength`` share of the scheduler's ``steps`` timesteps (at least one)."""
+        scheduler = self.scheduler
+        scheduler.set_timesteps(steps, device=self.device)
+        keep = max(1, min(int(steps * strength), steps))  # a very low strength still runs one step
+        return scheduler.timesteps[(steps - keep) * scheduler.order:]
+
+    def initial_latents(self, noise, plate_latents, timesteps, strength):
+        noise = noise.to(self.device)
+        if strength >= 1.0 or plate_latents is None:
+            return noise * self.scheduler.init_noise_sigma
+        return self.scheduler.add_noise(plate_latents, noise, timesteps[:1])
+
+    def add_noise(self, clean, noise, timestep):
+        return self.scheduler.add_noise(clean, noise.to(clean.device), timestep)
+
+    def step(self, prediction, timestep, latents):
+        return self.scheduler.step(prediction, timestep, latents).prev_sample
+
+    # --- one window ------------------------------------------------------------------------
+    def predict(self, latents, timestep, conditions, window):
+        depth = conditions.depth[window].expand(-1, 3, -1, -1)
+        return self.engine.predict(latents, timestep, conditions.text, conditions.image, depth)
+
+    @contextmanager
+    def stage(self, name):
+        parts = {"denoise": ("unet", "controlnet"), "vae": ("vae",)}[name]
+        with self.engine.stage(*parts):
+            yield

@@ -1,0 +1,139 @@
+"""The Backend interface: everything the sampler and the render stages need from a diffusion engine.
+
+The render (``pipeline/``) owns the shot: which frames, their noise, the context windows and
+their fusion, the plate's colour and windows, resume and writing. A backend owns the model:
+its latent space (encode/decode, latent size and temporal compression), its conditioning
+(content and structure turned into whatever its network takes), its scheduler (timesteps,
+the first latents, noising, one step) and one guided prediction for one context window.
+
+A model with temporal compression ``c`` (AnimateDiff 1; Wan 2.1's VAE 4) holds ``1 + c·k``
+frames in ``1 + k`` latent frames, so its windows and chunks are laid on that grid; its
+scheduler may be DDIM (ε-prediction) or flow matching (velocity): the sampler only calls
+:meth:`Backend.step`, :meth:`Backend.add_noise` and :meth:`Backend.initial_latents`.
+
+Job features a backend may lack are named in :class:`Capabilities`; :meth:`Backend.check_job`
+turns a job field it cannot honour into one :class:`~recast.core.errors.JobError` naming the
+field and the backend, before anything is loaded.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from contextlib import contextmanager
+from dataclasses import dataclass, fields
+
+from ..errors import JobError
+
+__all__ = ["Capabilities", "Backend"]
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """Which job features a backend honours."""
+
+    strength: bool = True  #: strength < 1 (start from the plate: SDEdit)
+    temporal_guidance: bool = True  #: ω_t ≠ 1 (Gen-1's temporal guidance: an image-model pass)
+    reference_image: bool = True  #: a reference image as content
+    masks: bool = True  #: a matte restricting the edit
+    loras: bool = True  #: LoRA files applied to the network
+
+    #: job field each feature is asked for by, and the value that does not ask for it
+    FIELDS = {"strength": ("strength", 1.0), "temporal_guidance": ("temporal_guidance", 1.0),
+              "reference_image": ("reference_image", None), "masks": ("input.mask_channel", None),
+              "loras": ("loras", None)}
+
+
+def _job_value(job, path: str):
+    value = job
+    for part in path.split("."):
+        value = getattr(value, part, None)
+    return value
+
+
+class Backend(ABC):
+    """One diffusion engine behind the sampler. Instances are made per render by
+    :func:`recast.core.backends.backend_for`; models load on first use, not in ``__init__``."""
+
+    name: str = ""  #: the preset's ``backend`` value
+    description: str = ""  #: the stack, as the start event and frame headers record it
+    capabilities: Capabilities = Capabilities()
+    temporal_compression: int = 1  #: frames per latent frame (windows hold 1 + c·k frames)
+    size_multiple: int = 8  #: model sizes are multiples of this (pixels)
+    window_limits: tuple[int, int] = (2, 32)  #: shortest and longest context window, in frames
+
+    def __init__(self):
+        self.timing: dict[str, float] = {}  #: seconds per part: load, conditions, unet, controlnet, vae, write
+        self.decode_chunk: int = 8  #: frames per encode/decode batch (fixed, so resumed frames decode alike)
+
+    # --- before anything loads -------------------------------------------------------
+    @classmethod
+    def check_job(cls, job) -> None:
+        """Every job field this backend cannot honour is one JobError naming field and backend."""
+        for feature in fields(Capabilities):
+            field_name, off = Capabilities.FIELDS[feature.name]
+            value = _job_value(job, field_name)
+            if feature.name == "masks" and value is None:
+                value = _job_value(job, "input.mask_pattern")
+            if not getattr(cls.capabilities, feature.name) and value not in (off, None, [], ()):
+                raise JobError(f"job field '{field_name}' is not supported by the '{cls.name}' backend "
+                               f"(remove it, or pick a model preset whose backend supports it)")
+        lo, hi = cls.window_limits
+        if not lo <= job.window.length <= hi:
+            raise JobError(f"job field 'window.length': {job.window.length} is not allowed for the '{cls.name}' "
+                           f"backend; expected {lo}..{hi}")
+
+    def require_parts(self, job) -> None:
+        """Every model part the job needs is there (one clear ModelError before anything runs)."""
+
+    # --- latent space ------------------------------------------------------------------
+    @abstractmethod
+    def latent_shape(self, size: tuple[int, int]) -> tuple[int, ...]:
+        """The latents of one frame (one latent frame) for a model size (width, height)."""
+
+    @abstractmethod
+    def encode(self, frames: list):
+        """Model-space frames (H×W×3 in [0, 1]) → latents on the device."""
+
+    @abstractmethod
+    def decode(self, latents):
+        """Latents → model-space frames (N, H, W, 3) float32 in [0, 1] (numpy, CPU)."""
+
+    # --- conditioning --------------------------------------------------------------------
+    @abstractmethod
+    def conditions(self, job, content_cache: str, depth):
+        """The shot's conditioning for :meth:`predict`: the job's content (prompt, reference image;
+        cached in ``content_cache``) and ``depth`` (N, 1, H, W) float16 at the structure level."""
+
+    # --- the scheduler -------------------------------------------------------------------
+    @abstractmethod
+    def timesteps(self, steps: int, strength: float):
+        """The timesteps a render with ``steps`` and ``strength`` runs (SDEdit keeps the last share)."""
+
+    @abstractmethod
+    def initial_latents(self, noise, plate_latents, timesteps, strength: float):
+        """The first latents: noise alone at strength 1, else the plate's latents noised to the first step."""
+
+    @abstractmethod
+    def add_noise(self, clean, noise, timestep):
+        """``clean`` latents at the noise level of ``timestep`` (a one-element tensor)."""
+
+    @abstractmethod
+    def step(self, prediction, timestep, latents):
+        """One scheduler step of every frame from the fused prediction; returns the next latents."""
+
+    # --- one window ------------------------------------------------------------------------
+    @abstractmethod
+    def predict(self, latents, timestep, conditions, window: slice):
+        """Guided prediction for one context window: ``latents`` are the window's, ``window`` indexes
+        the shot's conditions (position in the range, not frame numbers)."""
+
+    @property
+    def device(self):
+        """The torch device the latents live on."""
+        raise NotImplementedError
+
+    @contextmanager
+    def stage(self, name: str):
+        """Within the block only the parts of ``name`` ('denoise', 'vae') need be on the device
+        (a backend that offloads moves them); by default nothing moves."""
+        yield

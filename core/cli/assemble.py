@@ -1,0 +1,19 @@
+"""``recast assemble``: write the seam frames of a chunked (farm) render."""
+
+from __future__ import annotations
+
+__all__ = ["add_parser", "run"]
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("assemble", help="write the seam frames of a chunked render (cross-fades between chunks)")
+    p.add_argument("--job", required=True, help="job file (JSON)")
+    p.add_argument("--chunk-set", default="default", metavar="NAME", help="the submission whose chunks to assemble")
+
+
+def run(args, reporter, cancel) -> int:
+    from ..farm.chunks import assemble
+    from ..job import load_job
+
+    assemble(load_job(args.job), args.chunk_set, reporter, cancel)
+    return 0

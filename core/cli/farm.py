@@ -1,0 +1,42 @@
+"""``recast farm openjd|opencue``: write a farm job for a job file."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+__all__ = ["add_parser", "run"]
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("farm", help="write a farm job: an OpenJD bundle (Deadline Cloud) or an OpenCue outline")
+    p.add_argument("format", choices=["openjd", "opencue"])
+    p.add_argument("--job", required=True, help="job file (JSON)")
+    p.add_argument("--out", help="folder to write into (default: <job name>_openjd / _opencue beside the job)")
+    p.add_argument("--chunk-size", type=int, default=16, help="frames per render task (default 16)")
+    p.add_argument("--worker", help="the recast executable on the farm (default: this one)")
+    p.add_argument("--gpu", action=argparse.BooleanOptionalAction, default=None,
+                   help="ask for GPU hosts (default: unless the job's device is cpu or mps)")
+
+
+def run(args, reporter, cancel) -> int:
+    from ..job import load_job
+
+    job = load_job(args.job)
+    stem = os.path.splitext(os.path.abspath(args.job))[0]
+    if args.format == "openjd":
+        from ..farm.openjd import write_openjd_bundle
+
+        out = write_openjd_bundle(job, args.out or stem + "_openjd", args.chunk_size, args.worker, args.gpu)
+        print(f"OpenJD bundle: {out['bundle']} (chunk set {out['chunk_set']})")
+        print(f"submit to Deadline Cloud:   {out['deadline_submit']}")
+        print("run it on this workstation:")
+        print(out["openjd_run"])
+        return 0
+    from ..farm.opencue import write_opencue_outline
+
+    out = write_opencue_outline(job, args.out or stem + "_opencue", args.chunk_size, args.worker, args.gpu)
+    print(f"OpenCue job spec: {out['spec']} (layers {', '.join(out['layers'])})")
+    print("submit it where a Cuebot runs:")
+    print(out["submit"])
+    return 0

@@ -1,0 +1,51 @@
+"""``recast models list|check|pull``: the model parts of a preset."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+__all__ = ["add_parser", "run"]
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("models", help="list, check or fetch the model parts of a preset")
+    p.add_argument("action", choices=["list", "check", "pull"],
+                   help="list: presets and their parts; check: what is present/missing; pull: download")
+    p.add_argument("--model", default="default", help="preset: 'default', 'tiny' or a preset file (default: default)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+
+
+def run(args, reporter, cancel) -> int:
+    from ..models.parts import check_preset, pull_preset
+    from ..models.presets import PARTS, load_preset
+
+    preset = load_preset(args.model, os.getcwd())
+    if args.action == "pull":
+        pull_preset(preset, report=lambda line: print(line, file=sys.stderr))
+    if args.action == "list":
+        rows = [{"role": r, "purpose": PARTS[r], "source": preset.parts[r].describe() if r in preset.parts else None}
+                for r in PARTS]
+        if args.json:
+            print(json.dumps({"preset": preset.name, "file": preset.path, "backend": preset.backend, "parts": rows},
+                             indent=2))
+        else:
+            print(f"preset {preset.name}  ({preset.path}; backend {preset.backend})")
+            for row in rows:
+                print(f"  {row['role']:<15} {row['source'] or '-':<60} {row['purpose']}")
+        return 0
+    status = check_preset(preset)
+    if args.json:
+        print(json.dumps({"preset": preset.name, "parts": [s.__dict__ for s in status]}, indent=2))
+    else:
+        print(f"preset {preset.name}  ({preset.path})")
+        for s in status:
+            state = f"ok  {s.size / 1e6:9.1f} MB  {s.path}" if s.present else f"MISSING  {s.problem}"
+            print(f"  {s.role:<15} {state}")
+    missing = [s.role for s in status if not s.present]
+    if missing:
+        print(f"recast: {len(missing)} part(s) missing: {', '.join(missing)}; 'recast models pull --model "
+              f"{args.model}' fetches them where a network exists", file=sys.stderr)
+        return 1
+    return 0

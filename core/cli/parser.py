@@ -1,0 +1,40 @@
+"""The ``recast`` argument parser: one sub-command per module of this package, each adding its own."""
+
+from __future__ import annotations
+
+import argparse
+
+__all__ = ["COMMANDS", "build_parser", "add_job_flags", "job_overrides"]
+
+#: command → module of this package defining ``add_parser(sub)`` and ``run(args, reporter, cancel)``
+COMMANDS = {"render": "render", "serve": "serve", "farm": "farm", "eval": "eval", "assemble": "assemble",
+            "depth": "depth", "models": "models", "info": "info", "demo": "demo"}
+
+
+def add_job_flags(parser) -> None:
+    """A flag per job field (from the job schema's table), documented with its doc, range and default."""
+    from ..job import JOB_FIELDS
+
+    grp = parser.add_argument_group("job fields (build a job without a file, or override one)")
+    for info in JOB_FIELDS:
+        grp.add_argument("--" + info.flag.replace("_", "-"), dest=info.flag, type=info.kind, default=None,
+                         metavar=info.kind.__name__.upper(), help=f"job '{info.path}': {info.describe()}")
+
+
+def job_overrides(args) -> dict:
+    """The job fields given as flags: path → value."""
+    from ..job import JOB_FIELDS
+
+    return {info.path: getattr(args, info.flag) for info in JOB_FIELDS if getattr(args, info.flag) is not None}
+
+
+def build_parser(version: str) -> argparse.ArgumentParser:
+    import importlib
+
+    parser = argparse.ArgumentParser(
+        prog="recast", description="Edit a shot's content by prompt or reference image, keeping its structure.")
+    parser.add_argument("--version", action="version", version=f"recast {version}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for module in COMMANDS.values():
+        importlib.import_module(f"{__package__}.{module}").add_parser(sub)
+    return parser

@@ -1,0 +1,136 @@
+"""``recast farm openjd``: a job bundle in Open Job Description (what AWS Deadline Cloud runs).
+
+The bundle folder holds ``template.json`` (the job template), ``parameter_values.json``
+(Deadline Cloud's ``parameterValues`` list) and ``job.json`` (the Recast job, every path
+absolute). Steps: **Depth** (the shot's depth, cached beside the output), **Render** (chunks
+of ``ChunkSize`` frames through the ``TASK_CHUNKING`` extension, contiguous, with handles
+from the job) and **Assemble** (the seams). Every parameter of the render travels in the job
+file: the command lines hold only paths, frame ranges and names, as separate arguments (no
+shell), so a prompt with quotes, ``$`` or newlines reaches the worker unchanged.
+
+The Render step has a step environment that starts a Recast server when a worker host enters
+the step and stops it when it leaves (``recast serve``), so the models load once per host, not
+once per chunk. The template is built as a plain document and checked with ``openjd-model``
+(the library ``openjd check`` uses) before it is written.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import shutil
+import sys
+import time
+import uuid
+
+from ..errors import JobError
+
+__all__ = ["write_openjd_bundle", "MAX_CHUNK"]
+
+MAX_CHUNK = 150  #: Deadline Cloud's limit on the frames of one chunk
+_SERVER = "{{Session.WorkingDirectory}}/recast-server.json"
+
+
+def _action(args: list[str]) -> dict:
+    return {"command": "{{Param.RecastWorker}}", "args": args}
+
+
+def template(name: str, gpu: bool) -> dict:
+    job = "{{Param.JobFile}}"
+    host = {"hostRequirements": {"amounts": [{"name": "amount.worker.gpu", "min": 1}]}} if gpu else {}
+    return {
+        "specificationVersion": "jobtemplate-2023-09",
+        "extensions": ["TASK_CHUNKING"],
+        "name": name,
+        "description": "Recast: the shot's structure kept, its content edited (depth, chunked render, seams)",
+        "parameterDefinitions": [
+            {"name": "JobFile", "type": "PATH", "objectType": "FILE", "dataFlow": "IN", "default": "job.json",
+             "description": "the Recast job file (every render parameter is in it)"},
+            {"name": "Frames", "type": "STRING", "description": "the shot's frame range, e.g. 1001-1048"},
+            {"name": "ChunkSize", "type": "INT", "default": 16, "minValue": 1, "maxValue": MAX_CHUNK,
+             "description": "frames per render task (handles come on top)"},
+            {"name": "ChunkSet", "type": "STRING", "minLength": 1, "maxLength": 64,
+             "description": "names this submission's chunks, so they never mix with another's"},
+            {"name": "RecastWorker", "type": "STRING", "default": "recast",
+             "description": "the recast executable on the worker hosts"},
+        ],
+        "steps": [
+            {"name": "Depth",
+             "script": {"actions": {"onRun": _action(["depth", "--job", job])}},
+             **host},
+            {"name": "Render",
+             "dependencies": [{"dependsOn": "Depth"}],
+             "stepEnvironments": [{
+                 "name": "RecastServer",
+                 "description": "keeps the models loaded on this host for every chunk it renders",
+                 "script": {"actions": {
+                     "onEnter": _action(["serve", "--connection-file", _SERVER]),
+                     "onExit": _action(["serve", "--stop", "--connection-file", _SERVER])}}}],
+             "parameterSpace": {"taskParameterDefinitions": [{
+                 "name": "Frame", "type": "CHUNK[INT]", "range": "{{Param.Frames}}",
+                 "chunks": {"defaultTaskCount": "{{Param.ChunkSize}}", "rangeConstraint": "CONTIGUOUS"}}]},
+             "script": {"actions": {"onRun": _action(
+                 ["render", "--job", job, "--chunk", "{{Task.Param.Frame}}", "--chunk-set", "{{Param.ChunkSet}}",
+                  "--server", _SERVER])}},
+             **host},
+            {"name": "Assemble",
+             "dependencies": [{"dependsOn": "Render"}],
+             "script": {"actions": {"onRun": _action(["assemble", "--job", job, "--chunk-set", "{{Param.ChunkSet}}"])}}},
+        ],
+    }
+
+
+def check_template(document: dict) -> None:
+    """Validate with openjd-model, as ``openjd check`` does; JobError with its first complaint."""
+    try:
+        from openjd.model import DecodeValidationError, decode_job_template
+    except ImportError:
+        raise JobError("openjd-model is not installed; pip install 'recast[farm]'") from None
+
+    try:
+        decode_job_template(template=document, supported_extensions=["TASK_CHUNKING"])
+    except DecodeValidationError as exc:
+        raise JobError(f"the OpenJD template is not valid: {str(exc).splitlines()[0]}") from None
+
+
+def default_worker() -> str:
+    """This installation's ``recast`` executable (beside this Python), else ``recast`` on PATH."""
+    here = os.path.join(os.path.dirname(sys.executable), "recast")
+    return here if os.access(here, os.X_OK) else (shutil.which("recast") or "recast")
+
+
+def write_openjd_bundle(job, out: str, chunk_size: int = 16, worker: str | None = None,
+                        gpu: bool | None = None) -> dict:
+    """Write the bundle for ``job`` into folder ``out``; returns what was written and the commands."""
+    if not job.input.frames:
+        raise JobError("job field 'input.frames' is empty; a farm job needs the shot's frame range")
+    if not 1 <= chunk_size <= MAX_CHUNK:
+        raise JobError(f"chunk size {chunk_size} is not allowed; expected 1..{MAX_CHUNK} frames")
+    worker = worker or default_worker()
+    gpu = job.device not in ("cpu", "mps") if gpu is None else gpu
+    name = f"Recast {os.path.basename(job.output_sequence.pattern).split('.')[0]}"
+    document = template(name, gpu)
+    check_template(document)
+    chunk_set = time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
+    values = {"JobFile": "job.json", "Frames": job.input.frames, "ChunkSize": chunk_size, "ChunkSet": chunk_set,
+              "RecastWorker": worker}
+    os.makedirs(out, exist_ok=True)
+    job.absolute().save(os.path.join(out, "job.json"))
+    _write_json(os.path.join(out, "template.json"), document)
+    _write_json(os.path.join(out, "parameter_values.json"),
+                {"parameterValues": [{"name": k, "value": v} for k, v in values.items()]})
+    job_file = os.path.join(os.path.abspath(out), "job.json")
+    params = json.dumps({**values, "JobFile": job_file})
+    run = shlex.join(["openjd", "run", os.path.join(os.path.abspath(out), "template.json"), "--step", "Assemble",
+                      "--run-dependencies", "--job-param", params])
+    return {"bundle": os.path.abspath(out), "chunk_set": chunk_set, "values": values, "openjd_run": run,
+            "deadline_submit": shlex.join(["deadline", "bundle", "submit", os.path.abspath(out)])}
+
+
+def _write_json(path: str, data) -> None:
+    from ..io.atomic import atomic_path
+
+    with atomic_path(path, JobError) as tmp, open(tmp, "w", encoding="utf-8") as fh:
+        json.dump(data, fh, indent=2, ensure_ascii=False)
+        fh.write("\n")

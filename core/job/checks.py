@@ -1,0 +1,141 @@
+"""The job's field checks: each returns the normalised value or raises ValueError naming what is allowed.
+
+Each check carries what it allows (``kind``: str/int/float; ``lo``/``hi``; ``choices``), so the
+CLI flags, the hosts' controls and ``--help`` read ranges and choices from one place
+(:data:`recast.core.job.JOB_FIELDS`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+from dataclasses import field
+
+from ..errors import RecastError
+from ..io.frames import FrameRange, SequencePattern
+
+SCHEMA = "recast.job/1"
+
+_DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
+
+
+def _allows(check, kind, lo=None, hi=None, choices=()):
+    check.kind, check.lo, check.hi, check.choices = kind, lo, hi, tuple(choices)
+    return check
+
+
+def _string(allow_empty=True):
+    def check(v):
+        if not isinstance(v, str) or (not allow_empty and not v.strip()):
+            raise ValueError("text" if allow_empty else "non-empty text")
+        return v
+    return _allows(check, str)
+
+
+def _optional(check):
+    def inner(v):
+        return None if v is None else check(v)
+    inner.optional = True
+    return _allows(inner, getattr(check, "kind", str), getattr(check, "lo", None), getattr(check, "hi", None),
+                   getattr(check, "choices", ()))
+
+
+def _integer(lo, hi):
+    def check(v):
+        if isinstance(v, bool) or not isinstance(v, int):
+            raise ValueError(f"an integer {lo}..{hi}")
+        if not lo <= v <= hi:
+            raise ValueError(f"an integer {lo}..{hi}")
+        return v
+    return _allows(check, int, lo, hi)
+
+
+def _number(lo, hi, lo_open=False):
+    bound = f"{'more than ' + str(lo) if lo_open else str(lo)}..{hi}"
+
+    def check(v):
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+            raise ValueError(f"a number {bound}")
+        if v < lo or v > hi or (lo_open and v == lo):
+            raise ValueError(f"a number {bound}")
+        return float(v)
+    return _allows(check, float, lo, hi)
+
+
+def _pattern(v):
+    if not isinstance(v, str):
+        raise ValueError("a frame pattern such as 'plate/sh010.####.exr'")
+    try:
+        SequencePattern.parse(v)
+    except RecastError as exc:
+        raise ValueError(str(exc)) from None
+    return v
+
+
+def _exr_pattern(v):
+    _pattern(v)
+    if not v.lower().endswith(".exr"):
+        raise ValueError("a frame pattern ending in '.exr', such as 'render/sh010_recast.####.exr'")
+    return v
+
+
+def _frames(v):
+    try:
+        FrameRange.parse(v)
+    except RecastError:
+        raise ValueError("a frame range 'FIRST-LAST' such as '1001-1048', or null for every frame on disk") from None
+    return str(FrameRange.parse(v))
+
+
+def _device(v):
+    if not isinstance(v, str) or not _DEVICE.match(v):
+        raise ValueError("'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'")
+    return v
+
+
+def _resolution(v):
+    if isinstance(v, bool) or not isinstance(v, int) or not 64 <= v <= 4096 or v % 8:
+        raise ValueError("an integer 64..4096 that is a multiple of 8 (the long side the model runs at)")
+    return v
+
+
+_allows(_resolution, int, 64, 4096)
+
+
+def _choice(*allowed):
+    def check(v):
+        if v not in allowed:
+            raise ValueError(" or ".join(repr(a) for a in allowed))
+        return v
+    return _allows(check, str, choices=allowed)
+
+
+def _colorspace(v):
+    if not isinstance(v, str) or not v.strip():
+        raise ValueError("a colour space name of the OCIO config, e.g. 'ACEScg' or 'Linear Rec.709 (sRGB)'")
+    try:  # OIIO import only when a colour space is named
+        import OpenImageIO  # noqa: F401
+
+        from ..io.colour import resolve_colorspace
+    except ImportError:  # a host's Python (Nuke, Blender) has no OpenImageIO: the worker checks the name on load
+        return v
+    try:
+        resolve_colorspace(v)
+    except RecastError as exc:
+        raise ValueError(str(exc)) from None
+    return v
+
+
+def _schema(v):
+    if v != SCHEMA:
+        raise ValueError(f"'{SCHEMA}'")
+    return v
+
+
+def _spec(check, doc, default=dataclasses.MISSING, required=False, flag=None):
+    """A dataclass field with its check and documentation (``flag``: its CLI flag, when not the field's name)."""
+    kw = {"metadata": {"check": check, "doc": doc, "required": required, "flag": flag}}
+    if default is not dataclasses.MISSING:
+        kw["default"] = default
+    return field(**kw)

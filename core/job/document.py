@@ -1,0 +1,247 @@
+"""The job file: one schema-versioned JSON document holding every parameter of a render.
+
+The same file drives the CLI, the hosts (Nuke, Blender) and the farm. Field names are
+fixed (schema recast.job/1); new fields may be added. Loading validates every field before any
+model is loaded or any frame is touched; a bad value raises :class:`JobError` naming the
+field, the value and what is allowed. Unknown fields are errors, so a typo is never
+silently ignored. Relative paths are relative to the job file's folder.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import hashlib
+import json
+import math
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import JobError
+from ..io.atomic import atomic_path
+from ..io.frames import FrameRange, SequencePattern
+from .checks import (SCHEMA, _choice, _colorspace, _device, _exr_pattern, _frames, _integer, _number, _optional,
+                     _pattern, _resolution, _schema, _spec, _string)
+
+__all__ = ["SCHEMA", "Job", "InputSpec", "OutputSpec", "WindowSpec", "load_job"]
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """Where the plate comes from."""
+
+    pattern: str = _spec(_pattern, "plate frames, e.g. 'plate/sh010.####.exr'", required=True, flag="input")
+    frames: str | None = _spec(_optional(_frames), "frame range 'FIRST-LAST'; null = every frame on disk", None,
+                               flag="input_frames")
+    colorspace: str | None = _spec(_optional(_colorspace),
+                                   "plate colour space; null = the file's oiio:ColorSpace, else Linear Rec.709", None)
+    depth_channel: str | None = _spec(_optional(_string(False)), "depth AOV channel to use as structure, e.g. 'Z'", None)
+    mask_channel: str | None = _spec(_optional(_string(False)),
+                                     "channel restricting the edit (1 = edit, 0 = keep the plate), e.g. 'A'; "
+                                     "with mask_pattern, the matte's channel (default: its alpha, or its only one)", None)
+    mask_pattern: str | None = _spec(_optional(_pattern), "matte sequence restricting the edit, e.g. "
+                                     "'matte/sh010_fg.####.exr'", None)
+
+
+@dataclass(frozen=True)
+class OutputSpec:
+    """Where the result goes."""
+
+    pattern: str = _spec(_exr_pattern, "result frames, e.g. 'render/sh010_recast.####.exr'", required=True,
+                         flag="output")
+
+
+@dataclass(frozen=True)
+class WindowSpec:
+    """Temporal context windows."""
+
+    length: int = _spec(_integer(2, 32), "frames per context window (the motion adapter's length)", 16,
+                        flag="window_length")
+    overlap: int = _spec(_integer(0, 31), "frames shared by neighbouring windows", 4, flag="window_overlap")
+
+
+@dataclass(frozen=True)
+class Job:
+    """Every parameter of one render. Build with :func:`load_job` or :meth:`Job.from_dict`."""
+
+    input: InputSpec = _spec(None, "the plate", required=True)
+    output: OutputSpec = _spec(None, "the result", required=True)
+    schema: str = _spec(_schema, f"always '{SCHEMA}'", SCHEMA)
+    prompt: str = _spec(_string(), "what the content should become", "")
+    negative_prompt: str = _spec(_string(), "what to steer away from", "")
+    reference_image: str | None = _spec(_optional(_string(False)), "image whose look to follow (IP-Adapter)", None)
+    reference_weight: float = _spec(_number(0.0, 2.0), "strength of the reference image", 0.6)
+    structure_level: int = _spec(_integer(0, 7), "Gen-1 t_s: 0 keeps structure exactly, 7 loosest", 2)
+    structure_weight: float = _spec(_number(0.0, 2.0), "how strongly depth steers (ControlNet conditioning scale)", 1.0)
+    strength: float = _spec(_number(0.0, 1.0, lo_open=True), "1.0 starts from noise; lower keeps more of the plate", 1.0)
+    guidance_scale: float = _spec(_number(1.0, 30.0), "content (classifier-free) guidance ω", 7.5)
+    temporal_guidance: float = _spec(_number(0.0, 10.0), "temporal guidance ω_t (1 = plain video CFG)", 1.0)
+    steps: int = _spec(_integer(1, 200), "denoising steps", 20)
+    seed: int = _spec(_integer(0, 2**32 - 1), "noise seed", 1234)
+    model: str = _spec(_string(False), "model preset: 'default', 'tiny' or a preset file", "default")
+    device: str = _spec(_device, "'auto', 'cpu', 'cuda[:N]' or 'mps'", "auto")
+    resolution: int = _spec(_resolution, "long side, in pixels, the model runs at", 512)
+    precision: str = _spec(_choice("auto", "fp32", "fp16", "bf16"),
+                           "number format on the device; 'auto' = bf16/fp16 on GPUs, fp32 on the CPU", "auto")
+    memory: str = _spec(_choice("auto", "fast", "low"),
+                        "'fast' keeps every model on the device; 'low' offloads, tiles the VAE and decodes one frame "
+                        "at a time; 'auto' picks 'low' on GPUs under 16 GiB", "auto")
+    window: WindowSpec = field(default_factory=WindowSpec, metadata={"doc": "context windows"})
+    handles: int = _spec(_integer(0, 64), "extra frames rendered around a farm chunk", 4)
+    root: str = field(default=".", compare=False, metadata={"internal": True})
+
+    # --- building -------------------------------------------------------------------
+
+    @classmethod
+    def from_dict(cls, data: Any, root: str = ".") -> "Job":
+        """Validate ``data`` (a parsed job document) and build the job."""
+        if not isinstance(data, dict):
+            raise JobError(f"a job must be a JSON object, not {type(data).__name__}")
+        values = _build(cls, data, "")
+        job = cls(**values, root=os.path.abspath(root))
+        job._check_together()
+        return job
+
+    def _check_together(self):
+        if self.window.overlap >= self.window.length:
+            raise JobError(f"job field 'window.overlap': {self.window.overlap} is not allowed; "
+                           f"expected less than window.length ({self.window.length})")
+        if not self.prompt.strip() and not self.reference_image:
+            raise JobError("job has neither a 'prompt' nor a 'reference_image'; give at least one of them")
+        if self.reference_image and not os.path.isfile(self.path(self.reference_image)):
+            raise JobError(f"job field 'reference_image': {self.path(self.reference_image)!r} is not a file")
+        if os.path.normpath(self.path(self.input.pattern)) == os.path.normpath(self.path(self.output.pattern)):
+            raise JobError("job fields 'input.pattern' and 'output.pattern' name the same files; "
+                           "the plate would be overwritten, choose another output")
+        if self.input.mask_pattern and os.path.normpath(self.path(self.input.mask_pattern)) == \
+                os.path.normpath(self.path(self.output.pattern)):
+            raise JobError("job fields 'input.mask_pattern' and 'output.pattern' name the same files; "
+                           "the matte would be overwritten, choose another output")
+
+    # --- using ----------------------------------------------------------------------
+
+    def path(self, p: str) -> str:
+        """``p`` resolved against the job file's folder."""
+        return p if os.path.isabs(p) else os.path.normpath(os.path.join(self.root, p))
+
+    @property
+    def frame_range(self) -> FrameRange | None:
+        """The shot's range as the job names it (``input.frames``); None means every frame on disk
+        (:func:`recast.core.shot.plate.shot_range` resolves that)."""
+        return FrameRange.parse(self.input.frames) if self.input.frames else None
+
+    @property
+    def input_sequence(self) -> SequencePattern:
+        return SequencePattern.parse(self.path(self.input.pattern))
+
+    @property
+    def mask_sequence(self) -> SequencePattern | None:
+        return SequencePattern.parse(self.path(self.input.mask_pattern)) if self.input.mask_pattern else None
+
+    @property
+    def output_sequence(self) -> SequencePattern:
+        return SequencePattern.parse(self.path(self.output.pattern))
+
+    def to_dict(self) -> dict:
+        """The job document (paths as written, relative ones still relative)."""
+        out = {}
+        for f in dataclasses.fields(self):
+            if f.metadata.get("internal"):
+                continue
+            v = getattr(self, f.name)
+            out[f.name] = dataclasses.asdict(v) if dataclasses.is_dataclass(v) else v
+        return out
+
+    def to_json(self, indent: int | None = 2) -> str:
+        return json.dumps(self.to_dict(), indent=indent, sort_keys=False, ensure_ascii=False)
+
+    def absolute(self) -> "Job":
+        """The same job with every path absolute, for writing a job file elsewhere."""
+        mask = self.path(self.input.mask_pattern) if self.input.mask_pattern else None
+        inp = dataclasses.replace(self.input, pattern=self.path(self.input.pattern), mask_pattern=mask)
+        out = dataclasses.replace(self.output, pattern=self.path(self.output.pattern))
+        ref = self.path(self.reference_image) if self.reference_image else None
+        return dataclasses.replace(self, input=inp, output=out, reference_image=ref)
+
+    def replace(self, **changes) -> "Job":
+        """A validated copy with fields changed (nested ones as dicts, e.g. input={'frames': ...})."""
+        data = self.to_dict()
+        for key, value in changes.items():
+            if isinstance(value, dict) and isinstance(data.get(key), dict):
+                data[key] = {**data[key], **value}
+            else:
+                data[key] = value
+        return Job.from_dict(data, self.root)
+
+    def fingerprint(self) -> str:
+        """A hash of every parameter that shapes the pixels (with absolute paths)."""
+        data = self.absolute().to_dict()
+        data["input"].pop("frames", None)  # a sub-range renders the same frames the same way
+        blob = json.dumps(data, sort_keys=True, ensure_ascii=True).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+    def save(self, path: str) -> None:
+        """Write the job as JSON, atomically."""
+        with atomic_path(path, JobError) as tmp, open(tmp, "w", encoding="utf-8") as fh:
+            fh.write(self.to_json() + "\n")
+
+
+_SECTIONS = {"InputSpec": InputSpec, "OutputSpec": OutputSpec, "WindowSpec": WindowSpec}
+
+
+def _build(cls, data: dict, prefix: str) -> dict:
+    """Check ``data`` against dataclass ``cls``: unknown, missing and bad fields."""
+    fields = {f.name: f for f in dataclasses.fields(cls) if not f.metadata.get("internal")}
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        name = prefix + unknown[0]
+        close = difflib.get_close_matches(unknown[0].lower(), list(fields), n=1, cutoff=0.75)
+        hint = f"; did you mean '{prefix}{close[0]}'?" if close else f"; allowed: {', '.join(prefix + n for n in fields)}"
+        raise JobError(f"job has an unknown field '{name}'{hint}")
+    values = {}
+    for name, f in fields.items():
+        full = prefix + name
+        sub = _SECTIONS.get(f.type)
+        if name not in data:
+            if f.metadata.get("required"):
+                raise JobError(f"job field '{full}' is missing; it is required ({f.metadata['doc']})")
+            if sub is not None:
+                values[name] = sub(**_build(sub, {}, full + "."))
+            continue
+        value = data[name]
+        if sub is not None:
+            if not isinstance(value, dict):
+                raise JobError(f"job field '{full}': {value!r} is not allowed; expected an object")
+            values[name] = sub(**_build(sub, value, full + "."))
+            continue
+        try:
+            values[name] = f.metadata["check"](value)
+        except ValueError as exc:
+            raise JobError(f"job field '{full}': {_show(value)} is not allowed; expected {exc}") from None
+    return values
+
+
+def _show(value) -> str:
+    text = json.dumps(value, ensure_ascii=False) if not isinstance(value, float) or math.isfinite(value) else str(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def load_job(path: str) -> Job:
+    """Read and validate a job file; relative paths are taken from its folder."""
+    if os.path.isdir(path):
+        raise JobError(f"job file {path!r} is a folder; give the path of a .json job file")
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read()
+    except FileNotFoundError:
+        raise JobError(f"job file {path!r} does not exist") from None
+    except OSError as exc:
+        raise JobError(f"cannot read job file {path!r}: {exc.strerror}") from None
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise JobError(f"job file {path!r} is not UTF-8 text") from None
+    except json.JSONDecodeError as exc:
+        raise JobError(f"job file {path!r} is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}") from None
+    return Job.from_dict(data, os.path.dirname(os.path.abspath(path)))

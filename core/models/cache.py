@@ -1,0 +1,33 @@
+"""Recast's caches: the user-wide one (built-in tiny models) and the shot cache beside a job's output
+(``<output folder>/recast_cache``: depth, embeddings, resumable state), and their content keys."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+
+import numpy as np
+
+__all__ = ["cache_root", "cache_folder", "cache_key"]
+
+
+def cache_root() -> str:
+    """Recast's cache folder: ``$RECAST_CACHE``, else ``$XDG_CACHE_HOME/recast``, else ``~/.cache/recast``."""
+    if os.environ.get("RECAST_CACHE"):
+        return os.path.abspath(os.path.expanduser(os.environ["RECAST_CACHE"]))
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "recast")
+
+
+def cache_folder(job) -> str:
+    """``<output folder>/recast_cache``: depth and embeddings a re-render or a farm task reuses."""
+    return os.path.join(os.path.dirname(job.output_sequence.path(0)), "recast_cache")
+
+
+def cache_key(*parts) -> str:
+    """A short hash of ``parts`` (arrays by their bytes, anything else by its text)."""
+    h = hashlib.sha256()
+    for p in parts:
+        h.update(p.tobytes() if isinstance(p, np.ndarray) else str(p).encode("utf-8"))
+        h.update(b"\0")
+    return h.hexdigest()[:20]

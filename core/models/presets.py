@@ -1,0 +1,141 @@
+"""Model presets: which checkpoint (or local folder) serves each part of the stack.
+
+A preset is data (TOML or JSON): a ``name``, the ``backend`` its parts make (default
+``animatediff``, see :mod:`recast.core.backends`) and a table ``parts`` whose entries each have a
+``source`` — a Hugging Face repository id (``org/name``) or a local folder — and optionally
+``subfolder``, ``weight_name`` (single-file weights such as IP-Adapter's) and ``revision``.
+``allow_pickle = true`` (or ``RECAST_ALLOW_PICKLE=1``) lets a part load pickle weights
+(``.bin``/``.pt``): off by default, because unpickling can run code.
+
+Built in: ``default`` (public checkpoints, see ``presets/default.toml``) and ``tiny`` (the
+same architecture families at a tiny size with seeded random weights, built on first use in
+the cache folder; for the demo, tests and CI). A job's ``model`` names one of these, or a
+preset file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+from dataclasses import dataclass, field
+
+from ..errors import ModelError
+
+__all__ = ["PARTS", "ModelPart", "Preset", "load_preset", "read_preset_file"]
+
+#: every part a preset names, and what it is for
+PARTS = {
+    "base": "Stable Diffusion 1.5 (unet, vae, text encoder, tokenizer, scheduler)",
+    "controlnet": "depth ControlNet (structure)",
+    "motion_adapter": "AnimateDiff motion adapter (temporal layers)",
+    "ip_adapter": "IP-Adapter weights (reference image)",
+    "image_encoder": "CLIP vision encoder for the IP-Adapter",
+    "depth": "monocular depth estimator",
+    "clip": "CLIP for metrics",
+}
+
+_BUILTIN = os.path.join(os.path.dirname(__file__), "preset_files")
+
+
+
+
+@dataclass(frozen=True)
+class ModelPart:
+    """Where one part of the stack comes from."""
+
+    role: str  #: key in :data:`PARTS`
+    source: str  #: hub repository id, or a local folder (absolute once loaded)
+    subfolder: str | None = None  #: folder inside the source
+    weight_name: str | None = None  #: a single weights file inside (sub)folder
+    revision: str | None = None  #: hub revision (branch, tag or commit)
+    local: bool = False  #: source is a local folder
+
+    def describe(self) -> str:
+        where = self.source + (f"/{self.subfolder}" if self.subfolder else "")
+        return where + (f"/{self.weight_name}" if self.weight_name else "")
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A named set of model parts."""
+
+    name: str
+    parts: dict[str, ModelPart] = field(default_factory=dict)
+    description: str = ""
+    allow_pickle: bool = False  #: let parts load pickle weights (with a warning)
+    backend: str = "animatediff"  #: the diffusion engine these parts make (:mod:`recast.core.backends`)
+    path: str | None = None  #: the preset file
+
+    def part(self, role: str) -> ModelPart:
+        if role not in self.parts:
+            raise ModelError(f"model preset {self.name!r} has no '{role}' part ({PARTS.get(role, role)}); "
+                             f"add [parts.{role}] with a source to {self.path or 'the preset'}")
+        return self.parts[role]
+
+
+def _is_local(source: str, folder: str) -> bool:
+    if source.startswith(("/", "./", "../", "~")) or os.path.isabs(source):
+        return True
+    if os.path.isdir(os.path.join(folder, source)):
+        return True
+    return source.count("/") != 1  # hub ids are exactly 'org/name'
+
+
+def _from_data(data: dict, path: str) -> Preset:
+    folder = os.path.dirname(os.path.abspath(path))
+    if not isinstance(data, dict) or not isinstance(data.get("parts"), dict):
+        raise ModelError(f"model preset {path!r} has no [parts] table")
+    unknown = sorted(set(data) - {"name", "description", "parts", "allow_pickle", "backend"})
+    if unknown:
+        raise ModelError(f"model preset {path!r}: unknown key {unknown[0]!r}")
+    parts = {}
+    for role, spec in data["parts"].items():
+        if role not in PARTS:
+            raise ModelError(f"model preset {path!r}: unknown part {role!r}; parts are {', '.join(PARTS)}")
+        if not isinstance(spec, dict) or not isinstance(spec.get("source"), str) or not spec["source"].strip():
+            raise ModelError(f"model preset {path!r}: part {role!r} needs a 'source' (hub id or folder)")
+        bad = sorted(set(spec) - {"source", "subfolder", "weight_name", "revision"})
+        if bad:
+            raise ModelError(f"model preset {path!r}: part {role!r} has unknown key {bad[0]!r}")
+        source = spec["source"]
+        local = _is_local(source, folder)
+        if local:
+            source = os.path.normpath(os.path.join(folder, os.path.expanduser(source)))
+        parts[role] = ModelPart(role, source, spec.get("subfolder"), spec.get("weight_name"), spec.get("revision"),
+                                local)
+    return Preset(name=str(data.get("name", os.path.splitext(os.path.basename(path))[0])), parts=parts,
+                  description=str(data.get("description", "")), allow_pickle=bool(data.get("allow_pickle", False)),
+                  backend=str(data.get("backend", "animatediff")),
+                  path=os.path.abspath(path))
+
+
+def read_preset_file(path: str) -> Preset:
+    """Read a preset file (``.toml`` or ``.json``)."""
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read()
+    except OSError as exc:
+        raise ModelError(f"model preset file {path!r} cannot be read: {exc.strerror}") from None
+    try:
+        data = json.loads(raw) if path.lower().endswith(".json") else tomllib.loads(raw.decode("utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ModelError(f"model preset file {path!r} is not valid {'JSON' if path.endswith('.json') else 'TOML'}: "
+                         f"{str(exc).splitlines()[0]}") from None
+    return _from_data(data, path)
+
+
+def load_preset(name: str, base_folder: str = ".") -> Preset:
+    """``default``, ``tiny`` (built on first use), or a preset file (relative to ``base_folder``)."""
+    if name == "tiny":
+        from .tiny import ensure_tiny
+
+        return read_preset_file(ensure_tiny())
+    builtin = os.path.join(_BUILTIN, f"{name}.toml")
+    if os.path.sep not in name and "." not in name and os.path.isfile(builtin):
+        return read_preset_file(builtin)
+    path = name if os.path.isabs(name) else os.path.join(base_folder, name)
+    if not os.path.isfile(path):
+        known = sorted(["tiny"] + [os.path.splitext(n)[0] for n in os.listdir(_BUILTIN) if n.endswith(".toml")])
+        raise ModelError(f"model preset {name!r} is neither a built-in preset ({', '.join(known)}) nor a preset file")
+    return read_preset_file(path)

@@ -1,0 +1,44 @@
+"""Render stage 1, ``check_inputs``: everything that can be wrong with a job's inputs, found before
+any pixel is read or any model loaded (diffusers' ``check_inputs``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..errors import SequenceError
+from ..io.colour import plate_colorspace
+from ..io.frames import FrameRange
+from ..shot.matte import Matte
+from ..shot.plate import Plate, prepare_output, scan_plate
+
+__all__ = ["Checked", "check_inputs"]
+
+
+@dataclass(frozen=True)
+class Checked:
+    """The inputs of one render, checked."""
+
+    plate: Plate  #: the frames rendered
+    shot: Plate  #: the job's whole range (depth is normalised over it, so sub-ranges and chunks agree)
+    colorspace: str  #: the plate's colour space (OCIO name)
+    output_folder: str  #: exists and is writable
+    matte: Matte  #: the edit's weight per frame (disabled when the job has no mask)
+
+
+def check_inputs(job, frames: FrameRange | None = None) -> Checked:
+    """The plate's frames, layout, colour space, depth and mask channels, matte and output folder of
+    ``job`` (or of its sub-range ``frames``)."""
+    job_range = job.frame_range
+    if frames is not None and job_range is not None and not (frames.first in job_range and frames.last in job_range):
+        raise SequenceError(f"frames {frames} are outside the job's range {job_range}")
+    plate = scan_plate(job.input_sequence, frames or job_range)
+    shot = plate if frames is None or frames == (job_range or plate.frames) else scan_plate(job.input_sequence,
+                                                                                              job_range)
+    if job.input.depth_channel:
+        plate.header.index(job.input.depth_channel)
+    if job.input.mask_channel and not job.input.mask_pattern:
+        plate.header.index(job.input.mask_channel)
+    matte = Matte(job, plate)
+    space = plate_colorspace(job.input.colorspace, plate.header.colorspace)
+    folder = prepare_output(job.output_sequence)
+    return Checked(plate, shot, space, folder, matte)

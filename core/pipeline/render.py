@@ -1,0 +1,126 @@
+"""Rendering a job: a readable sequence of named stages (diffusers' ``__call__`` as a numbered script).
+
+1. check    — :func:`.inputs.check_inputs`: the plate's frames, layout, colour space, mask and
+              output folder, before any pixel is read or any model loaded;
+2. plan     — :func:`.plan.plan_render`: the range (handles, farm chunk), where each frame
+              goes, the model's size, the context windows, and what this job already wrote;
+3. engine   — the preset's backend (:mod:`recast.core.backends`), its job fields and model parts
+              checked; nothing loads until a stage needs it;
+4. sample   — :func:`.stages.sample`: structure and content, then the temporal sampler, the
+              state saved after each step so a killed render resumes;
+5. write    — :func:`.stages.write_frames`: decode, back to the plate's colour space and data
+              window, composite through the mask, every other channel kept; atomic per frame.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+
+from ..backends.animatediff import AnimateDiffBackend
+from ..io.frames import FrameRange
+from ..job import Job
+from ..progress import CancelFlag, Reporter
+from .inputs import check_inputs
+from .plan import plan_render
+
+__all__ = ["RENDERER", "RenderResult", "check_inputs", "render"]
+
+RENDERER = AnimateDiffBackend.description  #: the default backend's stack, as frame headers record it
+
+
+@dataclass
+class RenderResult:
+    """What a render wrote."""
+
+    frames: list[int] = field(default_factory=list)  #: frame numbers written, in order
+    paths: list[str] = field(default_factory=list)  #: their files
+    skipped: list[int] = field(default_factory=list)  #: frames this job had already written
+    resumed_from_step: int | None = None  #: denoising step a saved state was resumed from
+    seconds: float = 0.0  #: wall time
+    timing: dict = field(default_factory=dict)  #: seconds: conditions (content, depth), load (models onto the
+    #: device), unet, controlnet, vae (encode + decode), write (read plate, resize, colour, composite, EXR)
+    warnings: list[str] = field(default_factory=list)  #: what the artist was warned about
+
+
+def render(job: Job, frames: FrameRange | None = None, reporter: Reporter | None = None,
+           cancel: CancelFlag | None = None, loader=None, chunk: FrameRange | None = None,
+           chunk_set: str = "default", context: bool = False, backend=None) -> RenderResult:
+    """Render ``job`` (or the sub-range ``frames`` of it); returns what was written.
+
+    With ``context`` (what ``recast render --frames`` does) a sub-range is rendered with the
+    job's handles around it, clipped to the shot, so its first and last windows see the motion
+    across its edges; only ``frames`` are written. With ``chunk`` it renders a farm chunk
+    (:mod:`recast.core.farm.chunks`): the frames only it renders go to the output, the rest to
+    its seam folder of set ``chunk_set``. ``loader`` (a :class:`~recast.core.models.Loader`) may
+    be given to reuse loaded models between renders (the farm server); ``backend`` replaces the
+    preset's backend (tests drive the render through a fake one)."""
+    reporter = reporter or Reporter()
+    cancel = cancel or CancelFlag()
+    started = time.monotonic()
+    result = RenderResult()
+
+    # 1-2. check the inputs, plan the render
+    plan = plan_render(job, frames, chunk, chunk_set, context)
+    result.skipped = plan.skipped
+
+    # 3. the engine (nothing loads yet)
+    if plan.todo and backend is None:
+        from ..backends import backend_for
+        from ..models.loader import loader_for
+
+        loader = loader or loader_for(job)
+        backend = backend_for(job, loader)
+    if plan.todo and not job.input.depth_channel:
+        from ..models.parts import locate
+
+        locate(_need_loader(job, loader).preset, "depth")
+    renderer = getattr(backend, "description", RENDERER) if backend is not None else RENDERER
+    _announce(plan, renderer, reporter)
+
+    if plan.todo:
+        # 4. structure, content and the sampler (or a saved state whose denoising had finished)
+        state = plan.state()
+        saved = state.load()
+        if saved is not None:
+            result.resumed_from_step = saved[0]
+        if saved is not None and saved[0] == saved[1]:
+            latents = saved[2]
+        else:
+            from .stages import sample
+
+            latents = sample(plan, backend, state, saved, lambda: _need_loader(job, loader), reporter, cancel,
+                             result.warnings)
+        # 5. decode and write
+        from .stages import header_attributes, write_frames
+
+        write_frames(plan, backend, latents.to(backend.device), header_attributes(plan, renderer), reporter, cancel,
+                     result)
+        state.remove()
+        result.timing = {k: round(v, 3) for k, v in backend.timing.items()}
+
+    result.seconds = time.monotonic() - started
+    reporter.done(frames=len(result.frames), skipped=len(result.skipped), output=plan.output.pattern,
+                  seconds=round(result.seconds, 3), resumed_from_step=result.resumed_from_step, timing=result.timing)
+    return result
+
+
+def _need_loader(job, loader):
+    if loader is None:
+        from ..errors import ModelError
+
+        raise ModelError("this render needs the preset's depth estimator but was given no model loader")
+    return loader
+
+
+def _announce(plan, renderer: str, reporter) -> None:
+    """The start event, then a frame event for every frame an earlier run already wrote."""
+    delivered = plan.delivered
+    reporter.start(job=plan.job.root, frames=str(FrameRange(delivered[0], delivered[-1])), total=len(delivered),
+                   rendered=str(plan.frames), output=plan.output.pattern, renderer=renderer,
+                   colorspace=plan.checked.colorspace, model_size=list(plan.size), windows=len(plan.windows),
+                   steps=plan.job.steps, skipped=len(plan.skipped))
+    for f in plan.skipped:
+        seam = plan.route[f] is plan.seams
+        reporter.frame(f, os.path.abspath(plan.route[f].path(f)), skipped=True, **({"seam": True} if seam else {}))

@@ -1,0 +1,76 @@
+"""The temporal sampler: every frame of a range denoised together, one context window at a time.
+
+Per step, each window gets the backend's guided prediction (:meth:`.Backend.predict`: Gen-1's
+guidance for the AnimateDiff backend); where windows overlap the predictions are averaged with
+:func:`.sampling.window_weights` (high in a window's middle, low at its ends), then one
+scheduler step (:meth:`.Backend.step`) moves every frame. Only one window's activations exist
+at a time, so device memory does not grow with the shot; what is kept for the whole range is
+its latents, the conditioning (depth at the model's size) and, with a mask or strength below 1,
+the plate's latents.
+
+* strength 1.0 starts from the frames' noise alone (structure from depth only, as in Gen-1);
+  below 1.0 from the plate's latents noised to the matching step (SDEdit), both by the backend;
+* with a mask, after every step the latents outside the (grown) latent mask are replaced by
+  the plate's latents noised to the next step, so the edit grows from the kept plate;
+* cancel is checked before every window; the state is saved after every whole step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["ShotInputs", "denoise"]
+
+
+@dataclass
+class ShotInputs:
+    """Everything the sampler needs of a range, indexed by position in ``frames``."""
+
+    frames: list[int]
+    conditions: object  #: the backend's conditioning of the shot (:meth:`.Backend.conditions`)
+    noise: object  #: (N, *latent shape) float32: each frame's noise, drawn from (seed, frame)
+    plate_latents: object | None = None  #: (N, *latent shape) on the device, when strength < 1 or masked
+    mask: object | None = None  #: (N, 1, h, w) on the device: 1 = edit, 0 = keep the plate
+
+
+def denoise(backend, inputs: ShotInputs, latents, timesteps, windows, *, start_step=0, reporter, cancel,
+            save_state=None):
+    """Run steps ``start_step..`` over ``windows`` (inclusive absolute frame ranges); returns the latents.
+    ``save_state(steps_done, latents)`` is called after every whole step."""
+    import torch
+
+    from .sampling import window_weights
+
+    first = inputs.frames[0]
+    total = len(timesteps) * len(windows)
+    n = latents.shape[0]
+    with backend.stage("denoise"), torch.inference_mode():
+        for step in range(start_step, len(timesteps)):
+            t = timesteps[step]
+            fused = torch.zeros_like(latents)
+            weight = torch.zeros(n, device=latents.device)
+            for k, (a, b) in enumerate(windows):
+                cancel.check(f"while denoising (step {step + 1} of {len(timesteps)}); no frame was written by "
+                             "this run yet, and a rerun resumes from the last whole step")
+                i, j = a - first, b - first + 1
+                eps = backend.predict(latents[i:j], t, inputs.conditions, slice(i, j))
+                w = window_weights(j - i).to(latents.device)
+                fused[i:j] += eps * w.view(-1, *[1] * (eps.dim() - 1))
+                weight[i:j] += w
+                reporter.progress("denoise", step * len(windows) + k + 1, total, step=step + 1, steps=len(timesteps))
+            eps = fused / weight.view(-1, *[1] * (fused.dim() - 1))
+            latents = backend.step(eps, t, latents)
+            if inputs.mask is not None:
+                latents = _keep_plate(backend, inputs, latents, timesteps, step)
+            if save_state is not None:
+                save_state(step + 1, latents)
+    return latents
+
+
+def _keep_plate(backend, inputs: ShotInputs, latents, timesteps, step):
+    """Outside the mask, the plate's latents at the noise level the next step expects."""
+    if step + 1 < len(timesteps):
+        kept = backend.add_noise(inputs.plate_latents, inputs.noise, timesteps[step + 1:step + 2])
+    else:
+        kept = inputs.plate_latents
+    return inputs.mask * latents + (1.0 - inputs.mask) * kept

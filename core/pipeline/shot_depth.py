@@ -1,0 +1,128 @@
+"""The shot's depth: from the plate's AOV or the preset's estimator, normalised over the shot, cached.
+
+Depth is computed at the size the model runs at (:mod:`recast.core.io.resolution`) and cached
+per shot in ``<output folder>/recast_cache/depth/``: raw per-frame inverse depth keyed by the
+frame's content and the depth source (a changed frame is recomputed, the others are not), and
+the shot's normalised sequence ``depth.####.exr`` (channel ``depth.Z``, float, resized to the
+plate's windows) keyed by all of them — open it in Nuke to see what the model saw. The maths
+(conventions, normalisation, structure levels) is :mod:`.depth`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..io.atomic import atomic_path
+from ..io.exrio import Frame, Header, Window, read_frame, write_frame
+from ..io.frames import SequencePattern
+from ..io.resolution import resize
+from ..models.cache import cache_folder, cache_key
+from .depth import apply_structure_level, disparity_from_z, estimate_disparity, normalise_shot
+
+__all__ = ["ShotDepth", "shot_depth", "apply_structure_level"]
+
+
+def _depth_header(plate_header: Header, path: str) -> Header:
+    return Header(path=path, channels=("depth.Z",), formats=("float",), data_window=plate_header.data_window,
+                  display_window=plate_header.display_window, attributes=(("compression", "string", "zip"),))
+
+
+@dataclass
+class ShotDepth:
+    """Normalised inverse depth of every frame of a shot (level 0) at the model's size, and where it is cached."""
+
+    frames: dict[int, np.ndarray]  #: frame → H×W float32 in [0, 1], 1 = near, at the model's size
+    sequence: SequencePattern  #: the cached ``depth.####.exr`` files (the plate's windows)
+    source: str  #: 'estimator:<model>' or 'aov:<channel>'
+    range: tuple[float, float]  #: inverse depth mapped to 0 and 1
+    computed: int  #: frames whose raw depth was computed (not found in the cache)
+
+
+def _aov_raws(job, plate, size, reporter, cancel):
+    """Raw inverse depth from the plate's depth AOV (CG Z → 1/Z), at ``size``."""
+    channel = job.input.depth_channel
+    source = f"aov:{channel}"
+    raws, keys = {}, {}
+    for i, f in enumerate(plate.frames):
+        cancel.check("while reading depth")
+        z = read_frame(plate.path(f)).channel(channel)
+        raws[f] = resize(disparity_from_z(z), size[0], size[1], "triangle")
+        keys[f] = cache_key(source, z, size)
+        reporter.progress("depth", i + 1, len(plate.frames))
+    return source, raws, keys, len(raws)
+
+
+def _estimated_raws(job, plate, model_frames, size, loader_factory, reporter, cancel):
+    """Raw inverse depth from the preset's estimator, a batch at a time, each frame cached by its content."""
+    width, height = size
+    loader = loader_factory()
+    part = loader.preset.part("depth")
+    source = f"estimator:{part.describe()}@{part.revision or 'main'}"
+    raw_dir = os.path.join(cache_folder(job), "depth", "raw", cache_key(source))
+    raws, keys, batch, computed = {}, {}, 4, 0
+    model = processor = None
+    frames = list(plate.frames)
+    for i in range(0, len(frames), batch):
+        cancel.check("while estimating depth")
+        chunk = frames[i:i + batch]
+        images = {f: model_frames.get(f) for f in chunk}
+        todo = []
+        for f in chunk:
+            keys[f] = cache_key(source, images[f], images[f].shape)
+            path = os.path.join(raw_dir, keys[f] + ".exr")
+            if os.path.isfile(path):
+                raws[f] = read_frame(path).pixels[:, :, 0]
+            else:
+                todo.append(f)
+        computed += len(todo)
+        if todo:
+            if model is None:
+                model, processor = loader.depth_estimator()
+                os.makedirs(raw_dir, exist_ok=True)
+            for f, d in zip(todo, estimate_disparity([images[f] for f in todo], model, processor, batch)):
+                raws[f] = d
+                write_frame(os.path.join(raw_dir, keys[f] + ".exr"), Frame(Header(
+                    path="", channels=("Z",), formats=("float",), data_window=Window(0, 0, width, height),
+                    display_window=Window(0, 0, width, height),
+                    attributes=(("recast/depth_source", "string", source),)), d[:, :, None]))
+        reporter.progress("depth", min(i + batch, len(frames)), len(frames))
+    return source, raws, keys, computed
+
+
+def _write_visible(plate, seq, manifest, frames, source, rng, size, keys) -> None:
+    """The shot's normalised depth as ``depth.####.exr`` at the plate's windows, and its manifest."""
+    os.makedirs(os.path.dirname(manifest), exist_ok=True)
+    header = _depth_header(plate.header, seq.pattern)
+    dw = plate.header.data_window
+    for f in plate.frames:
+        extra = {"recast/depth_source": source, "recast/depth_range": f"{rng[0]:.9g} {rng[1]:.9g}",
+                 "recast/depth_size": f"{size[0]}x{size[1]}",
+                 "recast/depth_convention": "normalised inverse depth: 1 near, 0 far"}
+        full = np.clip(resize(frames[f], dw.width, dw.height, "triangle"), 0.0, 1.0)
+        write_frame(seq.path(f), Frame(header, full[:, :, None]), extra)
+    with atomic_path(manifest) as tmp, open(tmp, "w") as fh:
+        json.dump({"source": source, "frames": str(plate.frames), "size": list(size), "range": rng, "keys": keys}, fh)
+
+
+def shot_depth(job, plate, model_frames, size: tuple[int, int], loader_factory, reporter, cancel) -> ShotDepth:
+    """Depth for every frame of ``plate`` at ``size`` (width, height): from the cache, the plate's AOV, or the
+    estimator run on ``model_frames.get(f)`` (model-space frames at ``size``, read one batch at a time)."""
+    if job.input.depth_channel:
+        source, raws, keys, computed = _aov_raws(job, plate, size, reporter, cancel)
+    else:
+        source, raws, keys, computed = _estimated_raws(job, plate, model_frames, size, loader_factory, reporter,
+                                                       cancel)
+    root = os.path.join(cache_folder(job), "depth")
+    shot_key = cache_key(source, size, *[keys[f] for f in plate.frames])
+    seq = SequencePattern.parse(os.path.join(root, shot_key, "depth.####.exr"))
+    manifest = os.path.join(root, shot_key, "shot.json")
+    ordered = list(plate.frames)
+    normalised, rng = normalise_shot([raws[f] for f in ordered])
+    frames = dict(zip(ordered, normalised))
+    if not os.path.isfile(manifest):
+        _write_visible(plate, seq, manifest, frames, source, rng, size, keys)
+    return ShotDepth(frames, seq, source, rng, computed)

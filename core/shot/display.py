@@ -1,0 +1,34 @@
+"""A plate as a person (and the model) sees it: scene-linear → display-referred RGB in [0, 1].
+
+The one place plate pixels become display pixels: the model's input (:mod:`.model_frames`), the
+metrics' frames (:mod:`recast.core.metrics.evaluate`) and the demo's contact sheet all use it.
+Convention: the plate's colour space (the job's, else the file's ``oiio:ColorSpace``, else
+Linear Rec.709) → model space (sRGB-encoded Rec.709, :data:`recast.core.io.colour.MODEL_SPACE`)
+through OCIO; NaN → 0, ±Inf clipped; then clipped to [0, 1]. float32, H×W×3, top row first.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..io.colour import model_input, plate_colorspace, to_model
+from ..io.exrio import read_frame
+from ..io.resolution import model_size, resize
+
+__all__ = ["display_rgb", "display_frame"]
+
+
+def display_rgb(rgb: np.ndarray, space: str) -> np.ndarray:
+    """Scene-linear ``rgb`` in ``space`` → display RGB in [0, 1], float32."""
+    return model_input(to_model(rgb, space))
+
+
+def display_frame(path: str, colorspace: str | None = None, long_side: int | None = None) -> np.ndarray:
+    """The RGB of the frame at ``path`` as display RGB, resized to ``long_side`` pixels on its long side
+    (aspect kept, multiples of 8) when given."""
+    frame = read_frame(path)
+    rgb = display_rgb(frame.rgb(), plate_colorspace(colorspace, frame.header.colorspace))
+    if long_side is None:
+        return rgb
+    h, w = rgb.shape[:2]
+    return np.clip(resize(rgb, *model_size(w, h, long_side)), 0.0, 1.0).astype(np.float32)

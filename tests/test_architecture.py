@@ -1,0 +1,188 @@
+"""The shape of the code: the render reaches its diffusion engine only through the Backend interface,
+core imports light and without cycles, modules stay small."""
+
+from __future__ import annotations
+
+import ast
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from recast.core.backends import backend_class
+from recast.core.backends.base import Backend, Capabilities
+from recast.core.errors import JobError, ModelError
+from recast.core.io.colour import from_model
+from recast.core.io.exrio import read_frame
+from recast.core.job import Job
+from recast.core.pipeline.render import render
+from tests.conftest import job_dict
+from tests.test_render import Collect
+
+CORE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "core")
+
+
+class RecordingBackend(Backend):
+    """A backend with no network: latents are zeros, every prediction zero, every decode grey 0.5 in model
+    space. It records what the render asked of it, in order."""
+
+    name = "recording"
+    description = "a recording fake"
+
+    def __init__(self):
+        super().__init__()
+        self.calls = []
+        self.decode_chunk = 4
+
+    @property
+    def device(self):
+        return torch.device("cpu")
+
+    def latent_shape(self, size):
+        return (4, size[1] // 8, size[0] // 8)
+
+    def encode(self, frames):
+        self.calls.append(("encode", len(frames)))
+        return torch.zeros(len(frames), 4, frames[0].shape[0] // 8, frames[0].shape[1] // 8)
+
+    def decode(self, latents):
+        self.calls.append(("decode", latents.shape[0]))
+        n, _, h, w = latents.shape
+        return np.full((n, h * 8, w * 8, 3), 0.5, np.float32)
+
+    def conditions(self, job, content_cache, depth):
+        self.calls.append(("conditions", job.prompt, tuple(depth.shape)))
+        return {"depth": depth}
+
+    def timesteps(self, steps, strength):
+        self.calls.append(("timesteps", steps, strength))
+        return torch.arange(steps, 0, -1)
+
+    def initial_latents(self, noise, plate_latents, timesteps, strength):
+        self.calls.append(("initial_latents", tuple(noise.shape)))
+        return noise.clone()
+
+    def add_noise(self, clean, noise, timestep):
+        return clean
+
+    def step(self, prediction, timestep, latents):
+        self.calls.append(("step", int(timestep)))
+        return latents - prediction
+
+    def predict(self, latents, timestep, conditions, window):
+        self.calls.append(("predict", int(timestep), window.start, window.stop))
+        assert conditions["depth"][window].shape[0] == latents.shape[0]
+        return torch.zeros_like(latents)
+
+    def stage(self, name):
+        self.calls.append(("stage", name))
+        return super().stage(name)
+
+
+def test_the_render_reaches_the_engine_only_through_the_backend(tmp_path, plate):
+    """Six frames, windows of 4 overlapping by 1, two steps, the plate's own depth: the render asks the
+    backend for conditions once, noise shaped by its latent size, one prediction per window per step, one
+    step per step, and decodes in its chunks; the frames hold what the backend decoded, in the plate's
+    colour space, and the plate's other channels untouched."""
+    job = Job.from_dict(job_dict(input={"depth_channel": "depth.Z"}, steps=2), str(tmp_path))
+    backend = RecordingBackend()
+    result = render(job, reporter=Collect(), backend=backend)
+
+    assert result.frames == list(range(1001, 1007))
+    kinds = [c[0] for c in backend.calls]
+    assert kinds.count("conditions") == 1 and backend.calls[kinds.index("conditions")][2] == (6, 1, 40, 64)
+    assert ("timesteps", 2, 1.0) in backend.calls and ("initial_latents", (6, 4, 5, 8)) in backend.calls
+    windows = [(c[2], c[3]) for c in backend.calls if c[0] == "predict"]
+    assert windows == [(0, 4), (2, 6)] * 2  # 1001-1004, then 1004-1007 slid inside the range: 1003-1006
+    assert [c for c in backend.calls if c[0] == "step"] == [("step", 2), ("step", 1)]
+    assert [c for c in backend.calls if c[0] == "decode"] == [("decode", 4), ("decode", 2)]
+    assert ("stage", "denoise") in backend.calls and ("stage", "vae") in backend.calls
+    assert "encode" not in kinds  # strength 1, no mask: the plate is never encoded
+
+    grey = from_model(np.full((1, 1, 3), 0.5, np.float32), "ACEScg")[0, 0]
+    for f in (1001, 1006):
+        out, src = read_frame(job.output_sequence.path(f)), read_frame(job.input_sequence.path(f))
+        np.testing.assert_allclose(out.rgb()[20, 30], grey, rtol=2e-3)  # half floats
+        for name in ("A", "depth.Z"):
+            np.testing.assert_array_equal(out.channel(name), src.channel(name))
+        assert out.header.attribute("recast/renderer") == "a recording fake"
+
+
+def test_a_field_the_backend_cannot_honour_is_one_error_naming_field_and_backend(tmp_path, plate):
+    class NoTemporal(RecordingBackend):
+        name = "no-temporal"
+        capabilities = Capabilities(temporal_guidance=False)
+
+    job = Job.from_dict(job_dict(temporal_guidance=1.5), str(tmp_path))
+    with pytest.raises(JobError, match="'temporal_guidance' is not supported by the 'no-temporal' backend"):
+        NoTemporal.check_job(job)
+    NoTemporal.check_job(job.replace(temporal_guidance=1.0))
+    with pytest.raises(ModelError, match="backend 'nope'.*animatediff"):
+        backend_class("nope")
+    assert backend_class("animatediff").capabilities.reference_image
+
+
+def _modules():
+    for folder, _, files in os.walk(CORE):
+        for name in files:
+            if name.endswith(".py"):
+                path = os.path.join(folder, name)
+                rel = os.path.relpath(path, CORE)[:-3].replace(os.sep, ".")
+                yield ("recast.core." + rel).removesuffix(".__init__"), path
+
+
+def test_core_modules_stay_small():
+    big = {m: n for m, p in _modules() if (n := sum(1 for _ in open(p, encoding="utf-8"))) > 300}
+    assert not big, f"modules over 300 lines: {big}"
+
+
+def _module_level_imports(module: str, path: str) -> set[str]:
+    """recast.core modules imported when ``module`` is imported (top-level statements, not in functions)."""
+    tree = ast.parse(open(path, encoding="utf-8").read())
+    package = module if path.endswith("__init__.py") else module.rpartition(".")[0]
+    out = set()
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")
+                base = base[:len(base) - node.level + 1]
+                target = ".".join(base + ([node.module] if node.module else []))
+            else:
+                target = node.module or ""
+            for alias in node.names:
+                full = f"{target}.{alias.name}"
+                out.add(full if any(m == full for m, _ in _modules()) else target)
+        elif isinstance(node, ast.Import):
+            out.update(a.name for a in node.names)
+    return {m for m in out if m.startswith("recast.core")}
+
+
+def test_no_module_level_import_cycle():
+    graph = {m: _module_level_imports(m, p) for m, p in _modules()}
+    state = {}
+
+    def visit(m, stack):
+        if state.get(m) == "done":
+            return
+        if state.get(m) == "open":
+            cycle = stack[stack.index(m):] + [m]
+            pytest.fail("import cycle: " + " → ".join(cycle))
+        state[m] = "open"
+        for dep in graph.get(m, ()):
+            if dep != m and dep in graph:
+                visit(dep, stack + [m])
+        state[m] = "done"
+
+    for m in graph:
+        visit(m, [])
+
+
+def test_core_and_its_packages_import_without_torch_or_openimageio():
+    packages = sorted(m for m, p in _modules() if p.endswith("__init__.py"))
+    code = ("import sys; import " + ", ".join(packages) + "; "
+            "print(sorted(m for m in ('torch', 'diffusers', 'transformers', 'OpenImageIO') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
