@@ -7,7 +7,7 @@ inside the functions that need them.
 __version__ = "0.1.0"
 
 from .errors import (Cancelled, ColourError, ImageError, JobError, ModelError, OutputError, RecastError,
-                     SequenceError)
+                     ResourceError, SequenceError)
 from .io.frames import FrameRange, SequencePattern
 from .job import SCHEMA, Job, load_job
 
@@ -20,6 +20,7 @@ __all__ = [
     "ColourError",
     "OutputError",
     "ModelError",
+    "ResourceError",
     "Cancelled",
     "FrameRange",
     "SequencePattern",

@@ -12,6 +12,7 @@ __all__ = [
     "ColourError",
     "OutputError",
     "ModelError",
+    "ResourceError",
     "Cancelled",
 ]
 
@@ -42,6 +43,10 @@ class OutputError(RecastError):
 
 class ModelError(RecastError):
     """A model preset or a model part is missing, unsafe or cannot be loaded."""
+
+
+class ResourceError(RecastError):
+    """The machine cannot hold what a job needs (memory), found before anything runs."""
 
 
 class Cancelled(RecastError):

@@ -101,7 +101,9 @@ def write_exr(path, pixels, channels, formats=None, data_window=None, display_wi
     import OpenImageIO as oiio
 
     h, w, c = pixels.shape
-    spec = oiio.ImageSpec(w, h, c, oiio.FLOAT)
+    # OIIO writes the base format when every channel format agrees, so the base must be that format
+    base = oiio.TypeDesc(formats[0]) if formats and len(set(formats)) == 1 else oiio.FLOAT
+    spec = oiio.ImageSpec(w, h, c, base)
     spec.channelnames = tuple(channels)
     if formats:
         spec.channelformats = tuple(oiio.TypeDesc(f) for f in formats)

@@ -55,6 +55,43 @@ class AnimateDiffBackend(Backend):
     def device(self):
         return self.engine.device
 
+    #: activation bytes per (latent token · frame · batch entry · UNet base channel · byte of the number
+    #: format) of one window through the motion UNet + ControlNet, by device type. CPU calibrated: full-size
+    #: SD 1.5 + motion adapter + depth ControlNet, fp32, 8 frames at 192x192, batch 2 peaked at 12.6 GB RSS
+    #: (bench/RESULTS.md), about 7.5 GB of it weights. On GPUs PyTorch's fused attention keeps no attention
+    #: matrix: about a quarter (AnimateDiff's published ~10-12 GB for 16 frames at 512 px in fp16).
+    #: Rough by nature; the preflight refuses only far beyond what is free.
+    UNET_ACTIVATION = {"cpu": 425, "cuda": 100, "mps": 100}
+    VAE_ACTIVATION = 6  #: the decoder's full-resolution tensors alive at once, per pixel and base channel
+
+    def estimate_memory(self, size, window, frames):
+        import json
+        import os
+
+        from ..models.parts import locate, parameter_count
+
+        preset, nbytes = self.loader.preset, self.engine.dtype.itemsize
+        base = locate(preset, "base")
+        with open(os.path.join(base, "unet", "config.json")) as fh:
+            unet_c0 = json.load(fh)["block_out_channels"][0]
+        with open(os.path.join(base, "vae", "config.json")) as fh:
+            vae_c0 = json.load(fh)["block_out_channels"][0]
+        roles = ["base", "controlnet", "motion_adapter"] + (["ip_adapter", "image_encoder"]
+                                                            if self.job.reference_image else [])
+        weights = sum(parameter_count(locate(preset, r)) for r in roles) * nbytes
+        width, height = size
+        tokens = (width // self.engine.latent_factor) * (height // self.engine.latent_factor)
+        batch = 2 + (self.job.temporal_guidance != 1.0)
+        per = self.UNET_ACTIVATION.get(self.device.type, 425)
+        window_bytes = per * unet_c0 * tokens * window * batch * nbytes
+        low = self.engine.plan.mode == "low"
+        if low:  # feed-forward chunking and sliced ControlNet attention roughly halve it; weights visit in turn
+            window_bytes //= 2
+            weights //= 2
+        decode = self.VAE_ACTIVATION * vae_c0 * width * height * self.decode_chunk * nbytes
+        shot = frames * (tokens * 4 * 4 * 4 + width * height * 2)  # latents, noise, plate latents, fused; depth
+        return {"models": weights, "one window": window_bytes, "decode": decode, "shot": shot}
+
     # --- latent space --------------------------------------------------------------------
     def latent_shape(self, size):
         factor = self.engine.latent_factor
@@ -72,7 +109,7 @@ class AnimateDiffBackend(Backend):
 
         from .clip_content import encode_content
 
-        content = encode_content(job, self.loader, content_cache)
+        content = encode_content(job, self.loader, content_cache, self.warnings)
         self.loader.release("base:text", "image_encoder")
         image = None
         if content.image_embeds is not None:

@@ -64,6 +64,7 @@ class Backend(ABC):
     def __init__(self):
         self.timing: dict[str, float] = {}  #: seconds per part: load, conditions, unet, controlnet, vae, write
         self.decode_chunk: int = 8  #: frames per encode/decode batch (fixed, so resumed frames decode alike)
+        self.warnings: list[str] = []  #: what the artist should know (e.g. a prompt cut to the encoder's length)
 
     # --- before anything loads -------------------------------------------------------
     @classmethod
@@ -84,6 +85,12 @@ class Backend(ABC):
 
     def require_parts(self, job) -> None:
         """Every model part the job needs is there (one clear ModelError before anything runs)."""
+
+    def estimate_memory(self, size: tuple[int, int], window: int, frames: int) -> dict[str, int] | None:
+        """Rough peak bytes on the device by part (weights, one window, one decode batch, the shot's
+        latents) for a model size (width, height), window length and range length; None: no estimate.
+        Must not load a model (configs and safetensors headers only)."""
+        return None
 
     # --- latent space ------------------------------------------------------------------
     @abstractmethod

@@ -60,11 +60,18 @@ def load_reference_image(path: str) -> np.ndarray:
     return model_input(to_model(rgb, space))
 
 
-def _encode_text(loader, texts: list[str]):
+def _encode_text(loader, texts: list[str], warnings: list | None = None):
     import torch
 
     tok, enc = loader.text_encoder()
-    ids = tok(texts, padding="max_length", max_length=tok.model_max_length, truncation=True, return_tensors="pt")
+    limit = tok.model_max_length
+    for text in texts:  # the job caps prompts at 10 000 characters, so counting the tokens is quick
+        used = len(tok(text, truncation=False).input_ids)
+        if used > limit and warnings is not None:
+            warnings.append(f"the prompt is {used} tokens long; the text encoder reads the first {limit} "
+                            f"(about {len(tok.decode(tok(text, truncation=True, max_length=limit).input_ids[1:-1]).split())}"
+                            " words) and ignores the rest")
+    ids = tok(texts, padding="max_length", max_length=limit, truncation=True, return_tensors="pt")
     with torch.inference_mode():
         out = enc(ids.input_ids.to(loader.device))[0]
     return out.float().cpu()
@@ -80,7 +87,7 @@ def _encode_image(loader, rgb: np.ndarray):
     return emb.float().cpu()
 
 
-def encode_content(job, loader, cache_dir: str | None) -> Content:
+def encode_content(job, loader, cache_dir: str | None, warnings: list | None = None) -> Content:
     """Text and image embeddings of the job, from the cache when they were computed before."""
     import torch
     from safetensors.torch import load_file, save_file
@@ -96,7 +103,7 @@ def encode_content(job, loader, cache_dir: str | None) -> Content:
     if path and os.path.isfile(path):
         t = load_file(path)
         return Content(t["prompt"], t["negative"], t.get("image"), t.get("negative_image"), job.reference_weight, True)
-    text = _encode_text(loader, [job.prompt, job.negative_prompt])
+    text = _encode_text(loader, [job.prompt, job.negative_prompt], warnings)
     tensors = {"prompt": text[:1].contiguous(), "negative": text[1:].contiguous()}
     if rgb is not None:
         img = _encode_image(loader, rgb)

@@ -43,9 +43,17 @@ def run(args, reporter, cancel) -> int:
         for s in status:
             state = f"ok  {s.size / 1e6:9.1f} MB  {s.path}" if s.present else f"MISSING  {s.problem}"
             print(f"  {s.role:<15} {state}")
-    missing = [s.role for s in status if not s.present]
+    missing = [s for s in status if not s.present]
     if missing:
-        print(f"recast: {len(missing)} part(s) missing: {', '.join(missing)}; 'recast models pull --model "
-              f"{args.model}' fetches them where a network exists", file=sys.stderr)
+        # only hub parts absent from the cache can be pulled; a local folder or pickle-only weights need a fix
+        pullable = [s.role for s in missing if s.role in preset.parts and not preset.parts[s.role].local
+                    and "pickle" not in (s.problem or "")]
+        advice = [f"'recast models pull --model {args.model}' fetches {', '.join(pullable)} where a network exists"
+                  ] if pullable else []
+        if len(pullable) < len(missing):
+            advice.append("fix the others as their lines above say (a local folder, or weights to convert to "
+                          "safetensors)")
+        print(f"recast: {len(missing)} part(s) missing or unusable: {', '.join(s.role for s in missing)}; "
+              f"{'; '.join(advice)}", file=sys.stderr)
         return 1
     return 0

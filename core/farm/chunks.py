@@ -97,15 +97,36 @@ def found_chunks(job, chunk_set: str) -> list[FrameRange]:
     return sorted((FrameRange.parse(n) for n in names if re.match(r"^-?\d+--?\d+$", n)), key=lambda r: r.first)
 
 
+def _rendered_whole(job, shot: FrameRange) -> bool:
+    """Every frame of ``shot`` is in the output, written by a render of this very job."""
+    from ..errors import RecastError
+    from ..io.exrio import read_header
+
+    fingerprint = job.fingerprint()
+    for f in shot:
+        try:
+            if read_header(job.output_sequence.path(f)).attribute("recast/fingerprint") != fingerprint:
+                return False
+        except RecastError:
+            return False
+    return True
+
+
 def assemble(job, chunk_set: str, reporter, cancel) -> list[int]:
     """Write the seam frames of a chunked render: the cross-fade of every chunk that rendered them.
 
     Checks first that the chunks found tile the job's range and that every seam frame is there."""
     from ..io.exrio import read_frame, write_frame
     from ..shot.plate import prepare_output
+    from ..shot.protect import check_outputs_spare_inputs
 
-    shot = FrameRange.parse(job.input.frames) if job.input.frames else None
+    shot = job.frame_range
     chunks = found_chunks(job, chunk_set)
+    if not chunks and shot is not None and _rendered_whole(job, shot):
+        # one chunk held the whole shot (a short shot, or a chunk size above its length): no seams
+        reporter.start(job=job.root, frames=str(shot), total=0, output=job.output_sequence.pattern, stage="assemble")
+        reporter.done(frames=0, output=job.output_sequence.pattern, chunks=[str(shot)])
+        return []
     if not chunks:
         raise SequenceError(f"no rendered chunks of this job in {_set_folder(job, chunk_set)}; render the chunks "
                             "('recast render --chunk A-B') before assembling")
@@ -128,6 +149,7 @@ def assemble(job, chunk_set: str, reporter, cancel) -> list[int]:
         raise SequenceError(f"{len(missing)} seam frame(s) of the chunks are missing, e.g. {missing[0]}; render "
                             "those chunks again")
     out_seq = job.output_sequence
+    check_outputs_spare_inputs(job, shot)
     prepare_output(out_seq)
     interior_missing = [f for f in shot if f not in seams and not os.path.isfile(out_seq.path(f))]
     if interior_missing:

@@ -91,7 +91,10 @@ def check_template(document: dict) -> None:
     try:
         decode_job_template(template=document, supported_extensions=["TASK_CHUNKING"])
     except DecodeValidationError as exc:
-        raise JobError(f"the OpenJD template is not valid: {str(exc).splitlines()[0]}") from None
+        lines = [ln.strip() for ln in str(exc).splitlines()[1:] if ln.strip()]  # pydantic: a count, then field/why
+        why = "; ".join(f"{a} {b}" for a, b in zip(lines[::2], lines[1::2])) or str(exc).splitlines()[0]
+        raise JobError(f"the OpenJD template is not valid: {why} (the job name comes from the output file "
+                       "name; shorten it or remove line breaks)") from None
 
 
 def default_worker() -> str:

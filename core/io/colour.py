@@ -71,6 +71,20 @@ def plate_colorspace(job_value: str | None, file_value: str | None) -> str:
     return resolve_colorspace(DEFAULT_PLATE_SPACE)
 
 
+def colorspace_warning(job_value: str | None, file_value: str | None) -> str | None:
+    """What to tell the artist when the plate's colour-space tag is not in the config (and the job names
+    none): the plate is then read as Linear Rec.709, which may be wrong."""
+    if job_value or not file_value:
+        return None
+    try:
+        resolve_colorspace(file_value)
+        return None
+    except ColourError:
+        return (f"the plate is tagged with colour space {file_value!r}, which the OCIO config "
+                f"({_config().configname()}) does not know; it is read as {DEFAULT_PLATE_SPACE}: set the job's "
+                "input.colorspace if that is wrong")
+
+
 def convert(rgb: np.ndarray, src: str, dst: str) -> np.ndarray:
     """Convert an H×W×3 float array from ``src`` to ``dst`` (both named in the OCIO config)."""
     import OpenImageIO as oiio

@@ -16,10 +16,10 @@ from typing import Any
 
 import numpy as np
 
-from .atomic import atomic_path
+from .atomic import atomic_path, write_failure
 from ..errors import ImageError, OutputError
 
-__all__ = ["Window", "Header", "Frame", "read_header", "read_frame", "write_frame", "write_image"]
+__all__ = ["Window", "Header", "Frame", "read_header", "read_frame", "check_complete", "write_frame", "write_image"]
 
 # OpenImageIO bookkeeping that describes the file as read, not the image: never copied.
 _NOT_COPIED = {"oiio:subimages"}
@@ -163,6 +163,35 @@ def read_header(path: str) -> Header:
         inp.close()
 
 
+def check_complete(path: str) -> None:
+    """ImageError when the file's last scanlines (or last tile) cannot be decoded: the common damage of a
+    frame whose writer was killed or whose copy was cut short. Cheap: one chunk is read, not the image."""
+    inp = _open(path)
+    try:
+        _header(path, inp)  # deep and multi-part files are refused as when reading
+        spec = inp.spec()
+        last_y = spec.y + spec.height - 1
+        if spec.tile_width:
+            tx = spec.x + (spec.width - 1) // spec.tile_width * spec.tile_width
+            ty = spec.y + (spec.height - 1) // spec.tile_height * spec.tile_height
+            data = inp.read_tile(tx, ty, 0, "float")
+        else:
+            data = inp.read_scanline(last_y, 0, "float")
+        if data is None or inp.has_error:
+            raise ImageError(f"{path}: is truncated or damaged: its last "
+                             f"{'tile' if spec.tile_width else 'scanlines'} cannot be read "
+                             f"({_text(inp.geterror()) or 'read failed'}); re-render or replace this frame")
+    finally:
+        inp.close()
+
+
+def _text(message) -> str:
+    """OIIO's error text, first line, safe whatever bytes a damaged file put in it."""
+    if isinstance(message, bytes):
+        message = message.decode("utf-8", "replace")
+    return (message or "").strip().splitlines()[0] if (message or "").strip() else ""
+
+
 def read_frame(path: str) -> Frame:
     """Header and pixels of one image file (float32, H×W×C, top row first)."""
     inp = _open(path)
@@ -184,7 +213,10 @@ def _spec_for(header: Header, extra: dict[str, str]):
     import OpenImageIO as oiio
 
     nch = len(header.channels)
-    spec = oiio.ImageSpec(header.data_window.width, header.data_window.height, nch, oiio.FLOAT)
+    # OIIO keeps the spec's base format when every per-channel format agrees: an all-half plate
+    # must be written with a half base, or it comes back as float
+    base = oiio.TypeDesc(header.formats[0]) if len(set(header.formats)) == 1 else oiio.FLOAT
+    spec = oiio.ImageSpec(header.data_window.width, header.data_window.height, nch, base)
     spec.channelnames = header.channels
     spec.channelformats = tuple(oiio.TypeDesc(f) for f in header.formats)
     spec.x, spec.y = header.data_window.x, header.data_window.y
@@ -218,11 +250,13 @@ def write_frame(path: str, frame: Frame, extra_attributes: dict[str, str] | None
     out = oiio.ImageOutput.create("exr")
     with atomic_path(path) as tmp:
         if not out.open(tmp, _spec_for(header, extra_attributes or {})):
-            raise OutputError(f"{path}: cannot be written ({out.geterror().strip() or oiio.geterror().strip()})")
+            reason = out.geterror().strip() or oiio.geterror().strip()
+            raise OutputError(f"{path}: cannot be written ({write_failure(os.path.dirname(tmp), reason)})")
         ok = out.write_image(pixels)
         ok = out.close() and ok
         if not ok:
-            raise OutputError(f"{path}: writing failed ({out.geterror().strip() or 'unknown error'})")
+            reason = out.geterror().strip() or "unknown error"
+            raise OutputError(f"{path}: writing failed ({write_failure(os.path.dirname(tmp), reason)})")
 
 
 def write_image(path: str, rgb: np.ndarray) -> None:

@@ -17,7 +17,7 @@ from ..errors import SequenceError
 
 __all__ = ["FrameRange", "SequencePattern", "compress_frames"]
 
-_TOKEN = re.compile(r"(#+)|%(0?)(\d*)d|\$F(\d*)")
+_TOKEN = re.compile(r"(#+|@+)|%(0?)(\d*)d|\$F(\d*)")  # ####, @@@@ (one digit each), %04d, $F4
 _RANGE = re.compile(r"^\s*(-?\d+)\s*(?:-\s*(-?\d+)\s*)?$")
 
 

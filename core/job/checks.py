@@ -33,6 +33,21 @@ def _string(allow_empty=True):
     return _allows(check, str)
 
 
+PROMPT_LIMIT = 10_000  #: characters; text encoders read far less (CLIP: 77 tokens), the rest is cut with a warning
+
+
+def _prompt(v):
+    if not isinstance(v, str):
+        raise ValueError("text")
+    if len(v) > PROMPT_LIMIT:
+        raise ValueError(f"text of at most {PROMPT_LIMIT} characters (this one has {len(v)}; the text encoder "
+                         "reads the first 77 tokens, about 60 words)")
+    return v
+
+
+_allows(_prompt, str)
+
+
 def _optional(check):
     def inner(v):
         return None if v is None else check(v)

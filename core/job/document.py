@@ -22,7 +22,7 @@ from ..errors import JobError
 from ..io.atomic import atomic_path
 from ..io.frames import FrameRange, SequencePattern
 from .checks import (SCHEMA, _choice, _colorspace, _device, _exr_pattern, _frames, _integer, _number, _optional,
-                     _pattern, _resolution, _schema, _spec, _string)
+                     _pattern, _prompt, _resolution, _schema, _spec, _string)
 
 __all__ = ["SCHEMA", "Job", "InputSpec", "OutputSpec", "WindowSpec", "load_job"]
 
@@ -68,8 +68,8 @@ class Job:
     input: InputSpec = _spec(None, "the plate", required=True)
     output: OutputSpec = _spec(None, "the result", required=True)
     schema: str = _spec(_schema, f"always '{SCHEMA}'", SCHEMA)
-    prompt: str = _spec(_string(), "what the content should become", "")
-    negative_prompt: str = _spec(_string(), "what to steer away from", "")
+    prompt: str = _spec(_prompt, "what the content should become", "")
+    negative_prompt: str = _spec(_prompt, "what to steer away from", "")
     reference_image: str | None = _spec(_optional(_string(False)), "image whose look to follow (IP-Adapter)", None)
     reference_weight: float = _spec(_number(0.0, 2.0), "strength of the reference image", 0.6)
     structure_level: int = _spec(_integer(0, 7), "Gen-1 t_s: 0 keeps structure exactly, 7 loosest", 2)

@@ -8,15 +8,25 @@ import os
 
 import numpy as np
 
+from ..errors import OutputError
+
 __all__ = ["cache_root", "cache_folder", "cache_key"]
 
 
 def cache_root() -> str:
     """Recast's cache folder: ``$RECAST_CACHE``, else ``$XDG_CACHE_HOME/recast``, else ``~/.cache/recast``."""
     if os.environ.get("RECAST_CACHE"):
-        return os.path.abspath(os.path.expanduser(os.environ["RECAST_CACHE"]))
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "recast")
+        root, where = os.path.abspath(os.path.expanduser(os.environ["RECAST_CACHE"])), "RECAST_CACHE"
+    else:
+        base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+        root, where = os.path.join(base, "recast"), "the cache folder"
+    probe = root
+    while not os.path.exists(probe) and os.path.dirname(probe) != probe:
+        probe = os.path.dirname(probe)
+    if not os.path.isdir(probe):
+        raise OutputError(f"{where} {root!r} cannot be used: {probe!r} is a file, not a folder; point "
+                          "RECAST_CACHE at a folder")
+    return root
 
 
 def cache_folder(job) -> str:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from ..errors import ModelError
 from .presets import PARTS, ModelPart, Preset
 
-__all__ = ["PartStatus", "locate", "use_safetensors", "check_preset", "pull_preset"]
+__all__ = ["PartStatus", "locate", "use_safetensors", "check_preset", "pull_preset", "parameter_count"]
 
 _PICKLE = (".bin", ".pt", ".pth", ".ckpt", ".pkl")
 
@@ -144,3 +144,23 @@ def pull_preset(preset: Preset, report=print) -> None:
         except Exception as exc:  # the hub client raises many types; all mean "could not fetch"
             raise ModelError(f"model part '{role}' ({part.source}) could not be downloaded: "
                              f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}") from None
+
+
+def parameter_count(path: str) -> int:
+    """Parameters held by the safetensors at ``path`` (a file, or a folder searched recursively), read from
+    their headers alone (8-byte length + JSON; no tensor is loaded). Pickle weights are not counted."""
+    import json
+    import math
+    import struct
+
+    files = [path] if os.path.isfile(path) else _weights(path)[0]
+    total = 0
+    for name in files:
+        try:
+            with open(name, "rb") as fh:
+                (size,) = struct.unpack("<Q", fh.read(8))
+                header = json.loads(fh.read(size))
+        except (OSError, ValueError, struct.error):
+            continue
+        total += sum(math.prod(v["shape"]) for k, v in header.items() if k != "__metadata__")
+    return total

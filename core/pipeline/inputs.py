@@ -10,6 +10,7 @@ from ..io.colour import plate_colorspace
 from ..io.frames import FrameRange
 from ..shot.matte import Matte
 from ..shot.plate import Plate, prepare_output, scan_plate
+from ..shot.protect import check_outputs_spare_inputs
 
 __all__ = ["Checked", "check_inputs"]
 
@@ -40,5 +41,6 @@ def check_inputs(job, frames: FrameRange | None = None) -> Checked:
         plate.header.index(job.input.mask_channel)
     matte = Matte(job, plate)
     space = plate_colorspace(job.input.colorspace, plate.header.colorspace)
+    check_outputs_spare_inputs(job, shot.frames)  # before the output folder (or its cache) is created
     folder = prepare_output(job.output_sequence)
     return Checked(plate, shot, space, folder, matte)

@@ -5,7 +5,7 @@
 2. plan     — :func:`.plan.plan_render`: the range (handles, farm chunk), where each frame
               goes, the model's size, the context windows, and what this job already wrote;
 3. engine   — the preset's backend (:mod:`recast.core.backends`), its job fields and model parts
-              checked; nothing loads until a stage needs it;
+              checked, and the memory preflight (:mod:`.preflight`); nothing loads until a stage needs it;
 4. sample   — :func:`.stages.sample`: structure and content, then the temporal sampler, the
               state saved after each step so a killed render resumes;
 5. write    — :func:`.stages.write_frames`: decode, back to the plate's colour space and data
@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass, field
 
 from ..backends.animatediff import AnimateDiffBackend
+from ..io.colour import colorspace_warning
 from ..io.frames import FrameRange
 from ..job import Job
 from ..progress import CancelFlag, Reporter
@@ -78,8 +79,16 @@ def render(job: Job, frames: FrameRange | None = None, reporter: Reporter | None
         locate(_need_loader(job, loader).preset, "depth")
     renderer = getattr(backend, "description", RENDERER) if backend is not None else RENDERER
     _announce(plan, renderer, reporter)
+    tag_warning = colorspace_warning(job.input.colorspace, plan.checked.plate.header.colorspace)
+    if tag_warning:
+        result.warnings.append(tag_warning)
+        reporter.warning(tag_warning)
 
     if plan.todo:
+        # 3b. will it fit? (refused when far too big, before any model loads)
+        from .preflight import preflight
+
+        preflight(plan, backend, reporter, result.warnings)
         # 4. structure, content and the sampler (or a saved state whose denoising had finished)
         state = plan.state()
         saved = state.load()

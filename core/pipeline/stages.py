@@ -53,6 +53,9 @@ def sample(plan, backend, state, saved, loader_factory, reporter, cancel, warnin
                            for f in frames])[:, None].half()
     del depth
     conditions = backend.conditions(job, cache_folder(job), depth_t)
+    for message in getattr(backend, "warnings", []):
+        warnings.append(message)
+        reporter.warning(message)
     backend.timing["conditions"] = backend.timing.get("conditions", 0.0) + time.perf_counter() - began
 
     inputs = sampler.ShotInputs(frames=frames, conditions=conditions,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..errors import RecastError, SequenceError
-from ..io.exrio import read_header
+from ..io.exrio import check_complete, read_header
 from ..io.frames import FrameRange, SequencePattern, compress_frames
 
 __all__ = ["describe", "format_info"]
@@ -29,6 +29,7 @@ def describe(pattern: str, frames: str | None = None) -> dict:
     for f in present:
         try:
             h = read_header(found[f])
+            check_complete(found[f])
         except RecastError as exc:
             info["problems"].append({"frame": f, "message": str(exc)})
             continue
@@ -42,11 +43,20 @@ def describe(pattern: str, frames: str | None = None) -> dict:
                 "colorspace": h.colorspace,
                 "compression": h.compression,
             })
+            warning = _colour_warning(h.colorspace)
+            if warning:
+                info.setdefault("warnings", []).append(warning)
         elif not h.same_layout(first):
             info["problems"].append({"frame": f, "message": (
                 f"{h.path}: layout {h.display_window} / data {h.data_window} / {len(h.channels)} channels "
                 f"differs from frame {present[0]}'s")})
     return info
+
+
+def _colour_warning(tag):
+    from ..io.colour import colorspace_warning
+
+    return colorspace_warning(None, tag)
 
 
 def format_info(info: dict) -> str:
@@ -62,6 +72,8 @@ def format_info(info: dict) -> str:
             f"  colorspace  {info['colorspace'] or 'untagged (read as Linear Rec.709)'}",
             f"  compression {info['compression']}",
         ]
+    for w in info.get("warnings", []):
+        lines.append(f"  warning     {w}")
     for p in info["problems"]:
         lines.append(f"  problem     {p['message']}")
     return "\n".join(lines)
