@@ -4,6 +4,8 @@ Every message says what was wrong and what to do about it, in one line, so the
 CLI and the hosts can show it to an artist as it is.
 """
 
+from __future__ import annotations
+
 __all__ = [
     "RecastError",
     "JobError",

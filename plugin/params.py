@@ -67,6 +67,7 @@ JOB_PARAMS: tuple[Param, ...] = (
     Param("model_file", "file", "preset file", default="", doc=f"a preset .toml file, used when model is '{MODEL_FILE}'"),
     Param("device", "choice", "device", field="device", items=("auto", "cuda", "cpu", "mps")),  # 'cuda:N' by file
     Param("resolution", "int", "resolution", field="resolution", advanced=True),
+    Param("model_view", "choice", "model view", field="model_view", advanced=True),  # an OCIO display/view by file
     Param("precision", "choice", "precision", field="precision", advanced=True),
     Param("memory", "choice", "memory", field="memory", advanced=True),
     Param("window_length", "int", "window length", field="window.length", advanced=True),

@@ -158,3 +158,20 @@ def test_submit_to_farm_writes_the_job_and_an_openjd_bundle(blender, addon_zip, 
     assert r["error"] is None and r["added"] == []
     assert r["bundle"] == ["job.json", "parameter_values.json", "template.json"]
     assert r["prompt"] == "it's a \"dusk\" $SHOT"
+
+
+def test_an_exr_strip_whose_bounding_box_moves_renders_in_place_and_keeps_each_frames_window(blender, addon_zip,
+                                                                                              tmp_path):
+    from recast.core.io.exrio import read_frame
+    from recast.core.io.layout import Window
+    from tests.test_real_plates import MOVING, _moving_plate
+
+    os.makedirs(tmp_path / "mv")
+    _moving_plate(tmp_path / "mv")
+    folder = tmp_path / "mv" / "plate"
+    r = scenario(blender, addon_zip, tmp_path, "render", plate_dir=str(folder), names=sorted(os.listdir(folder)))
+    assert r["error"] is None and r["new"][0]["exist"]
+    assert r["job"]["input"]["pattern"] == str(folder / "sh010.####.exr")  # used in place, not converted
+    for f, (x, y, w, h) in MOVING.items():
+        got = read_frame(str(tmp_path / "out" / "plate" / "render" / f"plate.{f}.exr"))
+        assert got.header.data_window == Window(x, y, w, h)

@@ -149,7 +149,7 @@ def test_mixed_resolutions(tmp_path, job_file, plate):
     odd = plate.replace("####", "1003")
     os.remove(odd)
     write_synthetic_plate(plate, 1003, 1, width=80, height=40)
-    _assert_one_line_error(run_cli("render", "--job", job_file()), "1003", "differs from frame 1001", "one resolution")
+    _assert_one_line_error(run_cli("render", "--job", job_file()), "1003", "differs from frame 1001", "one format")
     assert _render_dir(tmp_path) == []
 
 

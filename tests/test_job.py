@@ -33,7 +33,7 @@ BAD = [
     ("structure_level", 8, "an integer 0..7"),
     ("structure_level", 2.5, "an integer 0..7"),
     ("structure_level", True, "an integer 0..7"),
-    ("strength", 0.0, "more than 0.0"),
+    ("strength", -0.1, "a number 0.0..1.0"),
     ("strength", 1.5, "a number"),
     ("guidance_scale", 0.5, "a number 1.0..30.0"),
     ("guidance_scale", float("nan"), "a number"),

@@ -247,6 +247,28 @@ def test_render_runs_the_worker_and_the_node_shows_the_result(gui, plate, tmp_pa
     assert node["label"].value().startswith("STALE")
 
 
+def test_a_plate_whose_bounding_box_moves_renders_through_the_node(gui, tmp_path):
+    """A Read of a plate whose data window moves (and leaves the format) → Recast → the result keeps each
+    frame's own data window; alpha and depth untouched."""
+    from recast.core.io.exrio import read_frame
+    from recast.core.io.layout import Window
+    from tests.test_real_plates import MOVING, _moving_plate
+
+    nuke = gui
+    _moving_plate(tmp_path)
+    out = tmp_path / "out"
+    node = recast_node(nuke, read_plate(nuke, str(tmp_path / "plate" / "sh010.####.exr")), out,
+                       colorspace="ACEScg", depth_channel="depth.Z")
+    nuke.fake_press(node, "render")
+    finish(nuke, node)
+    assert nuke.fake_messages() == [] and node["label"].value() == "rendered 1001-1006"
+    for f, (x, y, w, h) in MOVING.items():
+        src = read_frame(str(tmp_path / "plate" / f"sh010.{f}.exr"))
+        got = read_frame(str(out / "render" / f"Recast1.{f}.exr"))
+        assert got.header.data_window == Window(x, y, w, h)
+        np.testing.assert_array_equal(got.channel("depth.Z"), src.channel("depth.Z"))
+
+
 def test_the_job_file_is_the_one_the_cli_builds_from_the_same_values(gui, plate, tmp_path):
     nuke = gui
     ref = tmp_path / "ref.1001.exr"

@@ -30,7 +30,8 @@ from tests.test_render import Collect
 
 
 def _job(tmp_path, **overrides):
-    return Job.from_dict(job_dict(**overrides), str(tmp_path))
+    """The sampler's tests compare model-space pictures: the 'clip' view maps them one to one."""
+    return Job.from_dict(job_dict(**{"model_view": "clip", **overrides}), str(tmp_path))
 
 
 def _pixels(job, frames=range(1001, 1007)):

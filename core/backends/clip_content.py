@@ -38,8 +38,9 @@ class Content:
     cached: bool  #: came from the cache
 
 
-def load_reference_image(path: str) -> np.ndarray:
-    """Any image OIIO reads → model-space RGB (H×W×3, [0, 1]), converted like a plate."""
+def load_reference_image(path: str, view: str = "clip") -> np.ndarray:
+    """Any image OIIO reads → model-space RGB (H×W×3, [0, 1]), converted like a plate (through the job's
+    ``model_view`` when it is scene-linear)."""
     from ..io.exrio import read_frame
 
     frame = read_frame(path)
@@ -57,7 +58,7 @@ def load_reference_image(path: str) -> np.ndarray:
     if not tagged and not str(h.formats[0]).startswith(("half", "float")):
         tagged = "sRGB Encoded Rec.709 (sRGB)"  # untagged 8/16-bit images are sRGB-encoded in practice
     space = plate_colorspace(None, tagged)
-    return model_input(to_model(rgb, space))
+    return model_input(to_model(rgb, space, view if str(h.formats[0]).startswith(("half", "float")) else "clip"))
 
 
 def _encode_text(loader, texts: list[str], warnings: list | None = None):
@@ -92,7 +93,7 @@ def encode_content(job, loader, cache_dir: str | None, warnings: list | None = N
     import torch
     from safetensors.torch import load_file, save_file
 
-    rgb = load_reference_image(job.path(job.reference_image)) if job.reference_image else None
+    rgb = load_reference_image(job.path(job.reference_image), job.model_view) if job.reference_image else None
     base = loader.preset.part("base")
     parts = ["text", base.describe(), base.revision, job.prompt, job.negative_prompt]
     if rgb is not None:

@@ -39,9 +39,9 @@ def run_depth(job: Job, frames: FrameRange | None, reporter: Reporter, cancel: C
     plate = checked.plate
     reporter.start(job=job.root, frames=str(plate.frames), total=len(plate.frames), stage="depth",
                    source=f"aov:{job.input.depth_channel}" if job.input.depth_channel else "estimator")
-    dw = plate.header.data_window
-    size = model_size(dw.width, dw.height, job.resolution)
-    frames_in = ModelFrames(plate, checked.colorspace, size, reporter, [])
+    canvas = checked.shot.canvas
+    size = model_size(canvas.width, canvas.height, job.resolution)
+    frames_in = ModelFrames(plate, checked.colorspace, size, reporter, [], plate.layers[0], job.model_view, canvas)
     depth = shot_depth(job, plate, frames_in, size, functools.cache(lambda: loader_for(job)), reporter, cancel)
     for f in plate.frames:
         reporter.frame(f, os.path.abspath(depth.sequence.path(f)))

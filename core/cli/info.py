@@ -8,8 +8,11 @@ __all__ = ["add_parser", "run"]
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("info", help="describe a frame sequence: frames, missing, resolution, channels")
-    p.add_argument("pattern", help="e.g. 'plate/sh010.####.exr'")
+    p = sub.add_parser("info", help="describe a frame sequence: frames, missing, windows, parts, views, channels")
+    p.add_argument("pattern", help="a pattern ('plate/sh010.####.exr'), a frame's path (its sequence is found) or a "
+                                   "folder (its sequences are listed)")
+    p.add_argument("--pixels", action="store_true", help="also decode every frame's pixels and name damaged frames "
+                                                        "(slower; headers only by default)")
     p.add_argument("--frames", help="expected range, e.g. 1001-1100 (default: what is on disk)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
 
@@ -17,6 +20,6 @@ def add_parser(sub) -> None:
 def run(args, reporter, cancel) -> int:
     from ..shot.info import describe, format_info
 
-    info = describe(args.pattern, args.frames)
+    info = describe(args.pattern, args.frames, args.pixels)
     print(json.dumps(info, indent=2) if args.json else format_info(info))
     return 1 if info["missing"] or info.get("problems") else 0

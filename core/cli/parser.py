@@ -17,8 +17,11 @@ def add_job_flags(parser) -> None:
 
     grp = parser.add_argument_group("job fields (build a job without a file, or override one)")
     for info in JOB_FIELDS:
-        grp.add_argument("--" + info.flag.replace("_", "-"), dest=info.flag, type=info.kind, default=None,
-                         metavar=info.kind.__name__.upper(), help=f"job '{info.path}': {info.describe()}")
+        kind, metavar = info.kind, info.kind.__name__.upper()
+        if kind is list:  # a list field on the command line: comma-separated
+            kind, metavar = (lambda text: [x.strip() for x in text.split(",") if x.strip()]), "A,B"
+        grp.add_argument("--" + info.flag.replace("_", "-"), dest=info.flag, type=kind, default=None,
+                         metavar=metavar, help=f"job '{info.path}': {info.describe()}")
 
 
 def job_overrides(args) -> dict:

@@ -116,7 +116,8 @@ def assemble(job, chunk_set: str, reporter, cancel) -> list[int]:
     """Write the seam frames of a chunked render: the cross-fade of every chunk that rendered them.
 
     Checks first that the chunks found tile the job's range and that every seam frame is there."""
-    from ..io.exrio import read_frame, write_frame
+    from ..io.exrio import read_parts, write_parts
+    from ..shot.layers import edit_layers
     from ..shot.plate import prepare_output
     from ..shot.protect import check_outputs_spare_inputs
 
@@ -157,15 +158,20 @@ def assemble(job, chunk_set: str, reporter, cancel) -> list[int]:
                             "render those chunks again")
     reporter.start(job=job.root, frames=str(shot), total=len(seams), output=out_seq.pattern, stage="assemble")
     written = []
+    layers = None
     for i, f in enumerate(seams):
         cancel.check(f"after {len(written)} of {len(seams)} seam frames were written")
-        parts = [(p.weight(f), read_frame(path)) for p, path in sources[f]]
-        total = sum(w for w, _ in parts)
-        rgb = sum(w * fr.rgb().astype(np.float64) for w, fr in parts) / total
-        base = max(parts, key=lambda wp: wp[0])[1]
+        renders = [(p.weight(f), read_parts(path)) for p, path in sources[f]]
+        if layers is None:  # the edited layers (views) of every part, as the render chose them
+            layers = edit_layers([fr.header for fr in renders[0][1]], job.input.part, job.input.views)
+        total = sum(w for w, _ in renders)
+        base = list(max(renders, key=lambda wp: wp[0])[1])
+        for layer in layers:
+            mix = sum(w * layer.channels(fr[layer.part]).astype(np.float64) for w, fr in renders) / total
+            base[layer.part] = layer.with_channels(base[layer.part], mix.astype(np.float32))
         header = {"recast/range": str(shot),  # the rest of the header (fingerprint, plate stamp) is base's
                   "recast/chunks": ", ".join(f"{p.chunk}:{p.weight(f):.3f}" for p, _ in sources[f])}
-        write_frame(out_seq.path(f), base.with_rgb(rgb.astype(np.float32)), header)
+        write_parts(out_seq.path(f), base, header)
         written.append(f)
         reporter.frame(f, os.path.abspath(out_seq.path(f)))
         reporter.progress("assemble", i + 1, len(seams))

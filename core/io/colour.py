@@ -35,6 +35,8 @@ __all__ = [
     "to_model",
     "from_model",
     "model_input",
+    "colorspace_warning",
+    "check_display_view",
 ]
 
 MODEL_SPACE = "sRGB Encoded Rec.709 (sRGB)"
@@ -85,6 +87,12 @@ def colorspace_warning(job_value: str | None, file_value: str | None) -> str | N
                 "input.colorspace if that is wrong")
 
 
+def _oiio_error(buf) -> str:
+    from .exrio import oiio_error
+
+    return oiio_error(buf)
+
+
 def convert(rgb: np.ndarray, src: str, dst: str) -> np.ndarray:
     """Convert an H×W×3 float array from ``src`` to ``dst`` (both named in the OCIO config)."""
     import OpenImageIO as oiio
@@ -98,20 +106,30 @@ def convert(rgb: np.ndarray, src: str, dst: str) -> np.ndarray:
     buf = oiio.ImageBuf(rgb)
     out = oiio.ImageBufAlgo.colorconvert(buf, src, dst)
     if out.has_error:
-        raise ColourError(f"cannot convert {src!r} to {dst!r}: {out.geterror()}")
+        raise ColourError(f"cannot convert {src!r} to {dst!r}: {_oiio_error(out)}")
     return out.get_pixels(oiio.FLOAT).reshape(rgb.shape)
 
 
-def to_model(rgb: np.ndarray, plate_space: str) -> np.ndarray:
-    """Plate RGB → model space (sRGB-encoded), unclipped. NaN → 0 and ±Inf → ±half-max first,
-    because a NaN in one channel would otherwise spread to the others through the matrix."""
-    clean = np.nan_to_num(rgb, nan=0.0, posinf=_HALF_MAX, neginf=-_HALF_MAX)
-    return convert(clean, plate_space, MODEL_SPACE)
+def to_model(rgb: np.ndarray, plate_space: str, view: str = "clip") -> np.ndarray:
+    """Plate RGB → model space through ``view`` (:mod:`.model_view`; 'clip': sRGB-encoded, unclipped).
+    NaN → 0 and ±Inf → ±half-max first, because a NaN in one channel would spread through the matrix."""
+    from .model_view import to_model as through
+
+    return through(rgb, plate_space, view)
 
 
-def from_model(rgb: np.ndarray, plate_space: str) -> np.ndarray:
-    """Model space → the plate's colour space."""
-    return convert(rgb, MODEL_SPACE, plate_space)
+def from_model(rgb: np.ndarray, plate_space: str, view: str = "clip") -> np.ndarray:
+    """Model space → the plate's colour space, inverting ``view``."""
+    from .model_view import from_model as through
+
+    return through(rgb, plate_space, view)
+
+
+def check_display_view(view: str) -> None:
+    """ColourError unless the OCIO 'display/view' exists and inverts (see :mod:`.model_view`)."""
+    from .model_view import check_display_view as check
+
+    check(view)
 
 
 def model_input(model_rgb: np.ndarray) -> np.ndarray:

@@ -11,107 +11,32 @@ leaves a truncated EXR under a frame's name.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
-from .atomic import atomic_path, write_failure
 from ..errors import ImageError, OutputError
+from .atomic import atomic_path, write_failure
+from .layout import Frame, Header, Window
 
-__all__ = ["Window", "Header", "Frame", "read_header", "read_frame", "check_complete", "write_frame", "write_image"]
+__all__ = ["Window", "Header", "Frame", "read_header", "read_headers", "read_frame", "read_parts", "check_complete",
+           "write_frame", "write_parts", "write_image", "oiio_error"]
 
 # OpenImageIO bookkeeping that describes the file as read, not the image: never copied.
 _NOT_COPIED = {"oiio:subimages"}
 
 
-@dataclass(frozen=True)
-class Window:
-    """A pixel rectangle: origin (x, y) and size, as EXR data/display windows are."""
+def oiio_error(source=None) -> str:
+    """The first line of OpenImageIO's error text (of ``source``, else the global one), never raising:
+    a damaged file can put bytes that are not UTF-8 into it, which the binding cannot decode."""
+    import OpenImageIO as oiio
 
-    x: int
-    y: int
-    width: int
-    height: int
-
-    def __str__(self) -> str:
-        return f"{self.width}x{self.height}+{self.x}+{self.y}"
-
-
-@dataclass(frozen=True)
-class Header:
-    """Everything about a frame but its pixels."""
-
-    path: str  #: the file read
-    channels: tuple[str, ...]  #: channel names in file order, e.g. ('A', 'B', 'G', 'R', 'depth.Z')
-    formats: tuple[str, ...]  #: pixel type per channel: 'half', 'float' or 'uint'
-    data_window: Window  #: where pixels are stored
-    display_window: Window  #: the image's frame (format)
-    tile: tuple[int, int] | None = None  #: (width, height) of tiles, None for scanlines
-    attributes: tuple[tuple[str, str, Any], ...] = ()  #: (name, OIIO type, value) of every header attribute
-
-    def attribute(self, name: str, default=None):
-        for key, _, value in self.attributes:
-            if key == name:
-                return value
-        return default
-
-    @property
-    def compression(self) -> str:
-        return self.attribute("compression", "zip")
-
-    @property
-    def colorspace(self) -> str | None:
-        return self.attribute("oiio:ColorSpace")
-
-    def index(self, name: str) -> int:
-        try:
-            return self.channels.index(name)
-        except ValueError:
-            raise ImageError(f"{self.path}: no channel {name!r}; channels are {', '.join(self.channels)}") from None
-
-    def rgb_layer(self) -> str:
-        """The prefix of the channels the edit works on: '' for plain R, G, B; for a multilayer
-        EXR without them (Blender's render layers), the one layer with R, G and B, or the
-        'Combined' pass among several (e.g. 'ViewLayer.Combined.'). ImageError when none is."""
-        if all(c in self.channels for c in ("R", "G", "B")):
-            return ""
-        layers = [c[:-1] for c in self.channels
-                  if c.endswith(".R") and c[:-1] + "G" in self.channels and c[:-1] + "B" in self.channels]
-        combined = [p for p in layers if p.endswith("Combined.")]
-        if len(layers) == 1 or len(combined) == 1:
-            return layers[0] if len(layers) == 1 else combined[0]
-        raise ImageError(f"{self.path}: needs R, G and B channels to edit (or one layer with them); channels are "
-                         f"{', '.join(self.channels)}")
-
-    def rgb_indices(self) -> tuple[int, int, int]:
-        """Indices of R, G, B (the edit's channels, see :meth:`rgb_layer`)."""
-        layer = self.rgb_layer()
-        return self.index(layer + "R"), self.index(layer + "G"), self.index(layer + "B")
-
-    def same_layout(self, other: "Header") -> bool:
-        return (self.data_window == other.data_window and self.display_window == other.display_window
-                and self.channels == other.channels)
-
-
-@dataclass
-class Frame:
-    """Pixels plus header."""
-
-    header: Header
-    pixels: np.ndarray  #: float32, H×W×C (H, W of the data window), channels in header order
-
-    def channel(self, name: str) -> np.ndarray:
-        return self.pixels[:, :, self.header.index(name)]
-
-    def rgb(self) -> np.ndarray:
-        return self.pixels[:, :, list(self.header.rgb_indices())]
-
-    def with_rgb(self, rgb: np.ndarray) -> "Frame":
-        """A copy whose R, G, B are replaced; every other channel untouched."""
-        pixels = self.pixels.copy()
-        pixels[:, :, list(self.header.rgb_indices())] = rgb
-        return Frame(self.header, pixels)
+    try:
+        text = source.geterror() if source is not None else oiio.geterror()
+    except UnicodeDecodeError as exc:
+        raw = exc.object if isinstance(exc.object, (bytes, bytearray)) else b""
+        text = bytes(raw).decode("utf-8", "replace")
+    lines = (text or "").strip().splitlines()
+    return lines[0] if lines else ""
 
 
 def _open(path: str):
@@ -125,88 +50,116 @@ def _open(path: str):
         raise ImageError(f"{path}: is an empty (0-byte) file; re-render or replace this frame")
     inp = oiio.ImageInput.open(path)
     if inp is None:
-        reason = oiio.geterror().strip().splitlines()
-        raise ImageError(f"{path}: cannot be read as an image ({reason[0] if reason else 'unknown format'})")
+        raise ImageError(f"{path}: cannot be read as an image ({oiio_error() or 'unknown format'})")
     return inp
 
 
-def _header(path: str, inp) -> Header:
+def _attributes(spec) -> tuple:
+    """Every header attribute worth copying; a value whose bytes are not text (a damaged file) is skipped."""
+    out = []
+    for a in spec.extra_attribs:
+        try:
+            name, typ, value = a.name, str(a.type), a.value
+        except (UnicodeDecodeError, ValueError, TypeError):
+            continue
+        if name not in _NOT_COPIED:
+            out.append((name, typ, value))
+    return tuple(out)
+
+
+def _header(path: str, inp, part: int = 0) -> Header:
+    """The header of part ``part`` (the input is left positioned on it)."""
+    nparts = max(1, inp.spec().get_int_attribute("oiio:subimages", 1))
+    if part and not inp.seek_subimage(part, 0):
+        raise ImageError(f"{path}: part {part} of {nparts} cannot be read ({oiio_error(inp) or 'damaged'})")
     spec = inp.spec()
     if spec.deep:
-        inp.close()
-        raise ImageError(f"{path}: is a deep image; flatten it (e.g. Nuke DeepToImage) before Recast")
-    nsub = spec.get_int_attribute("oiio:subimages", 1)
-    if nsub > 1:
-        inp.close()
-        raise ImageError(f"{path}: is a multi-part EXR ({nsub} parts); write the plate as a single part")
+        raise ImageError(f"{path}: part {part} is a deep image; flatten it (e.g. Nuke DeepToImage) before Recast")
+    try:
+        names = tuple(spec.channelnames)
+    except UnicodeDecodeError:
+        raise ImageError(f"{path}: its channel names are not readable text; the file is damaged") from None
     nch = spec.nchannels
     formats = tuple(str(t) for t in spec.channelformats) if len(spec.channelformats) else (str(spec.format),) * nch
-    attrs = tuple((a.name, str(a.type), a.value) for a in spec.extra_attribs if a.name not in _NOT_COPIED)
     tile = (spec.tile_width, spec.tile_height) if spec.tile_width else None
-    return Header(
-        path=path,
-        channels=tuple(spec.channelnames),
-        formats=formats,
-        data_window=Window(spec.x, spec.y, spec.width, spec.height),
-        display_window=Window(spec.full_x, spec.full_y, spec.full_width, spec.full_height),
-        tile=tile,
-        attributes=attrs,
-    )
+    return Header(path=path, channels=names, formats=formats,
+                  data_window=Window(spec.x, spec.y, spec.width, spec.height),
+                  display_window=Window(spec.full_x, spec.full_y, spec.full_width, spec.full_height),
+                  tile=tile, attributes=_attributes(spec), part=part, parts=nparts)
 
 
-def read_header(path: str) -> Header:
-    """The header of one image file, without reading its pixels."""
+def read_headers(path: str) -> list[Header]:
+    """The header of every part of one image file, without reading pixels."""
     inp = _open(path)
     try:
-        return _header(path, inp)
+        first = _header(path, inp)
+        return [first] + [_header(path, inp, i) for i in range(1, first.parts)]
+    finally:
+        inp.close()
+
+
+def read_header(path: str, part: int = 0) -> Header:
+    """The header of one part (the first by default) of an image file, without reading its pixels."""
+    inp = _open(path)
+    try:
+        return _header(path, inp, part)
     finally:
         inp.close()
 
 
 def check_complete(path: str) -> None:
-    """ImageError when the file's last scanlines (or last tile) cannot be decoded: the common damage of a
-    frame whose writer was killed or whose copy was cut short. Cheap: one chunk is read, not the image."""
+    """ImageError when a part's last scanlines (or last tile) cannot be decoded: the common damage of a
+    frame whose writer was killed or whose copy was cut short. Cheap: one chunk a part is read."""
     inp = _open(path)
     try:
-        _header(path, inp)  # deep and multi-part files are refused as when reading
-        spec = inp.spec()
-        last_y = spec.y + spec.height - 1
-        if spec.tile_width:
-            tx = spec.x + (spec.width - 1) // spec.tile_width * spec.tile_width
-            ty = spec.y + (spec.height - 1) // spec.tile_height * spec.tile_height
-            data = inp.read_tile(tx, ty, 0, "float")
-        else:
-            data = inp.read_scanline(last_y, 0, "float")
-        if data is None or inp.has_error:
-            raise ImageError(f"{path}: is truncated or damaged: its last "
-                             f"{'tile' if spec.tile_width else 'scanlines'} cannot be read "
-                             f"({_text(inp.geterror()) or 'read failed'}); re-render or replace this frame")
+        for part in range(_header(path, inp).parts):
+            _header(path, inp, part)
+            spec = inp.spec()
+            if spec.tile_width:
+                tx = spec.x + (spec.width - 1) // spec.tile_width * spec.tile_width
+                ty = spec.y + (spec.height - 1) // spec.tile_height * spec.tile_height
+                data = inp.read_tile(tx, ty, 0, "float")
+            else:
+                data = inp.read_scanline(spec.y + spec.height - 1, 0, "float")
+            if data is None or inp.has_error:
+                what = "tile" if spec.tile_width else "scanlines"
+                raise ImageError(f"{path}: is truncated or damaged: the last {what} of part {part} cannot be read "
+                                 f"({oiio_error(inp) or 'read failed'}); re-render or replace this frame")
     finally:
         inp.close()
 
 
-def _text(message) -> str:
-    """OIIO's error text, first line, safe whatever bytes a damaged file put in it."""
-    if isinstance(message, bytes):
-        message = message.decode("utf-8", "replace")
-    return (message or "").strip().splitlines()[0] if (message or "").strip() else ""
-
-
-def read_frame(path: str) -> Frame:
-    """Header and pixels of one image file (float32, H×W×C, top row first)."""
-    inp = _open(path)
-    try:
-        header = _header(path, inp)
-        pixels = inp.read_image(0, 0, 0, len(header.channels), "float")
-        if pixels is None or inp.has_error:
-            raise ImageError(f"{path}: pixels cannot be read, the file is damaged or truncated "
-                             f"({inp.geterror().strip() or 'read failed'})")
-    finally:
-        inp.close()
+def _pixels(path: str, inp, header: Header) -> np.ndarray:
+    pixels = inp.read_image(header.part, 0, 0, len(header.channels), "float")
+    if pixels is None or inp.has_error:
+        raise ImageError(f"{path}: pixels cannot be read, the file is damaged or truncated "
+                         f"({oiio_error(inp) or 'read failed'})")
     pixels = np.asarray(pixels, dtype=np.float32)
-    if pixels.ndim == 2:
-        pixels = pixels[:, :, None]
-    return Frame(header, pixels)
+    return pixels[:, :, None] if pixels.ndim == 2 else pixels
+
+
+def read_frame(path: str, part: int = 0) -> Frame:
+    """Header and pixels of one part (the first by default) of an image file (float32, H×W×C, top row first)."""
+    inp = _open(path)
+    try:
+        header = _header(path, inp, part)
+        return Frame(header, _pixels(path, inp, header))
+    finally:
+        inp.close()
+
+
+def read_parts(path: str) -> list[Frame]:
+    """Every part of an image file, headers and pixels."""
+    inp = _open(path)
+    try:
+        first = _header(path, inp)
+        frames = [Frame(first, _pixels(path, inp, first))]
+        for i in range(1, first.parts):
+            header = _header(path, inp, i)
+            frames.append(Frame(header, _pixels(path, inp, header)))
+        return frames
+    finally:
+        inp.close()
 
 
 def _spec_for(header: Header, extra: dict[str, str]):
@@ -239,23 +192,36 @@ def _spec_for(header: Header, extra: dict[str, str]):
 
 
 def write_frame(path: str, frame: Frame, extra_attributes: dict[str, str] | None = None) -> None:
-    """Write ``frame`` as an EXR at ``path`` atomically, with its header and ``extra_attributes``."""
+    """Write ``frame`` as a single-part EXR at ``path`` atomically, with its header and ``extra_attributes``."""
+    write_parts(path, [frame], extra_attributes)
+
+
+def write_parts(path: str, frames: list[Frame], extra_attributes: dict[str, str] | None = None) -> None:
+    """Write ``frames`` as the parts of one EXR (multi-part when more than one; names, views, windows,
+    channels and types of each kept), atomically; ``extra_attributes`` go into every part."""
     import OpenImageIO as oiio
 
-    header = frame.header
-    pixels = np.ascontiguousarray(frame.pixels, dtype=np.float32)
-    expect = (header.data_window.height, header.data_window.width, len(header.channels))
-    if pixels.shape != expect:
-        raise ImageError(f"{path}: pixels of shape {pixels.shape} do not match the header {expect}")
+    specs = []
+    for frame in frames:
+        header = frame.header
+        expect = (header.data_window.height, header.data_window.width, len(header.channels))
+        if frame.pixels.shape != expect:
+            raise ImageError(f"{path}: pixels of shape {frame.pixels.shape} do not match the header {expect}")
+        specs.append(_spec_for(header, extra_attributes or {}))
     out = oiio.ImageOutput.create("exr")
     with atomic_path(path) as tmp:
-        if not out.open(tmp, _spec_for(header, extra_attributes or {})):
-            reason = out.geterror().strip() or oiio.geterror().strip()
+        if not (out.open(tmp, specs) if len(specs) > 1 else out.open(tmp, specs[0])):
+            reason = oiio_error(out) or oiio_error()
             raise OutputError(f"{path}: cannot be written ({write_failure(os.path.dirname(tmp), reason)})")
-        ok = out.write_image(pixels)
+        ok = True
+        for i, frame in enumerate(frames):
+            if i and not out.open(tmp, specs[i], "AppendSubimage"):
+                ok = False
+                break
+            ok = out.write_image(np.ascontiguousarray(frame.pixels, dtype=np.float32)) and ok
         ok = out.close() and ok
         if not ok:
-            reason = out.geterror().strip() or "unknown error"
+            reason = oiio_error(out) or "unknown error"
             raise OutputError(f"{path}: writing failed ({write_failure(os.path.dirname(tmp), reason)})")
 
 
@@ -271,4 +237,4 @@ def write_image(path: str, rgb: np.ndarray) -> None:
     spec = oiio.ImageSpec(rgb.shape[1], rgb.shape[0], rgb.shape[2], oiio.UINT8)
     with atomic_path(path) as tmp:
         if not (out.open(tmp, spec) and out.write_image(rgb) and out.close()):
-            raise OutputError(f"{path}: cannot be written ({out.geterror().strip()})")
+            raise OutputError(f"{path}: cannot be written ({oiio_error(out)})")

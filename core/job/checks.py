@@ -129,14 +129,20 @@ def _choice(*allowed):
 def _colorspace(v):
     if not isinstance(v, str) or not v.strip():
         raise ValueError("a colour space name of the OCIO config, e.g. 'ACEScg' or 'Linear Rec.709 (sRGB)'")
-    try:  # OIIO import only when a colour space is named
+    return _by_the_config(v, "resolve_colorspace")
+
+
+def _by_the_config(v, check: str):
+    """``recast.core.io.colour.<check>(v)`` against the OCIO config, importing OIIO only when a value needs it;
+    a host's Python (Nuke, Blender) has no OpenImageIO, and the worker checks the value on load."""
+    try:
         import OpenImageIO  # noqa: F401
 
-        from ..io.colour import resolve_colorspace
-    except ImportError:  # a host's Python (Nuke, Blender) has no OpenImageIO: the worker checks the name on load
+        from ..io import colour
+    except ImportError:
         return v
     try:
-        resolve_colorspace(v)
+        getattr(colour, check)(v)
     except RecastError as exc:
         raise ValueError(str(exc)) from None
     return v
@@ -154,3 +160,30 @@ def _spec(check, doc, default=dataclasses.MISSING, required=False, flag=None):
     if default is not dataclasses.MISSING:
         kw["default"] = default
     return field(**kw)
+
+
+def _views(v):
+    if not isinstance(v, list) or not v or not all(isinstance(x, str) and x.strip() for x in v) \
+            or len(set(v)) != len(v):
+        raise ValueError("a list of view names such as [\"left\", \"right\"], each once, or null for the "
+                         "file's default (hero) view")
+    return list(v)
+
+
+_allows(_views, list)
+
+MODEL_VIEWS = ("filmic", "clip")
+
+
+def _model_view(v):
+    if not isinstance(v, str) or not v.strip():
+        raise ValueError("'filmic', 'clip' or an OCIO 'display/view' pair")
+    if v in MODEL_VIEWS:
+        return v
+    display, sep, view = v.partition("/")
+    if not sep or not display.strip() or not view.strip():
+        raise ValueError("'filmic', 'clip' or an OCIO 'display/view' pair such as 'sRGB - Display/ACES 1.0 - SDR Video'")
+    return _by_the_config(v, "check_display_view")
+
+
+_allows(_model_view, str, choices=MODEL_VIEWS)

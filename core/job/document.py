@@ -22,7 +22,7 @@ from ..errors import JobError
 from ..io.atomic import atomic_path
 from ..io.frames import FrameRange, SequencePattern
 from .checks import (SCHEMA, _choice, _colorspace, _device, _exr_pattern, _frames, _integer, _number, _optional,
-                     _pattern, _prompt, _resolution, _schema, _spec, _string)
+                     _model_view, _pattern, _prompt, _resolution, _schema, _spec, _string, _views)
 
 __all__ = ["SCHEMA", "Job", "InputSpec", "OutputSpec", "WindowSpec", "load_job"]
 
@@ -40,6 +40,10 @@ class InputSpec:
     mask_channel: str | None = _spec(_optional(_string(False)),
                                      "channel restricting the edit (1 = edit, 0 = keep the plate), e.g. 'A'; "
                                      "with mask_pattern, the matte's channel (default: its alpha, or its only one)", None)
+    part: str | None = _spec(_optional(_string(False)), "multi-part EXR: the part to edit, by name; null = the "
+                             "first part with colour of the default view", None)
+    views: list | None = _spec(_optional(_views), "stereo/multi-view EXR: the views to edit, e.g. [\"left\", "
+                               "\"right\"]; null = the default (hero) view only", None)
     mask_pattern: str | None = _spec(_optional(_pattern), "matte sequence restricting the edit, e.g. "
                                      "'matte/sh010_fg.####.exr'", None)
 
@@ -74,7 +78,11 @@ class Job:
     reference_weight: float = _spec(_number(0.0, 2.0), "strength of the reference image", 0.6)
     structure_level: int = _spec(_integer(0, 7), "Gen-1 t_s: 0 keeps structure exactly, 7 loosest", 2)
     structure_weight: float = _spec(_number(0.0, 2.0), "how strongly depth steers (ControlNet conditioning scale)", 1.0)
-    strength: float = _spec(_number(0.0, 1.0, lo_open=True), "1.0 starts from noise; lower keeps more of the plate", 1.0)
+    strength: float = _spec(_number(0.0, 1.0), "1.0 starts from noise; lower keeps more of the plate; 0 is a null "
+                            "render (no model: the plate to model space and back, to check a colour path)", 1.0)
+    model_view: str = _spec(_model_view, "how scene-linear plates are shown to the model, inverted on the way back: "
+                            "'filmic' (highlights rolled off, restored above 1.0), 'clip' (values above display "
+                            "white clipped) or an OCIO 'display/view'", "filmic")
     guidance_scale: float = _spec(_number(1.0, 30.0), "content (classifier-free) guidance ω", 7.5)
     temporal_guidance: float = _spec(_number(0.0, 10.0), "temporal guidance ω_t (1 = plain video CFG)", 1.0)
     steps: int = _spec(_integer(1, 200), "denoising steps", 20)

@@ -9,6 +9,7 @@ from ..errors import SequenceError
 from ..io.colour import plate_colorspace
 from ..io.frames import FrameRange
 from ..shot.matte import Matte
+from ..shot.layers import find_channel
 from ..shot.plate import Plate, prepare_output, scan_plate
 from ..shot.protect import check_outputs_spare_inputs
 
@@ -32,13 +33,17 @@ def check_inputs(job, frames: FrameRange | None = None) -> Checked:
     job_range = job.frame_range
     if frames is not None and job_range is not None and not (frames.first in job_range and frames.last in job_range):
         raise SequenceError(f"frames {frames} are outside the job's range {job_range}")
-    plate = scan_plate(job.input_sequence, frames or job_range)
+    part, views = job.input.part, job.input.views
+    plate = scan_plate(job.input_sequence, frames or job_range, part, views)
     shot = plate if frames is None or frames == (job_range or plate.frames) else scan_plate(job.input_sequence,
-                                                                                              job_range)
-    if job.input.depth_channel:
-        plate.header.index(job.input.depth_channel)
-    if job.input.mask_channel and not job.input.mask_pattern:
-        plate.header.index(job.input.mask_channel)
+                                                                                              job_range, part, views)
+    for layer in plate.layers:
+        if job.input.depth_channel:
+            find_channel(plate.parts, layer, job.input.depth_channel)
+        if job.input.mask_channel and not job.input.mask_pattern:
+            if job.input.mask_channel not in plate.parts[layer.part].channels and \
+                    layer.prefix + job.input.mask_channel not in plate.parts[layer.part].channels:
+                plate.parts[layer.part].index(job.input.mask_channel)  # the one-line error naming the channels
     matte = Matte(job, plate)
     space = plate_colorspace(job.input.colorspace, plate.header.colorspace)
     check_outputs_spare_inputs(job, shot.frames)  # before the output folder (or its cache) is created

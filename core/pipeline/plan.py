@@ -56,10 +56,25 @@ class RenderPlan:
         """Frames this render is for (written now or before), without context-only handles."""
         return [f for f in self.frames if self.route[f] is not None]
 
-    def state(self) -> RenderState:
-        """The per-step denoising state of this plan (resume after a kill)."""
+    @property
+    def canvas(self):
+        """What the model sees of every frame (display window ∪ the shot's data windows)."""
+        return self.checked.shot.canvas
+
+    @property
+    def layers(self):
+        """What is edited: one layer a view (:mod:`recast.core.shot.layers`)."""
+        return self.checked.plate.layers
+
+    @property
+    def null(self) -> bool:
+        """strength 0: no model, the plate to model space and back (a colour-path check)."""
+        return self.job.strength == 0.0
+
+    def state(self, layer) -> RenderState:
+        """The per-step denoising state of one layer of this plan (resume after a kill)."""
         return RenderState(cache_folder(self.job), self.fingerprint, __version__, self.frames, self.anchor,
-                           self.size, [self.stamps[f] for f in self.frames])
+                           self.size, [self.stamps[f] for f in self.frames], layer.key)
 
 
 def _rendered_range(job, frames, chunk, context):
@@ -90,7 +105,7 @@ def plan_render(job, frames: FrameRange | None = None, chunk: FrameRange | None 
     seam_seq = chunk_sequence(job, chunk_set, chunk_plan.chunk) if chunk_plan else None
     route = {f: (seam_seq if chunk_plan and chunk_plan.is_seam(f) else None if keep is not None and f not in keep
                  else out_seq) for f in rng}
-    dw = checked.plate.header.data_window
+    canvas = checked.shot.canvas  # the whole shot's, so every sub-range and chunk runs at one size
     anchor = job.frame_range.first if job.frame_range else rng.first
     stamps = {}
     for f in rng:
@@ -101,7 +116,7 @@ def plan_render(job, frames: FrameRange | None = None, chunk: FrameRange | None 
                      for f in finished_frames(seq, [f for f in rng if route[f] is seq], fingerprint, __version__,
                                               stamps))
     done = set(skipped)
-    return RenderPlan(job=job, checked=checked, size=model_size(dw.width, dw.height, job.resolution), anchor=anchor,
+    return RenderPlan(job=job, checked=checked, size=model_size(canvas.width, canvas.height, job.resolution), anchor=anchor,
                       windows=context_windows(rng.first, rng.last, job.window.length, job.window.overlap, anchor),
                       route=route, output=out_seq, seams=seam_seq, fingerprint=fingerprint, stamps=stamps,
                       skipped=skipped, todo=[f for f in rng if route[f] is not None and f not in done])

@@ -45,7 +45,7 @@ def available_memory(device) -> tuple[int | None, str]:
 def preflight(plan, backend, reporter, warnings: list) -> dict | None:
     """Refuse (ResourceError) or warn before a render that cannot fit; returns the estimate (bytes by part)."""
     job, (width, height) = plan.job, plan.size
-    dw = plan.checked.plate.header.data_window
+    dw = plan.canvas
     upscale = max(width, height) / max(dw.width, dw.height, 1)
     if upscale > 4.0:
         _warn(reporter, warnings, f"the model runs at {width}x{height}, {upscale:.1f}x the plate's "

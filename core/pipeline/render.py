@@ -25,6 +25,7 @@ from ..job import Job
 from ..progress import CancelFlag, Reporter
 from .inputs import check_inputs
 from .plan import plan_render
+from .stages import NULL_RENDERER
 
 __all__ = ["RENDERER", "RenderResult", "check_inputs", "render"]
 
@@ -66,18 +67,18 @@ def render(job: Job, frames: FrameRange | None = None, reporter: Reporter | None
     plan = plan_render(job, frames, chunk, chunk_set, context)
     result.skipped = plan.skipped
 
-    # 3. the engine (nothing loads yet)
-    if plan.todo and backend is None:
+    # 3. the engine (nothing loads yet); the null render (strength 0) needs none
+    if plan.todo and backend is None and not plan.null:
         from ..backends import backend_for
         from ..models.loader import loader_for
 
         loader = loader or loader_for(job)
         backend = backend_for(job, loader)
-    if plan.todo and not job.input.depth_channel:
+    if plan.todo and not plan.null and not job.input.depth_channel:
         from ..models.parts import locate
 
         locate(_need_loader(job, loader).preset, "depth")
-    renderer = getattr(backend, "description", RENDERER) if backend is not None else RENDERER
+    renderer = NULL_RENDERER if plan.null else getattr(backend, "description", RENDERER) if backend else RENDERER
     _announce(plan, renderer, reporter)
     tag_warning = colorspace_warning(job.input.colorspace, plan.checked.plate.header.colorspace)
     if tag_warning:
@@ -85,29 +86,34 @@ def render(job: Job, frames: FrameRange | None = None, reporter: Reporter | None
         reporter.warning(tag_warning)
 
     if plan.todo:
-        # 3b. will it fit? (refused when far too big, before any model loads)
-        from .preflight import preflight
+        latents, states = None, []
+        if not plan.null:
+            # 3b. will it fit? (refused when far too big, before any model loads)
+            from .preflight import preflight
 
-        preflight(plan, backend, reporter, result.warnings)
-        # 4. structure, content and the sampler (or a saved state whose denoising had finished)
-        state = plan.state()
-        saved = state.load()
-        if saved is not None:
-            result.resumed_from_step = saved[0]
-        if saved is not None and saved[0] == saved[1]:
-            latents = saved[2]
-        else:
-            from .stages import sample
+            preflight(plan, backend, reporter, result.warnings)
+            # 4. structure, content and the sampler, a layer (view) at a time (or a finished saved state)
+            latents = {}
+            for layer in plan.layers:
+                state = plan.state(layer)
+                states.append(state)
+                saved = state.load()
+                if saved is not None:
+                    result.resumed_from_step = saved[0]
+                if saved is not None and saved[0] == saved[1]:
+                    latents[layer] = saved[2].to(backend.device)
+                else:
+                    from .stages import sample
 
-            latents = sample(plan, backend, state, saved, lambda: _need_loader(job, loader), reporter, cancel,
-                             result.warnings)
+                    latents[layer] = sample(plan, backend, layer, state, saved, lambda: _need_loader(job, loader),
+                                            reporter, cancel, result.warnings).to(backend.device)
         # 5. decode and write
         from .stages import header_attributes, write_frames
 
-        write_frames(plan, backend, latents.to(backend.device), header_attributes(plan, renderer), reporter, cancel,
-                     result)
-        state.remove()
-        result.timing = {k: round(v, 3) for k, v in backend.timing.items()}
+        write_frames(plan, backend, latents, header_attributes(plan, renderer), reporter, cancel, result)
+        for state in states:
+            state.remove()
+        result.timing = {k: round(v, 3) for k, v in backend.timing.items()} if backend is not None else {}
 
     result.seconds = time.monotonic() - started
     reporter.done(frames=len(result.frames), skipped=len(result.skipped), output=plan.output.pattern,

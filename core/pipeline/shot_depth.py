@@ -19,16 +19,13 @@ import numpy as np
 from ..io.atomic import atomic_path
 from ..io.exrio import Frame, Header, Window, read_frame, write_frame
 from ..io.frames import SequencePattern
+from ..io.layout import place
 from ..io.resolution import resize
+from ..shot.layers import find_channel
 from ..models.cache import cache_folder, cache_key
 from .depth import apply_structure_level, disparity_from_z, estimate_disparity, normalise_shot
 
 __all__ = ["ShotDepth", "shot_depth", "apply_structure_level"]
-
-
-def _depth_header(plate_header: Header, path: str) -> Header:
-    return Header(path=path, channels=("depth.Z",), formats=("float",), data_window=plate_header.data_window,
-                  display_window=plate_header.display_window, attributes=(("compression", "string", "zip"),))
 
 
 @dataclass
@@ -42,16 +39,19 @@ class ShotDepth:
     computed: int  #: frames whose raw depth was computed (not found in the cache)
 
 
-def _aov_raws(job, plate, size, reporter, cancel):
-    """Raw inverse depth from the plate's depth AOV (CG Z → 1/Z), at ``size``."""
-    channel = job.input.depth_channel
-    source = f"aov:{channel}"
+def _aov_raws(job, plate, size, reporter, cancel, layer, canvas):
+    """Raw inverse depth from the plate's depth AOV (CG Z → 1/Z; the layer's own view's where it has one),
+    placed on the canvas (far outside a frame's data window), at ``size``."""
+    part, channel = find_channel(plate.parts, layer, job.input.depth_channel)
+    source = f"aov:{channel}" + (f"@part{part}" if part else "")
     raws, keys = {}, {}
     for i, f in enumerate(plate.frames):
         cancel.check("while reading depth")
-        z = read_frame(plate.path(f)).channel(channel)
-        raws[f] = resize(disparity_from_z(z), size[0], size[1], "triangle")
-        keys[f] = cache_key(source, z, size)
+        frame = read_frame(plate.path(f), part)
+        z = frame.channel(channel)
+        on_canvas = place(disparity_from_z(z), frame.header.data_window, canvas, fill=0.0)
+        raws[f] = resize(on_canvas, size[0], size[1], "triangle")
+        keys[f] = cache_key(source, z, size, str(frame.header.data_window), str(canvas))
         reporter.progress("depth", i + 1, len(plate.frames))
     return source, raws, keys, len(raws)
 
@@ -93,26 +93,28 @@ def _estimated_raws(job, plate, model_frames, size, loader_factory, reporter, ca
     return source, raws, keys, computed
 
 
-def _write_visible(plate, seq, manifest, frames, source, rng, size, keys) -> None:
-    """The shot's normalised depth as ``depth.####.exr`` at the plate's windows, and its manifest."""
+def _write_visible(plate, seq, manifest, frames, source, rng, size, keys, canvas) -> None:
+    """The shot's normalised depth as ``depth.####.exr`` over the canvas, and its manifest."""
     os.makedirs(os.path.dirname(manifest), exist_ok=True)
-    header = _depth_header(plate.header, seq.pattern)
-    dw = plate.header.data_window
+    header = Header(path=seq.pattern, channels=("depth.Z",), formats=("float",), data_window=canvas,
+                    display_window=plate.header.display_window, attributes=(("compression", "string", "zip"),))
     for f in plate.frames:
         extra = {"recast/depth_source": source, "recast/depth_range": f"{rng[0]:.9g} {rng[1]:.9g}",
                  "recast/depth_size": f"{size[0]}x{size[1]}",
                  "recast/depth_convention": "normalised inverse depth: 1 near, 0 far"}
-        full = np.clip(resize(frames[f], dw.width, dw.height, "triangle"), 0.0, 1.0)
+        full = np.clip(resize(frames[f], canvas.width, canvas.height, "triangle"), 0.0, 1.0)
         write_frame(seq.path(f), Frame(header, full[:, :, None]), extra)
     with atomic_path(manifest) as tmp, open(tmp, "w") as fh:
         json.dump({"source": source, "frames": str(plate.frames), "size": list(size), "range": rng, "keys": keys}, fh)
 
 
 def shot_depth(job, plate, model_frames, size: tuple[int, int], loader_factory, reporter, cancel) -> ShotDepth:
-    """Depth for every frame of ``plate`` at ``size`` (width, height): from the cache, the plate's AOV, or the
-    estimator run on ``model_frames.get(f)`` (model-space frames at ``size``, read one batch at a time)."""
+    """Depth for every frame of ``plate`` at ``size`` (width, height) for the layer ``model_frames`` shows:
+    from the cache, the plate's AOV, or the estimator run on ``model_frames.get(f)`` (model-space frames on
+    the canvas at ``size``, read one batch at a time)."""
+    layer, canvas = model_frames.layer, model_frames.canvas
     if job.input.depth_channel:
-        source, raws, keys, computed = _aov_raws(job, plate, size, reporter, cancel)
+        source, raws, keys, computed = _aov_raws(job, plate, size, reporter, cancel, layer, canvas)
     else:
         source, raws, keys, computed = _estimated_raws(job, plate, model_frames, size, loader_factory, reporter,
                                                        cancel)
@@ -124,5 +126,5 @@ def shot_depth(job, plate, model_frames, size: tuple[int, int], loader_factory, 
     normalised, rng = normalise_shot([raws[f] for f in ordered])
     frames = dict(zip(ordered, normalised))
     if not os.path.isfile(manifest):
-        _write_visible(plate, seq, manifest, frames, source, rng, size, keys)
+        _write_visible(plate, seq, manifest, frames, source, rng, size, keys, canvas)
     return ShotDepth(frames, seq, source, rng, computed)

@@ -1,29 +1,37 @@
 """Render stages 4 and 5, each a function of the plan and the backend.
 
-4. ``sample`` — structure (:mod:`.shot_depth`: shot-normalised depth at the job's structure
-   level) and content (the backend's conditioning, cached), then the sampler (:mod:`.sampler`)
-   from per-frame noise, or from the plate (strength < 1, masks), or from a saved step;
-5. ``write_frames`` — decoded a fixed chunk at a time, resized to the plate's data window,
-   model space → the plate's colour space, composited over the plate through the mask; every
-   other channel, window and header attribute kept; atomic per frame.
+4. ``sample`` — for one layer (one view): structure (:mod:`.shot_depth`: shot-normalised depth at
+   the job's structure level) and content (the backend's conditioning, cached), then the sampler
+   (:mod:`.sampler`) from per-frame noise, or from the plate (strength < 1, masks), or from a saved
+   step. Every layer gets the same per-frame noise, so the views of a stereo plate get one look;
+5. ``write_frames`` — every layer decoded a fixed chunk at a time (or, for the null render, the
+   plate's own model-space frames at full size), resized to the canvas, cut to each frame's own
+   data window, model space → the plate's colour space (inverting ``model_view``), composited over
+   the plate through the mask; every other channel, part, window and header attribute kept;
+   atomic per frame.
 """
 
 from __future__ import annotations
 
 import os
 import time
+from contextlib import nullcontext
 
 import numpy as np
 
 from .. import __version__
 from ..io.colour import from_model
-from ..io.exrio import read_frame, write_frame
+from ..io.exrio import read_parts, write_parts
+from ..io.layout import place
 from ..io.resolution import resize
 from ..models.cache import cache_folder
+from ..shot.display import display_rgb
 from ..shot.matte import composite
 from ..shot.model_frames import ModelFrames
 
-__all__ = ["sample", "write_frames", "header_attributes"]
+__all__ = ["sample", "write_frames", "header_attributes", "NULL_RENDERER"]
+
+NULL_RENDERER = "recast null render (strength 0: the plate to model space and back, no model)"
 
 
 def _chunks(frames: list[int], size: int):
@@ -31,22 +39,28 @@ def _chunks(frames: list[int], size: int):
     return [frames[i:i + size] for i in range(0, len(frames), size)]
 
 
-def sample(plan, backend, state, saved, loader_factory, reporter, cancel, warnings):
-    """Conditions, then the sampler from noise (or from a saved step); returns the latents."""
+def model_frames(plan, layer, reporter, warnings, shot=False) -> ModelFrames:
+    """The plate (or the whole shot) of ``layer`` as the model sees it."""
+    checked = plan.checked
+    return ModelFrames(checked.shot if shot else checked.plate, checked.colorspace, plan.size, reporter, warnings,
+                       layer, plan.job.model_view, plan.canvas)
+
+
+def sample(plan, backend, layer, state, saved, loader_factory, reporter, cancel, warnings):
+    """Conditions, then the sampler from noise (or from a saved step) for ``layer``; returns the latents."""
     import torch
 
     from . import sampler
-    from .sampling import frame_noise
     from .depth import apply_structure_level
+    from .sampling import frame_noise
     from .shot_depth import shot_depth
 
     job, checked, size = plan.job, plan.checked, plan.size
     frames = list(plan.frames)
     began = time.perf_counter()
-    model_frames = ModelFrames(checked.plate, checked.colorspace, size, reporter, warnings)
-    shot = checked.shot
-    shot_frames = model_frames if shot is checked.plate else ModelFrames(shot, checked.colorspace, size, reporter, [])
-    depth = shot_depth(job, shot, shot_frames, size, loader_factory, reporter, cancel)
+    layer_frames = model_frames(plan, layer, reporter, warnings)
+    shot_frames = layer_frames if checked.shot is checked.plate else model_frames(plan, layer, reporter, [], True)
+    depth = shot_depth(job, checked.shot, shot_frames, size, loader_factory, reporter, cancel)
     if not job.input.depth_channel:
         loader_factory().release("depth")
     depth_t = torch.stack([torch.from_numpy(apply_structure_level(depth.frames[f], job.structure_level))
@@ -54,16 +68,18 @@ def sample(plan, backend, state, saved, loader_factory, reporter, cancel, warnin
     del depth
     conditions = backend.conditions(job, cache_folder(job), depth_t)
     for message in getattr(backend, "warnings", []):
-        warnings.append(message)
-        reporter.warning(message)
+        if message not in warnings:
+            warnings.append(message)
+            reporter.warning(message)
     backend.timing["conditions"] = backend.timing.get("conditions", 0.0) + time.perf_counter() - began
 
     inputs = sampler.ShotInputs(frames=frames, conditions=conditions,
                                 noise=frame_noise(frames, job.seed, backend.latent_shape(size)))
     if job.strength < 1.0 or checked.matte.enabled:
-        inputs.plate_latents = _encode_plate(backend, model_frames, frames, reporter, cancel)
+        inputs.plate_latents = _encode_plate(backend, layer_frames, frames, reporter, cancel)
     if checked.matte.enabled:
-        inputs.mask = _latent_masks(checked, size, size[0] // backend.latent_shape(size)[-1]).to(backend.device)
+        factor = size[0] // backend.latent_shape(size)[-1]
+        inputs.mask = _latent_masks(plan, layer, factor).to(backend.device)
 
     timesteps = backend.timesteps(job.steps, job.strength)
     if saved is not None and saved[1] == len(timesteps):
@@ -74,27 +90,27 @@ def sample(plan, backend, state, saved, loader_factory, reporter, cancel, warnin
                            cancel=cancel, save_state=lambda k, lat: state.save(k, len(timesteps), lat))
 
 
-def _encode_plate(backend, model_frames, frames, reporter, cancel):
+def _encode_plate(backend, frames_in, frames, reporter, cancel):
     import torch
 
     out = []
     with backend.stage("vae"):
         for chunk in _chunks(frames, backend.decode_chunk):
             cancel.check("while encoding the plate")
-            out.append(backend.encode([model_frames.get(f) for f in chunk]))
+            out.append(backend.encode([frames_in.get(f) for f in chunk]))
             reporter.progress("encode", sum(len(o) for o in out), len(frames))
     return torch.cat(out)
 
 
-def _latent_masks(checked, size, factor):
+def _latent_masks(plan, layer, factor):
     """Edit weight per frame at latent size, grown: a latent pixel is edited when any pixel under it is,
     and one latent pixel around that too, so the soft edge of the matte falls inside what is generated."""
     import torch
 
-    width, height = size
+    width, height = plan.size
     masks = []
-    for f in checked.plate.frames:
-        weight = checked.matte.weight(f)[:, :, 0]
+    for f in plan.frames:
+        weight = plan.checked.matte.weight(f, window=plan.canvas, layer=layer)[:, :, 0]
         small = resize(weight, width, height)
         blocks = small.reshape(height // factor, factor, width // factor, factor).max(axis=(1, 3)) > 1e-3
         grown = np.pad(blocks, 1)
@@ -113,41 +129,62 @@ def header_attributes(plan, renderer: str) -> dict[str, str]:
         "recast/renderer": renderer,
         "recast/range": str(plan.frames),
         "recast/model_size": f"{plan.size[0]}x{plan.size[1]}",
+        "recast/layers": ", ".join(layer.describe() for layer in plan.layers),
         "oiio:ColorSpace": plan.checked.colorspace,
     }
 
 
+def _edited(plan, layer, model_img, part_frame, f):
+    """One layer of one frame: the model-space image (any size, on the canvas) → the layer's channels over
+    the part's own data window, composited over the plate through the mask."""
+    checked, canvas = plan.checked, plan.canvas
+    dw = part_frame.header.data_window
+    on_canvas = resize(model_img, canvas.width, canvas.height) if model_img.shape[:2] != (canvas.height,
+                                                                                          canvas.width) else model_img
+    rgb = from_model(np.clip(place(on_canvas, canvas, dw), 0.0, 1.0), checked.colorspace, plan.job.model_view)
+    new = layer.from_rgb(part_frame, rgb)
+    weight = checked.matte.weight(f, part_frame, dw, layer)
+    return composite(layer.channels(part_frame), new, weight) if weight is not None else new
+
+
 def write_frames(plan, backend, latents, header, reporter, cancel, result):
-    """Decode the chunks holding unwritten frames; write each frame atomically."""
-    checked = plan.checked
-    plate, space, matte = checked.plate, checked.colorspace, checked.matte
-    dw = plate.header.data_window
+    """Decode the chunks holding unwritten frames (``latents``: layer → latents; None for the null render);
+    write each frame, every part of it, atomically."""
+    plate = plan.checked.plate
     frames = list(plate.frames)
     wanted = set(plan.todo)
     index = {f: i for i, f in enumerate(frames)}
-    with backend.stage("vae"):
-        for chunk in _chunks(frames, backend.decode_chunk):
+    null_frames = {layer: model_frames(plan, layer, reporter, []) for layer in plan.layers} if latents is None else {}
+    decode_chunk = backend.decode_chunk if backend is not None else 1
+    stage = backend.stage("vae") if backend is not None else nullcontext()
+    with stage:
+        for chunk in _chunks(frames, decode_chunk):
             if not wanted.intersection(chunk):
                 continue
             cancel.check(f"after {len(result.frames)} of {len(plan.todo)} frames were written")
-            decoded = backend.decode(latents[index[chunk[0]]:index[chunk[-1]] + 1])
-            for f, img in zip(chunk, decoded):
+            decoded = {} if latents is None else {
+                layer: backend.decode(latents[layer][index[chunk[0]]:index[chunk[-1]] + 1]) for layer in plan.layers}
+            for k, f in enumerate(chunk):
                 if f not in wanted:
                     continue
                 cancel.check(f"after {len(result.frames)} of {len(plan.todo)} frames were written")
                 began = time.perf_counter()
-                source = read_frame(plate.path(f))
-                new_rgb = from_model(np.clip(resize(img, dw.width, dw.height), 0.0, 1.0), space)
-                weight = matte.weight(f, source)
-                if weight is not None:
-                    new_rgb = composite(source.rgb(), new_rgb, weight)
+                parts = read_parts(plate.path(f))
+                for layer in plan.layers:
+                    if latents is None:
+                        src = null_frames[layer]
+                        img = display_rgb(src.canvas_rgb(f), src.space, src.view)
+                    else:
+                        img = decoded[layer][k]
+                    parts[layer.part] = layer.with_channels(parts[layer.part],
+                                                            _edited(plan, layer, img, parts[layer.part], f))
                 seam = plan.route[f] is plan.seams
                 path = plan.route[f].path(f)
                 if seam:
                     os.makedirs(os.path.dirname(path), exist_ok=True)
-                write_frame(path, source.with_rgb(new_rgb),
-                            {**header, "recast/frame": str(f), "recast/plate": plan.stamps[f]})
-                backend.timing["write"] = backend.timing.get("write", 0.0) + time.perf_counter() - began
+                write_parts(path, parts, {**header, "recast/frame": str(f), "recast/plate": plan.stamps[f]})
+                if backend is not None:
+                    backend.timing["write"] = backend.timing.get("write", 0.0) + time.perf_counter() - began
                 result.frames.append(f)
                 result.paths.append(path)
                 reporter.frame(f, os.path.abspath(path), **({"seam": True} if seam else {}))

@@ -17,6 +17,7 @@ import numpy as np
 
 from ..errors import SequenceError
 from ..io.exrio import Window, read_frame, read_header
+from ..io.layout import place
 from ..io.frames import compress_frames
 
 __all__ = ["Matte", "composite"]
@@ -53,30 +54,22 @@ class Matte:
         """The matte file whose changes must re-render frame ``f`` (None: the plate's own channel)."""
         return self.sequence.path(f) if self.sequence else None
 
-    def weight(self, f: int, source=None) -> np.ndarray | None:
-        """Edit weight of frame ``f`` (H×W×1 over the plate's data window), or None: edit everything.
-        ``source`` is the plate frame when the caller has read it already (else it is read when needed:
-        only for a channel of the plate itself)."""
+    def weight(self, f: int, source=None, window: Window | None = None, layer=None) -> np.ndarray | None:
+        """Edit weight of frame ``f`` (H×W×1 over ``window``: by default the data window of the edited part
+        in that frame), or None: edit everything. ``source`` is that part of the plate frame when the caller
+        has read it already; ``layer`` picks a view's own mask channel ('right.A') where the part has one."""
         if not self.enabled:
             return None
-        if self.sequence is None:
-            values = (source or read_frame(self.plate.path(f))).channel(self.channel)
-        else:  # every plate frame has one data window (checked by scan_plate)
+        layer = layer or self.plate.layers[0]
+        window = window or self.plate.window(f, layer.part)
+        if self.sequence is None:  # a channel of the plate itself
+            frame = source or read_frame(self.plate.path(f), layer.part)
+            name = layer.prefix + self.channel if layer.prefix + self.channel in frame.header.channels else self.channel
+            values = place(frame.channel(name), frame.header.data_window, window)
+        else:  # a matte sequence: its own (possibly moving) bounding boxes, placed by coordinates
             matte = read_frame(self.sequence.path(f))
-            values = _place(matte.channel(self.channel), matte.header.data_window, self.plate.header.data_window)
+            values = place(matte.channel(self.channel), matte.header.data_window, window)
         return np.clip(np.nan_to_num(values, nan=0.0), 0.0, 1.0).astype(np.float32)[:, :, None]
-
-
-def _place(values: np.ndarray, src: Window, dst: Window) -> np.ndarray:
-    """``values`` over window ``src`` placed onto window ``dst`` by pixel coordinates; 0 elsewhere."""
-    if src == dst:
-        return values
-    out = np.zeros((dst.height, dst.width), np.float32)
-    x0, y0 = max(src.x, dst.x), max(src.y, dst.y)
-    x1, y1 = min(src.x + src.width, dst.x + dst.width), min(src.y + src.height, dst.y + dst.height)
-    if x1 > x0 and y1 > y0:
-        out[y0 - dst.y:y1 - dst.y, x0 - dst.x:x1 - dst.x] = values[y0 - src.y:y1 - src.y, x0 - src.x:x1 - src.x]
-    return out
 
 
 def composite(plate_rgb: np.ndarray, new_rgb: np.ndarray, weight: np.ndarray) -> np.ndarray:
