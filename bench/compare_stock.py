@@ -84,7 +84,7 @@ def run_recast(args) -> dict:
     job = _job(folder, args)
     loader = _preloaded(args)
     started = time.perf_counter()
-    result = render(job, reporter=Reporter(stream=open(os.devnull, "w"), bar=False), loader=loader)
+    result = render(job, reporter=Reporter(stream=open(os.devnull, "w")), loader=loader)
     wall = time.perf_counter() - started
     return {"side": "recast", "wall_s": wall, "timing": result.timing, **_peaks(loader.device)}
 
@@ -103,7 +103,7 @@ def run_stock(args) -> dict:
     folder = tempfile.mkdtemp(prefix="recast-bench-")
     job = _job(folder, args)
     loader = _preloaded(args)
-    quiet = Reporter(stream=open(os.devnull, "w"), bar=False)
+    quiet = Reporter(stream=open(os.devnull, "w"))
     checked = check_inputs(job)
     frames = list(checked.plate.frames)
     size = (args.size, args.size)

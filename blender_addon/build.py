@@ -1,18 +1,20 @@
 """Build the Recast Blender extension zip: ``python blender_addon/build.py [--out dist]``.
 
 The zip holds the add-on's modules, its manifest and Recast's own pure-Python wheel (the job
-file and worker runner the add-on shares with the CLI and the Nuke node). Install it in
-Blender with Edit > Preferences > Get Extensions > Install from Disk, or
-``blender --command extension install-file -r user_default -e recast-0.1.0.zip``.
+file and worker runner the add-on shares with the CLI and the Nuke node). The manifest's
+version and wheel name are written from ``recast.core.__version__``, the one place the version
+lives. Install it in Blender with Edit > Preferences > Get Extensions > Install from Disk, or
+``blender --command extension install-file -r user_default -e recast-VERSION.zip``.
 """
 
 import argparse
+import ast
 import glob
 import os
+import re
 import subprocess
 import sys
 import tempfile
-import tomllib
 import zipfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -20,24 +22,38 @@ REPO = os.path.dirname(HERE)
 MODULES = ["__init__.py", "compat.py", "plates.py", "props.py", "strip_render.py", "ui.py"]
 
 
+def version() -> str:
+    """``recast.core.__version__``, read from the source (nothing imported)."""
+    tree = ast.parse(open(os.path.join(REPO, "core", "__init__.py"), encoding="utf-8").read())
+    return next(n.value.value for n in tree.body if isinstance(n, ast.Assign)
+                and any(getattr(t, "id", "") == "__version__" for t in n.targets))
+
+
+def manifest(text: str, ver: str) -> str:
+    """The manifest with its version and wheel name set to ``ver``."""
+    text = re.sub(r'^version = "[^"]*".*$', f'version = "{ver}"', text, count=1, flags=re.M)
+    return re.sub(r'^wheels = \[.*\].*$', f'wheels = ["./wheels/recast-{ver}-py3-none-any.whl"]', text, count=1,
+                  flags=re.M)
+
+
 def build(out: str) -> str:
-    with open(os.path.join(HERE, "blender_manifest.toml"), "rb") as fh:
-        manifest = tomllib.load(fh)
-    (wheel_rel,) = manifest["wheels"]
+    ver = version()
+    with open(os.path.join(HERE, "blender_manifest.toml"), encoding="utf-8") as fh:
+        text = manifest(fh.read(), ver)
     with tempfile.TemporaryDirectory() as tmp:
         subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", tmp,
                         REPO], check=True)
         built = glob.glob(os.path.join(tmp, "recast-*.whl"))
-        if [os.path.basename(b) for b in built] != [os.path.basename(wheel_rel)]:
-            sys.exit(f"build.py: the wheel built is {[os.path.basename(b) for b in built]} but "
-                     f"blender_manifest.toml lists {wheel_rel}; make their versions agree")
+        wheel = f"recast-{ver}-py3-none-any.whl"
+        if [os.path.basename(b) for b in built] != [wheel]:
+            sys.exit(f"build.py: the wheel built is {[os.path.basename(b) for b in built]}, expected {wheel}")
         os.makedirs(out, exist_ok=True)
-        path = os.path.join(out, f"recast-{manifest['version']}.zip")
+        path = os.path.join(out, f"recast-{ver}.zip")
         with zipfile.ZipFile(path + ".tmp", "w", zipfile.ZIP_DEFLATED) as z:
-            z.write(os.path.join(HERE, "blender_manifest.toml"), "blender_manifest.toml")
+            z.writestr("blender_manifest.toml", text)
             for name in MODULES:
                 z.write(os.path.join(HERE, name), name)
-            z.write(built[0], wheel_rel.lstrip("./"))
+            z.write(built[0], f"wheels/{wheel}")
         os.replace(path + ".tmp", path)
     return path
 

@@ -5,6 +5,7 @@ bundle writer for the CLI, Nuke and Blender. No host module is imported here.
 
 from __future__ import annotations
 
+import json
 import subprocess
 
 from .worker import WorkerError, worker_command
@@ -22,7 +23,7 @@ class FarmBundle:
 def write_farm_bundle(job_path: str, out: str, command=None, chunk_size: int = 16) -> FarmBundle:
     """Write the OpenJD bundle of ``job_path`` into ``out``; :class:`WorkerError` with one line on failure."""
     argv = worker_command(command) + ["farm", "openjd", "--job", job_path, "--out", out, "--chunk-size",
-                                      str(chunk_size)]
+                                      str(chunk_size), "--json"]
     try:
         done = subprocess.run(argv, capture_output=True, text=True, timeout=300)
     except (OSError, subprocess.TimeoutExpired) as exc:
@@ -31,6 +32,8 @@ def write_farm_bundle(job_path: str, out: str, command=None, chunk_size: int = 1
         lines = [ln for ln in done.stderr.splitlines() if ln.strip()]
         raise WorkerError(lines[-1].removeprefix("recast: error: ") if lines else
                           f"'recast farm openjd' stopped with exit code {done.returncode}")
-    lines = done.stdout.strip().splitlines()
-    submit = next((ln.split(":", 1)[1].strip() for ln in lines if ln.startswith("submit to Deadline Cloud:")), "")
-    return FarmBundle(out, submit, lines[-1] if lines else "")
+    try:
+        written = json.loads(done.stdout)
+        return FarmBundle(written["bundle"], written["deadline_submit"], written["openjd_run"])
+    except (ValueError, KeyError, TypeError):
+        raise WorkerError(f"'recast farm openjd --json' gave no bundle description: {done.stdout[:200]!r}") from None

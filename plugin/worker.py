@@ -1,7 +1,9 @@
 """Running the Recast worker from a host (Nuke, Blender): start it, follow its events, cancel it.
 
 Hosts' own Pythons have no torch, so the render runs in a separate process: ``recast render
---job FILE``. Which command starts it is configurable, in this order: the ``command`` given by
+--job FILE --json --control stdin``. Cancel is a ``cancel`` line on the worker's stdin (every OS;
+a host that dies closes the pipe, which cancels too), with SIGTERM (POSIX) or CTRL_BREAK_EVENT
+(Windows) as the fallback and a kill as the last resort. Which command starts it is configurable, in this order: the ``command`` given by
 the host (e.g. from a preference), ``$RECAST_WORKER`` (a command line, e.g.
 ``/opt/recast/.venv/bin/recast`` or ``/opt/py311/bin/python -m recast.core``), else ``recast``
 on ``PATH``. The worker's stdout is the JSON-lines progress protocol, read on a thread and
@@ -23,12 +25,12 @@ import tempfile
 import threading
 import time
 
+from recast.core.progress.events import overall
+
 from .host_job import HostError
 
 __all__ = ["WorkerError", "worker_command", "RenderProcess"]
 
-# share of the bar each stage fills: depth and content are quick, denoising is most of it
-_STAGES = {"depth": (0.0, 0.1), "encode": (0.1, 0.15), "denoise": (0.15, 0.9), "write": (0.9, 1.0)}
 
 
 class WorkerError(HostError):
@@ -51,8 +53,11 @@ class RenderProcess:
     """One ``recast render`` run: ``state`` is 'running', 'done', 'failed' or 'cancelled'."""
 
     def __init__(self, job_path: str, frames: str | None = None, command=None, log_dir: str | None = None,
-                 on_event=None):
-        self.argv = worker_command(command) + ["render", "--job", job_path] + (["--frames", frames] if frames else [])
+                 on_event=None, platform: str | None = None):
+        #: 'posix' or 'windows': how the fallback of a cancel is sent (the stdin message works on both)
+        self.platform = platform or ("windows" if os.name == "nt" else "posix")
+        self.argv = worker_command(command) + ["render", "--job", job_path, "--json", "--control", "stdin"] + (
+            ["--frames", frames] if frames else [])
         log_dir = log_dir or tempfile.gettempdir()
         os.makedirs(log_dir, exist_ok=True)
         self.log_path = os.path.join(log_dir, f"recast_{os.path.splitext(os.path.basename(job_path))[0]}_"
@@ -67,9 +72,12 @@ class RenderProcess:
         self.started = time.monotonic()
         self._cancelled = False
         self._log = open(self.log_path, "w", encoding="utf-8")
+        # Windows: its own process group, so CTRL_BREAK_EVENT (the fallback of a cancel) reaches it alone
+        flags = getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0) if os.name == "nt" else 0
         try:
-            self._proc = subprocess.Popen(self.argv, stdout=subprocess.PIPE, stderr=self._log, text=True,
-                                          bufsize=1, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+            self._proc = subprocess.Popen(self.argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log,
+                                          text=True, bufsize=1, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                                          creationflags=flags)
         except OSError as exc:
             self._log.close()
             raise WorkerError(f"the Recast worker could not start ({exc.strerror}): {' '.join(self.argv)}") from None
@@ -108,9 +116,10 @@ class RenderProcess:
             self.total = int(event.get("total", 0))
         elif kind == "frame":
             self.frames_done += 1
-        elif kind == "progress" and event.get("stage") in _STAGES and event.get("total"):
-            lo, hi = _STAGES[event["stage"]]
-            self.progress = max(self.progress, lo + (hi - lo) * event["done"] / event["total"])
+        elif kind == "progress":
+            share = overall(event.get("stage"), event.get("done", 0), event.get("total", 0))
+            if share is not None:
+                self.progress = max(self.progress, share)
         elif kind == "error" and not event.get("cancelled"):
             self.error = f"{event.get('message', 'the worker failed')} (log: {self.log_path})"
 
@@ -132,17 +141,32 @@ class RenderProcess:
 
     # --- controlling -------------------------------------------------------------------
     def cancel(self, grace: float = 30.0) -> None:
-        """Ask the worker to stop (SIGTERM: after the window or frame in hand); kill it after ``grace`` s."""
+        """Ask the worker to stop after the window or frame in hand: a ``cancel`` line on its stdin, which
+        works on every OS (SIGTERM is a hard kill on Windows). If it is still running after ``grace`` / 2 s,
+        the platform's signal follows (SIGTERM; CTRL_BREAK_EVENT on Windows), and a kill after ``grace`` s."""
         if self._proc.poll() is not None:
             return
         self._cancelled = True
-        self._proc.send_signal(signal.SIGTERM)
-        threading.Thread(target=self._kill_after, args=(grace,), daemon=True).start()
-
-    def _kill_after(self, grace: float) -> None:
         try:
-            self._proc.wait(timeout=grace)
+            self._proc.stdin.write("cancel\n")
+            self._proc.stdin.flush()
+        except (OSError, ValueError):
+            pass  # the worker is ending anyway
+        threading.Thread(target=self._escalate, args=(grace,), daemon=True).start()
+
+    def _escalate(self, grace: float) -> None:
+        try:
+            self._proc.wait(timeout=grace / 2)
+            return
         except subprocess.TimeoutExpired:
+            pass
+        try:
+            if self.platform == "windows" and os.name == "nt":
+                self._proc.send_signal(signal.CTRL_BREAK_EVENT)
+            elif self.platform == "posix":
+                self._proc.send_signal(signal.SIGTERM)
+            self._proc.wait(timeout=grace / 2)
+        except (OSError, subprocess.TimeoutExpired):
             self._proc.kill()
 
     def wait(self, timeout: float | None = None) -> str:

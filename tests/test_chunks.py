@@ -133,6 +133,14 @@ def test_cli_chunks_through_one_server_that_loads_the_models_once(shot, tmp_path
     conn.parent.mkdir()
     started = run_cli("serve", "--connection-file", conn)
     assert started.returncode == 0, started.stderr
+    info = json.loads(conn.read_text())  # loopback TCP and a token only this user can read: every OS has it
+    assert info["host"] == "127.0.0.1" and len(info["token"]) == 64 and os.stat(conn).st_mode & 0o077 == 0
+    import socket
+
+    with socket.create_connection((info["host"], info["port"])) as intruder:  # a request without the token
+        intruder.sendall((json.dumps({"token": "0" * 64, "stop": True}) + "\n").encode())
+        assert json.loads(intruder.makefile().readline()) == {"event": "exit", "code": 1,
+                                                              "error": "wrong or missing token"}
     try:
         seconds = []
         for chunk in ("1001-1006", "1007-1012"):

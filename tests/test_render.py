@@ -19,7 +19,7 @@ from tests.conftest import job_dict, listing, write_exr
 
 class Collect(Reporter):
     def __init__(self):
-        super().__init__(stream=open(os.devnull, "w"), bar=False)
+        super().__init__(stream=open(os.devnull, "w"))
         self.events = []
 
     def emit(self, event, **fields):

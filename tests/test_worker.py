@@ -50,3 +50,31 @@ def test_missing_worker_executable(tmp_path, monkeypatch):
         worker_command()
     monkeypatch.setenv("RECAST_WORKER", PYTHON_WORKER)
     assert worker_command() == [sys.executable, "-m", "recast.core"]
+
+
+@pytest.mark.parametrize("platform", ["posix", "windows"])
+def test_cancel_goes_through_the_worker_stdin_on_both_code_paths(tmp_path, job_file, platform):
+    """The host writes 'cancel' on the worker's stdin: the worker stops after the window in hand, long before
+    the signal fallback (posix: SIGTERM, windows: CTRL_BREAK_EVENT) would be sent."""
+    import time
+
+    started = threading.Event()
+    run = RenderProcess(job_file(steps=40), command=PYTHON_WORKER, log_dir=str(tmp_path), platform=platform,
+                        on_event=lambda e: e.get("stage") == "denoise" and started.set())
+    assert "--control" in run.argv and run.argv[run.argv.index("--control") + 1] == "stdin"
+    assert started.wait(120)
+    asked = time.monotonic()
+    run.cancel(grace=200)  # the fallback would wait 100 s
+    assert run.wait(120) == "cancelled" and time.monotonic() - asked < 60
+    assert "cancelled (SIGTERM) while denoising" in open(run.log_path).read()
+    assert listing(tmp_path / "render") == []
+
+
+def test_a_host_that_goes_away_cancels_its_worker(tmp_path, job_file):
+    """The host's end of the pipe closing (a crashed Nuke) cancels the render: no orphan keeps a GPU."""
+    started = threading.Event()
+    run = RenderProcess(job_file(steps=40), command=PYTHON_WORKER, log_dir=str(tmp_path),
+                        on_event=lambda e: e.get("stage") == "denoise" and started.set())
+    assert started.wait(120)
+    run._proc.stdin.close()
+    assert run.wait(120) == "cancelled"

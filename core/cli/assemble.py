@@ -8,6 +8,8 @@ __all__ = ["add_parser", "run"]
 def add_parser(sub) -> None:
     p = sub.add_parser("assemble", help="write the seam frames of a chunked render (cross-fades between chunks)")
     p.add_argument("--job", required=True, help="job file (JSON)")
+    p.add_argument("--json", action="store_true", help="progress as JSON lines on stdout (what hosts read; the "
+                                                       "default when stdout is not a terminal)")
     p.add_argument("--chunk-set", default="default", metavar="NAME", help="the submission whose chunks to assemble")
 
 

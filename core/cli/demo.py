@@ -9,9 +9,6 @@ from __future__ import annotations
 import os
 import sys
 
-from ..job import SCHEMA, Job
-from ..shot.synthetic import write_synthetic_plate
-
 __all__ = ["add_parser", "run", "run_demo"]
 
 DEMO_PROMPT = "a claymation street at dusk, warm light"
@@ -32,8 +29,10 @@ def run(args, reporter, cancel) -> int:
 
 def run_demo(out: str, count: int, reporter, cancel) -> list[str]:
     """Generate the plate, render it with the tiny preset, write a contact sheet; returns summary lines."""
+    from ..job import SCHEMA, Job
     from ..metrics.contact_sheet import write_contact_sheet
     from ..pipeline.render import render
+    from ..shot.synthetic import write_synthetic_plate
     from ..shot.display import display_frame
 
     out = os.path.abspath(out)

@@ -7,9 +7,6 @@ import os
 import time
 
 from ..io.frames import FrameRange
-from ..io.resolution import model_size
-from ..job import Job
-from ..progress import CancelFlag, Reporter
 
 __all__ = ["add_parser", "run", "run_depth"]
 
@@ -17,6 +14,8 @@ __all__ = ["add_parser", "run", "run_depth"]
 def add_parser(sub) -> None:
     p = sub.add_parser("depth", help="compute the shot's depth (cached) and write it as EXRs")
     p.add_argument("--job", required=True, help="job file (JSON)")
+    p.add_argument("--json", action="store_true", help="progress as JSON lines on stdout (what hosts read; the "
+                                                       "default when stdout is not a terminal)")
     p.add_argument("--frames", help="only this sub-range of the job, e.g. 1001-1010")
 
 
@@ -27,8 +26,9 @@ def run(args, reporter, cancel) -> int:
     return 0
 
 
-def run_depth(job: Job, frames: FrameRange | None, reporter: Reporter, cancel: CancelFlag):
+def run_depth(job, frames: FrameRange | None, reporter, cancel):
     """Depth of every frame of the job, cached; emits the progress protocol; returns the ShotDepth."""
+    from ..io.resolution import model_size
     from ..models.loader import loader_for
     from ..pipeline.inputs import check_inputs
     from ..pipeline.shot_depth import shot_depth

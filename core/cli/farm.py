@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 
 __all__ = ["add_parser", "run"]
@@ -17,6 +18,7 @@ def add_parser(sub) -> None:
     p.add_argument("--worker", help="the recast executable on the farm (default: this one)")
     p.add_argument("--gpu", action=argparse.BooleanOptionalAction, default=None,
                    help="ask for GPU hosts (default: unless the job's device is cpu or mps)")
+    p.add_argument("--json", action="store_true", help="print what was written (paths, commands) as one JSON object")
 
 
 def run(args, reporter, cancel) -> int:
@@ -28,6 +30,9 @@ def run(args, reporter, cancel) -> int:
         from ..farm.openjd import write_openjd_bundle
 
         out = write_openjd_bundle(job, args.out or stem + "_openjd", args.chunk_size, args.worker, args.gpu)
+        if args.json:
+            print(json.dumps(out))
+            return 0
         print(f"OpenJD bundle: {out['bundle']} (chunk set {out['chunk_set']})")
         print(f"submit to Deadline Cloud:   {out['deadline_submit']}")
         print("run it on this workstation:")
@@ -36,6 +41,9 @@ def run(args, reporter, cancel) -> int:
     from ..farm.opencue import write_opencue_outline
 
     out = write_opencue_outline(job, args.out or stem + "_opencue", args.chunk_size, args.worker, args.gpu)
+    if args.json:
+        print(json.dumps(out))
+        return 0
     print(f"OpenCue job spec: {out['spec']} (layers {', '.join(out['layers'])})")
     print("submit it where a Cuebot runs:")
     print(out["submit"])

@@ -9,8 +9,10 @@ for SIGTERM) after the frame being written.
 from __future__ import annotations
 
 import importlib
+import logging
 import os
 import sys
+import time
 import traceback
 
 from ..errors import Cancelled, RecastError
@@ -18,7 +20,23 @@ from .parser import COMMANDS, build_parser
 
 __all__ = ["main"]
 
+LOGGER = logging.getLogger("recast")
+
 _SPEAKS_PROTOCOL = {"render", "assemble", "depth", "demo"}
+
+#: what a module missing from this Python means: the extra that brings it
+_EXTRAS = {"torch": "render", "diffusers": "render", "transformers": "render", "safetensors": "render",
+           "huggingface_hub": "render", "accelerate": "render", "OpenImageIO": "render", "numpy": "render",
+           "cv2": "eval", "matplotlib": "eval", "openjd": "farm", "outline": "farm", "tomllib": None}
+
+
+def _missing(module: str) -> str:
+    """One line for a worker command run in a Python that lacks what it needs."""
+    if _EXTRAS[module] is None:
+        return (f"the Recast worker needs Python 3.11 or newer (this is {sys.version.split()[0]}); hosts on "
+                "older Pythons start a worker from a 3.11 environment (RECAST_WORKER)")
+    return (f"{module!r} is not installed in this Python: this is Recast's light host-side install; for the worker "
+            f"run pip install 'recast[{_EXTRAS[module]}]' (torch first on a GPU machine)")
 
 
 def _quiet_libraries() -> None:
@@ -29,35 +47,87 @@ def _quiet_libraries() -> None:
     os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
 
 
+def _reporter(args):
+    """JSON lines for hosts and farm wrappers (``--json``, or stdout is not a terminal); a person at a
+    terminal gets one progress display and no JSON. Never both on one screen."""
+    from ..progress import Display, Reporter
+
+    def quiet():
+        return Reporter(stream=open(os.devnull, "w"))
+
+    if args.command not in _SPEAKS_PROTOCOL:
+        return quiet()  # these commands print their own output
+    if getattr(args, "json", False):
+        return Reporter()
+    if args.command == "demo":  # a person's command: its summary goes to stdout, JSON only when asked for
+        return Display("demo") if sys.stderr.isatty() else quiet()
+    return Display(args.command) if sys.stdout.isatty() else Reporter()
+
+
+def _log_start(args, argv) -> str | None:
+    """The worker's commands log to a rotating file (:mod:`recast.core.progress.logs`); returns its path."""
+    from ..errors import RecastError as _Known
+
+    if args.command not in _SPEAKS_PROTOCOL | {"eval"}:
+        return None
+    try:
+        from ..progress.logs import log_to, worker_log_path
+
+        path = log_to(worker_log_path())
+    except (_Known, ImportError, OSError):  # e.g. RECAST_CACHE names a file: the command itself says so; a log
+        return None  # must never stop a command
+    LOGGER.info("recast %s started: %s", args.command, " ".join(sys.argv[1:] if argv is None else map(str, argv)))
+    return path
+
+
 def main(argv=None) -> int:
     from .. import __version__
 
     args = build_parser(__version__).parse_args(argv)
     _quiet_libraries()
-    from ..progress import CancelFlag, Reporter, signals_cancel
+    from ..progress import CancelFlag, signals_cancel
 
-    protocol = args.command in _SPEAKS_PROTOCOL and not (args.command == "demo" and not args.json)
-    reporter = Reporter() if protocol else Reporter(stream=open(os.devnull, "w"), bar=sys.stderr.isatty())
+    reporter = _reporter(args)
     cancel = CancelFlag()
     command = importlib.import_module(f"{__package__}.{COMMANDS[args.command]}")
+    log = _log_start(args, argv)
+    started = time.monotonic()
+    code = 3
     try:
         with signals_cancel(cancel):
-            return command.run(args, reporter, cancel)
+            code = command.run(args, reporter, cancel)
+            return code
     except Cancelled as exc:
         reporter.error(str(exc), kind="Cancelled", cancelled=True)
         print(f"recast: {exc}", file=sys.stderr)
-        return 128 + (exc.signum or 2)
+        code = 128 + (exc.signum or 2)
+        return code
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").split(".")[0] not in _EXTRAS:
+            raise
+        message = _missing(exc.name.split(".")[0])
+        reporter.error(message, kind="RecastError")
+        print(f"recast: error: {message}", file=sys.stderr)
+        code = 1
+        return code
     except RecastError as exc:
         message = " ".join(str(exc).split())
         reporter.error(message, kind=type(exc).__name__)
         print(f"recast: error: {message}", file=sys.stderr)
-        return 1
+        LOGGER.info("error: %s", message)
+        code = 1
+        return code
     except Exception as exc:  # a bug: say so in one line, keep the traceback for the report
-        message = f"internal error ({type(exc).__name__}: {exc}); please report it with the traceback above"
+        where = f"the log {log}" if log else "the traceback above"
+        message = f"internal error ({type(exc).__name__}: {exc}); please report it with {where}"
         traceback.print_exc()
+        LOGGER.exception("internal error")
         reporter.error(" ".join(message.split()), kind="InternalError")
         print(f"recast: {message}", file=sys.stderr)
-        return 3
+        code = 3
+        return code
+    finally:
+        LOGGER.info("recast %s ended: exit %s after %.1f s", args.command, code, time.monotonic() - started)
 
 
 if __name__ == "__main__":

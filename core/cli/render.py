@@ -21,6 +21,10 @@ def add_parser(sub) -> None:
                    help="the submission a chunk belongs to (default: default)")
     p.add_argument("--server", metavar="FILE", help="render in the Recast worker server of this connection file "
                                                     "(started by 'recast serve'), which keeps the models loaded")
+    p.add_argument("--json", action="store_true", help="progress as JSON lines on stdout (what hosts read; the "
+                                                       "default when stdout is not a terminal)")
+    p.add_argument("--control", choices=["stdin"], help="take control messages on stdin ('cancel'; the pipe "
+                                                         "closing cancels too): how hosts cancel on every OS")
     add_job_flags(p)
 
 
@@ -54,6 +58,10 @@ def run(args, reporter, cancel) -> int:
         job.absolute().save(args.save_job)
     if args.dry_run:
         return 0
+    if args.control == "stdin":
+        from ..progress.cancel import cancel_on_stdin
+
+        cancel_on_stdin(cancel)
     frames = FrameRange.parse(args.frames) if args.frames else None
     chunk = FrameRange.parse(args.chunk) if args.chunk else None
     if args.server:

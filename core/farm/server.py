@@ -8,17 +8,25 @@ server's JSON-lines events as its own), and the environment's exit stops it
 (``recast serve --stop --connection-file F``). This is the pattern of the Deadline Cloud
 adaptors for Nuke and Blender.
 
-Protocol: one Unix-socket connection per request; the client sends one JSON line
-``{"job": {...}, "root": "...", "frames": "A-B"|null, "chunk": "A-B"|null, "chunk_set": "..."}``
-(or ``{"stop": true}``); the server answers with protocol events and a last
-``{"event": "exit", "code": N}``. A client that goes away (its task was cancelled) cancels the
-render after the window in hand. Models are kept per (preset, device, precision).
+Transport: TCP on the loopback address only (127.0.0.1, a port the system picks), which every OS
+has (Windows has no AF_UNIX in Python's socket servers everywhere); the connection file (mode
+0600) holds the port and a random token that every request must carry, so only this host's user
+who can read the file can talk to the server — never a port open to the network.
+
+Protocol: one connection per request; the client sends one JSON line
+``{"token": "...", "job": {...}, "root": "...", "frames": "A-B"|null, "chunk": "A-B"|null,
+"chunk_set": "..."}`` (or ``{"token": "...", "stop": true}``); the server answers with protocol
+events and a last ``{"event": "exit", "code": N}``. A client that goes away (its task was
+cancelled) cancels the render after the window in hand. Models are kept per (preset, device,
+precision).
 """
 
 from __future__ import annotations
 
+import hmac
 import json
 import os
+import secrets
 import select
 import socket
 import subprocess
@@ -74,7 +82,7 @@ def _render_request(request: dict, loaders: _Loaders, reporter, cancel) -> int:
         return 1
 
 
-def _answer(conn, loaders: _Loaders, served: int) -> bool | None:
+def _answer(conn, loaders: _Loaders, served: int, token: str) -> bool | None:
     """Handle one connection: True when a render was served, None when asked to stop."""
     from ..progress import CancelFlag, Reporter
 
@@ -84,13 +92,23 @@ def _answer(conn, loaders: _Loaders, served: int) -> bool | None:
         request = json.loads(reader.readline() or "{}")
     except ValueError:
         request = {}
+    if not isinstance(request, dict) or not hmac.compare_digest(str(request.get("token", "")), token):
+        writer.write(json.dumps({"event": "exit", "code": 1, "error": "wrong or missing token"}) + "\n")
+        writer.flush()
+        return False
     if request.get("stop"):
         writer.write(json.dumps({"event": "exit", "code": 0, "served": served}) + "\n")
         writer.flush()
         return None
     cancel = CancelFlag()
     threading.Thread(target=_watch_client, args=(conn, cancel), daemon=True).start()
-    code = _render_request(request, loaders, Reporter(stream=writer, bar=False), cancel)
+    from ..progress.logs import LOGGER
+
+    began = time.monotonic()
+    LOGGER.info("render %s frames %s chunk %s", (request.get("job") or {}).get("output"), request.get("frames"),
+                request.get("chunk"))
+    code = _render_request(request, loaders, Reporter(stream=writer), cancel)
+    LOGGER.info("render ended: exit %d after %.1f s", code, time.monotonic() - began)
     try:
         writer.write(json.dumps({"event": "exit", "code": code}) + "\n")
         writer.flush()
@@ -105,14 +123,14 @@ def serve(connection_file: str, stop=None, idle_seconds: float = IDLE_SECONDS) -
     A server whose session vanished without stopping it (its connection file is gone — OpenJD
     removes the session's working folder — or it sat idle for ``idle_seconds``) stops by itself,
     so no orphan keeps a GPU's memory on a farm host."""
-    sock_path = os.path.join(os.path.dirname(os.path.abspath(connection_file)),
-                             f".recast-{os.getpid()}.sock")
-    if os.path.exists(sock_path):
-        os.unlink(sock_path)
-    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    server.bind(sock_path)
-    server.listen(1)
-    _write_connection(connection_file, {"socket": sock_path, "pid": os.getpid()})
+    from ..progress.logs import LOGGER, log_to
+
+    log_to(connection_file + ".log")
+    server = socket.create_server(("127.0.0.1", 0))  # loopback only: no port open to the network
+    token = secrets.token_hex(32)
+    _write_connection(connection_file, {"host": "127.0.0.1", "port": server.getsockname()[1], "token": token,
+                                        "pid": os.getpid()})
+    LOGGER.info("server listening on 127.0.0.1:%d", server.getsockname()[1])
     loaders, served = _Loaders(), 0
     server.settimeout(0.5)
     last_used = time.monotonic()
@@ -128,18 +146,18 @@ def serve(connection_file: str, stop=None, idle_seconds: float = IDLE_SECONDS) -
                 continue
             conn.settimeout(None)
             with conn:
-                answered = _answer(conn, loaders, served)
+                answered = _answer(conn, loaders, served, token)
             if answered is None:
+                LOGGER.info("server stopped after %d render(s)", served)
                 return 0
             served += int(answered)
             last_used = time.monotonic()
     finally:
         server.close()
-        for path in (sock_path, connection_file):
-            try:
-                os.unlink(path)
-            except OSError:
-                pass
+        try:
+            os.unlink(connection_file)
+        except OSError:
+            pass
 
 
 def _watch_client(conn, cancel) -> None:
@@ -155,8 +173,9 @@ def _watch_client(conn, cancel) -> None:
 def _write_connection(path: str, data: dict) -> None:
     from ..io.atomic import atomic_path
 
-    with atomic_path(path) as tmp, open(tmp, "w") as fh:
-        json.dump(data, fh)
+    with atomic_path(path) as tmp:
+        with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as fh:  # it holds the token
+            json.dump(data, fh)
 
 
 def _read_connection(path: str) -> dict:
@@ -173,38 +192,44 @@ def start_daemon(connection_file: str, timeout: float = 120.0) -> dict:
     and wait until it listens; its log is ``<connection file>.log``."""
     if os.path.exists(connection_file):
         os.unlink(connection_file)
-    log = open(connection_file + ".log", "ab")
+    log = open(connection_file + ".stderr.log", "ab")  # what escapes logging (a crash at start); the log is .log
+    # its own session (POSIX) or detached process group (Windows), so it outlives the action that started it
+    detach = ({"creationflags": subprocess.DETACHED_PROCESS | subprocess.CREATE_NEW_PROCESS_GROUP}
+              if os.name == "nt" else {"start_new_session": True})
     proc = subprocess.Popen([sys.executable, "-m", "recast.core", "serve", "--connection-file", connection_file,
-                             "--foreground"], stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                            start_new_session=True, close_fds=True)
+                             "--foreground"], stdin=subprocess.DEVNULL, stdout=log, stderr=log, close_fds=True,
+                            **detach)
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         if os.path.exists(connection_file):
             return _read_connection(connection_file)
         if proc.poll() is not None:
             raise RecastError(f"the Recast server stopped at start (exit {proc.returncode}); see "
-                              f"{connection_file}.log")
+                              f"{connection_file}.stderr.log")
         time.sleep(0.05)
     proc.kill()
     raise RecastError(f"the Recast server did not start within {timeout:.0f} s; see {connection_file}.log")
 
 
 def _connect(connection_file: str):
+    """(socket, token) of the server a connection file names."""
     info = _read_connection(connection_file)
-    conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
-        conn.connect(info["socket"])
-    except OSError as exc:
-        raise RecastError(f"the Recast server of {connection_file!r} does not answer ({exc.strerror})") from None
-    return conn
+        conn = socket.create_connection((info["host"], info["port"]), timeout=30)
+    except (OSError, KeyError) as exc:
+        why = getattr(exc, "strerror", None) or f"no {exc} in the connection file"
+        raise RecastError(f"the Recast server of {connection_file!r} does not answer ({why})") from None
+    conn.settimeout(None)
+    return conn, info.get("token", "")
 
 
 def stop_daemon(connection_file: str) -> int:
     """Ask the server to stop; returns how many renders it served."""
     if not os.path.exists(connection_file):
         return 0
-    with _connect(connection_file) as conn:
-        conn.sendall(b'{"stop": true}\n')
+    conn, token = _connect(connection_file)
+    with conn:
+        conn.sendall((json.dumps({"stop": True, "token": token}) + "\n").encode())
         reply = conn.makefile("r").readline()
     return json.loads(reply or "{}").get("served", 0)
 
@@ -212,8 +237,9 @@ def stop_daemon(connection_file: str) -> int:
 def render_in_server(connection_file: str, job, frames, chunk, chunk_set: str, reporter, cancel) -> int:
     """Send a render to the server and relay its events; returns the server's exit code (its one-line
     error, if any, also goes to stderr as the CLI's own would)."""
-    conn = _connect(connection_file)
-    request = {"job": job.absolute().to_dict(), "root": job.root, "frames": str(frames) if frames else None,
+    conn, token = _connect(connection_file)
+    request = {"token": token, "job": job.absolute().to_dict(), "root": job.root,
+               "frames": str(frames) if frames else None,
                "chunk": str(chunk) if chunk else None, "chunk_set": chunk_set}
     error = None
     with conn:

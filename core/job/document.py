@@ -119,11 +119,10 @@ class Job:
             raise JobError("job has neither a 'prompt' nor a 'reference_image'; give at least one of them")
         if self.reference_image and not os.path.isfile(self.path(self.reference_image)):
             raise JobError(f"job field 'reference_image': {self.path(self.reference_image)!r} is not a file")
-        if os.path.normpath(self.path(self.input.pattern)) == os.path.normpath(self.path(self.output.pattern)):
+        if _same(self.path(self.input.pattern), self.path(self.output.pattern)):
             raise JobError("job fields 'input.pattern' and 'output.pattern' name the same files; "
                            "the plate would be overwritten, choose another output")
-        if self.input.mask_pattern and os.path.normpath(self.path(self.input.mask_pattern)) == \
-                os.path.normpath(self.path(self.output.pattern)):
+        if self.input.mask_pattern and _same(self.path(self.input.mask_pattern), self.path(self.output.pattern)):
             raise JobError("job fields 'input.mask_pattern' and 'output.pattern' name the same files; "
                            "the matte would be overwritten, choose another output")
 
@@ -193,6 +192,12 @@ class Job:
         """Write the job as JSON, atomically."""
         with atomic_path(path, JobError) as tmp, open(tmp, "w", encoding="utf-8") as fh:
             fh.write(self.to_json() + "\n")
+
+
+def _same(a: str, b: str) -> bool:
+    """Two paths as text name the same file (case folded where the OS folds it: Windows). The files
+    themselves are compared before a render (:mod:`recast.core.shot.protect`)."""
+    return os.path.normcase(os.path.normpath(a)) == os.path.normcase(os.path.normpath(b))
 
 
 _SECTIONS = {"InputSpec": InputSpec, "OutputSpec": OutputSpec, "WindowSpec": WindowSpec}

@@ -6,8 +6,6 @@ from __future__ import annotations
 import hashlib
 import os
 
-import numpy as np
-
 from ..errors import OutputError
 
 __all__ = ["cache_root", "cache_folder", "cache_key"]
@@ -38,6 +36,6 @@ def cache_key(*parts) -> str:
     """A short hash of ``parts`` (arrays by their bytes, anything else by its text)."""
     h = hashlib.sha256()
     for p in parts:
-        h.update(p.tobytes() if isinstance(p, np.ndarray) else str(p).encode("utf-8"))
+        h.update(p.tobytes() if hasattr(p, "tobytes") else str(p).encode("utf-8"))  # arrays by their bytes
         h.update(b"\0")
     return h.hexdigest()[:20]

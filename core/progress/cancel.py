@@ -11,7 +11,7 @@ from contextlib import contextmanager
 
 from ..errors import Cancelled
 
-__all__ = ["CancelFlag", "signals_cancel"]
+__all__ = ["CancelFlag", "signals_cancel", "cancel_on_stdin"]
 
 
 class CancelFlag:
@@ -53,3 +53,24 @@ def signals_cancel(flag: CancelFlag):
     finally:
         for sig, old in previous.items():
             signal.signal(sig, old)
+
+
+def cancel_on_stdin(flag: CancelFlag, stream=None) -> threading.Thread:
+    """Set ``flag`` when a ``cancel`` line arrives on stdin, or stdin closes (the host is gone): the
+    cancel channel that works on every OS. Read on a daemon thread."""
+    import sys
+
+    stream = stream or sys.stdin
+
+    def watch():
+        try:
+            for line in stream:
+                if line.strip() == "cancel":
+                    break
+        except (OSError, ValueError):
+            pass
+        flag.set(signal.SIGTERM)
+
+    thread = threading.Thread(target=watch, name="recast-stdin-control", daemon=True)
+    thread.start()
+    return thread

@@ -16,8 +16,8 @@ One JSON object per line on stdout, flushed at once, each with an ``event`` key:
   ``resumed_from_step``, ``timing``)
 * ``error``: ``message`` (one line), ``kind`` (the error class), and ``cancelled: true`` on a cancel
 
-Hosts ignore events and keys they do not know. A human-readable bar goes to stderr when it
-is a terminal. Cancellation is :mod:`.cancel`.
+Hosts ignore events and keys they do not know. A person at a terminal gets :mod:`.display`
+instead (no JSON on that screen). Cancellation is :mod:`.cancel`.
 """
 
 from __future__ import annotations
@@ -26,16 +26,26 @@ import json
 import sys
 import threading
 
-__all__ = ["Reporter"]
+__all__ = ["Reporter", "STAGE_SHARES", "overall"]
+
+#: share of a render's whole progress each stage fills (depth and content are quick, denoising is most of it)
+STAGE_SHARES = {"depth": (0.0, 0.1), "encode": (0.1, 0.15), "denoise": (0.15, 0.9), "write": (0.9, 1.0),
+                "assemble": (0.0, 1.0), "read": (0.0, 0.3), "measure": (0.3, 1.0)}
+
+
+def overall(stage: str, done: int, total: int) -> float | None:
+    """0..1 through the whole command from one ``progress`` event (None for a stage without a share)."""
+    if stage not in STAGE_SHARES or not total:
+        return None
+    lo, hi = STAGE_SHARES[stage]
+    return lo + (hi - lo) * min(done, total) / total
 
 
 class Reporter:
-    """Writes protocol events to ``stream`` (stdout by default) and, on a terminal, a tqdm bar to stderr."""
+    """Writes protocol events, one JSON object a line, to ``stream`` (stdout by default)."""
 
-    def __init__(self, stream=None, bar: bool | None = None):
+    def __init__(self, stream=None):
         self.stream = stream if stream is not None else sys.stdout
-        self._bar_wanted = sys.stderr.isatty() if bar is None else bar
-        self._bar = None
         self._lock = threading.Lock()
 
     def emit(self, event: str, **fields) -> None:
@@ -49,35 +59,15 @@ class Reporter:
 
     def progress(self, stage: str, done: int, total: int, **fields) -> None:
         self.emit("progress", stage=stage, done=done, total=total, **fields)
-        if self._bar_wanted:
-            self._update_bar(stage, done, total)
 
     def frame(self, frame: int, path: str, **fields) -> None:
         self.emit("frame", frame=frame, path=path, **fields)
 
     def warning(self, message: str) -> None:
         self.emit("warning", message=message)
-        if self._bar_wanted:
-            print(f"recast: warning: {message}", file=sys.stderr)
 
     def done(self, **fields) -> None:
-        self._close_bar()
         self.emit("done", **fields)
 
     def error(self, message: str, **fields) -> None:
-        self._close_bar()
         self.emit("error", message=message, **fields)
-
-    def _update_bar(self, stage, done, total):
-        from tqdm import tqdm
-
-        if self._bar is None or self._bar.desc != stage or self._bar.total != total:
-            self._close_bar()
-            self._bar = tqdm(total=total, desc=stage, file=sys.stderr, leave=False)
-        self._bar.n = done
-        self._bar.refresh()
-
-    def _close_bar(self):
-        if self._bar is not None:
-            self._bar.close()
-            self._bar = None

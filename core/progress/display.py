@@ -1,0 +1,108 @@
+"""What a person at a terminal sees of a command that speaks the progress protocol: no JSON.
+
+One status line on stderr, rewritten in place (at most ten times a second) — the command and
+range, the stage (``denoise step 3/20 · window 2/4``), frames written, elapsed time and an ETA
+from the whole command's progress (:data:`.events.STAGE_SHARES`) — then a one-line summary.
+Warnings are lines of their own; an error is left to the caller's one ``recast: error:`` line.
+Hosts and farm wrappers read JSON lines instead (``--json``, or whenever stdout is not a terminal).
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import threading
+import time
+
+from .events import Reporter, overall
+
+__all__ = ["Display", "clock"]
+
+
+def clock(seconds: float | None) -> str:
+    if seconds is None:
+        return "?"
+    s = int(round(seconds))
+    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
+
+
+class Display(Reporter):
+    """A :class:`Reporter` for people: the same calls, a status line instead of JSON."""
+
+    def __init__(self, command: str = "recast", stream=None, interval: float = 0.1):
+        super().__init__(stream if stream is not None else sys.stderr)
+        self.command, self.interval = command, interval
+        self.started = time.monotonic()
+        self._lock = threading.Lock()
+        self._shown, self._last = "", 0.0
+        self.total, self.frames, self.fraction, self.what, self.range = 0, 0, 0.0, "starting", ""
+
+    # --- the protocol's calls ----------------------------------------------------------
+    def emit(self, event: str, **fields) -> None:  # anything not handled below is not shown
+        pass
+
+    def start(self, **fields) -> None:
+        self.started = time.monotonic()
+        self.total, self.range = int(fields.get("total") or 0), str(fields.get("frames") or "")
+        self.what = f"{fields.get('skipped')} frame(s) already done" if fields.get("skipped") else "starting"
+        self._show(force=True)
+
+    def progress(self, stage: str, done: int, total: int, **fields) -> None:
+        share = overall(stage, done, total)
+        self.fraction = max(self.fraction, share) if share is not None else self.fraction
+        if stage == "denoise" and fields.get("steps"):
+            windows = max(1, total // fields["steps"])
+            self.what = f"denoise step {fields['step']}/{fields['steps']} · window {(done - 1) % windows + 1}/{windows}"
+        else:
+            self.what = f"{stage} {done}/{total}"
+        self._show(force=done >= total)
+
+    def frame(self, frame: int, path: str, **fields) -> None:
+        self.frames += 1
+        self._show()
+
+    def warning(self, message: str) -> None:
+        self._line(f"recast: warning: {message}")
+
+    def done(self, **fields) -> None:
+        written, skipped = fields.get("frames", self.frames), fields.get("skipped") or 0
+        extra = f" ({skipped} already done)" if skipped else ""
+        where = f" → {fields['output']}" if fields.get("output") else ""
+        self._line(f"recast {self.command}: {written} frame(s) written{extra} in "
+                   f"{clock(time.monotonic() - self.started)}{where}")
+
+    def error(self, message: str, **fields) -> None:
+        self._clear()
+
+    # --- the screen ------------------------------------------------------------------------
+    def _status(self) -> str:
+        elapsed = time.monotonic() - self.started
+        eta = elapsed * (1 - self.fraction) / self.fraction if self.fraction > 0.02 else None
+        frames = f"{self.frames}/{self.total} frames" if self.total else f"{self.frames} frames"
+        head = f"{self.command} {self.range}".strip()
+        return f"{head} · {self.what} · {frames} · {clock(elapsed)} elapsed · ETA {clock(eta)}"
+
+    def _show(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self._last < self.interval:
+            return
+        self._last = now
+        width = shutil.get_terminal_size((100, 20)).columns - 1
+        text = self._status()[:width]
+        with self._lock:
+            self.stream.write("\r" + text + " " * max(0, len(self._shown) - len(text)))
+            self.stream.flush()
+            self._shown = text
+
+    def _clear(self) -> None:
+        with self._lock:
+            if self._shown:
+                self.stream.write("\r" + " " * len(self._shown) + "\r")
+                self.stream.flush()
+                self._shown = ""
+
+    def _line(self, text: str) -> None:
+        self._clear()
+        with self._lock:
+            self.stream.write(text + "\n")
+            self.stream.flush()
