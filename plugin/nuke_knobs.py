@@ -107,9 +107,14 @@ def _make(spec: Param, nuke):
     return knob
 
 
+_RAW = {k.name for k in KNOBS if k.kind in ("prompt", "text", "file")}
+
+
 def knob_values(node) -> dict:
-    """The node's parameter knobs as plain values (name → value)."""
-    return {name: node[name].value() for name in JOB_KNOBS + ("output_folder", "worker")}
+    """The node's parameter knobs as plain values (name → value). Text is read as typed (``getText()``): a
+    prompt's ``value()`` is evaluated as TCL by Nuke, so '[...]' or '$' in it would change the prompt."""
+    return {name: node[name].getText() if name in _RAW else node[name].value()
+            for name in JOB_KNOBS + ("output_folder", "worker")}
 
 
 @dataclass(frozen=True)

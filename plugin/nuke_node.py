@@ -75,6 +75,7 @@ def build(node) -> None:
             write["datatype"].setValue("32 bit float")  # lossless for any source: depth, mattes, plates
             write["compression"].setValue("Zip (1 scanline)")
             write["create_directories"].setValue(True)
+            write["metadata"].setValue("all metadata")  # the plate's header attributes reach the result
             write["disable"].setValue(True)  # only Recast runs it: never part of a Render All
         read = nuke.nodes.Read(name="result")
         read["on_error"].setValue("error")

@@ -42,7 +42,9 @@ class RenderRow(QtWidgets.QFrame):
             label.setMinimumWidth(110)
             label.setAlignment(QtCore.Qt.AlignmentFlag.AlignRight | QtCore.Qt.AlignmentFlag.AlignVCenter)
         self.cancel_button = QtWidgets.QPushButton("Cancel")
-        self.cancel_button.clicked.connect(entry.cancel)
+        # a plain function, not the bound method: PySide2 (Nuke 14, 15) hashes the slot, and a dataclass instance
+        # (the queue entry) is unhashable: a segfault on Python 3.9, a TypeError on 3.10
+        self.cancel_button.clicked.connect(lambda *_: entry.cancel())
         self.folder_button = QtWidgets.QPushButton("Open folder")
         self.folder_button.setToolTip(entry.folder)
         self.folder_button.clicked.connect(lambda: open_folder(entry.folder))

@@ -175,3 +175,17 @@ def test_an_exr_strip_whose_bounding_box_moves_renders_in_place_and_keeps_each_f
     for f, (x, y, w, h) in MOVING.items():
         got = read_frame(str(tmp_path / "out" / "plate" / "render" / f"plate.{f}.exr"))
         assert got.header.data_window == Window(x, y, w, h)
+
+
+def test_blenders_own_validator_accepts_the_extension_zip(blender, addon_zip):
+    """Blender's extension validator (``blender_ext.py validate``, shipped with bpy) refuses, e.g., a tagline
+    over 64 characters, which installing through the Python API does not check."""
+    import glob as _glob
+
+    site = os.path.dirname(os.path.dirname(blender))
+    found = _glob.glob(os.path.join(site, "lib", "python3*", "site-packages", "bpy", "*", "scripts", "addons_core",
+                                    "bl_pkg", "cli", "blender_ext.py"))
+    if not found:
+        pytest.skip("this bpy has no blender_ext.py validator")
+    r = subprocess.run([blender, found[0], "validate", addon_zip], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and "FATAL" not in r.stdout + r.stderr, r.stdout + r.stderr

@@ -187,3 +187,22 @@ def test_windows_paths_in_job_files_on_the_windows_code_path(monkeypatch):
     with pytest.raises(Exception, match="name the same files"):
         document.Job.from_dict({"input": {"pattern": r"C:\s\a.####.exr"}, "output": {"pattern": r"c:\s\..\s\a.####.exr"},
                                 "prompt": "x"}, r"C:\s")
+
+
+def test_the_terminal_display_shows_relayed_events_too():
+    """``recast render --server`` relays the server's events with emit(): a person sees them like its own."""
+    import io
+
+    from recast.core.progress import Display
+
+    screen = io.StringIO()
+    d = Display("render", stream=screen, interval=0)
+    d.emit("start", frames="1001-1004", total=4, output="r/x.####.exr")
+    d.emit("progress", stage="denoise", done=2, total=4, step=1, steps=2)
+    d.emit("frame", frame=1001, path="r/x.1001.exr")
+    d.emit("warning", message="something to know")
+    d.emit("done", frames=4, output="r/x.####.exr")
+    text = screen.getvalue()
+    assert "render 1001-1004 · denoise step 1/2 · window 2/2" in text and "1/4 frames" in text
+    assert "recast: warning: something to know" in text and "recast render: 4 frame(s) written" in text
+    assert '{"event"' not in text

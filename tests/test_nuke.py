@@ -269,6 +269,45 @@ def test_a_plate_whose_bounding_box_moves_renders_through_the_node(gui, tmp_path
         np.testing.assert_array_equal(got.channel("depth.Z"), src.channel("depth.Z"))
 
 
+def test_prompts_reach_the_job_as_typed_though_nuke_evaluates_them_as_tcl(gui, plate, tmp_path):
+    """Nuke's prompt knobs evaluate TCL in value(): '[frame]' and '$shot' would change the prompt. The node
+    reads the text as typed."""
+    from recast.plugin import nuke_node
+
+    nuke = gui
+    nuke.fake_tcl_vars()["shot"] = "sh010"
+    node = recast_node(nuke, read_plate(nuke, plate), tmp_path / "out")
+    typed = "a [frame] street in $shot, [not a command] \\[kept]"
+    node["prompt"].setValue(typed)
+    assert node["prompt"].value() != typed  # what Nuke would hand a script that reads value()
+    job = json.load(open(nuke_node.write_job(node)))
+    assert job["prompt"] == typed
+
+
+def test_the_plates_header_attributes_reach_the_result(gui, tmp_path):
+    """The plate Write inside the node writes all metadata, so a Read's EXR attributes reach the result."""
+    from recast.core.io.exrio import read_header
+    from tests.conftest import write_exr
+    from recast.core.shot.synthetic import write_synthetic_plate
+
+    nuke = gui
+    pattern = str(tmp_path / "plate" / "sh.####.exr")
+    for path in write_synthetic_plate(pattern, 1001, 4, width=64, height=40):
+        from recast.core.io.exrio import read_frame
+
+        f = read_frame(path)
+        write_exr(path, f.pixels, f.header.channels, f.header.formats,
+                  attrs=[("oiio:ColorSpace", "string", "ACEScg"), ("studio/shot", "string", "sh010"),
+                         ("studio/take", "int", 3)])
+    out = tmp_path / "out"
+    node = recast_node(nuke, read_plate(nuke, pattern, 1001, 1004), out, colorspace="ACEScg")
+    nuke.fake_press(node, "render")
+    finish(nuke, node)
+    assert nuke.fake_messages() == []
+    h = read_header(str(out / "render" / "Recast1.1002.exr"))
+    assert h.attribute("studio/shot") == "sh010" and h.attribute("studio/take") == 3
+
+
 def test_the_job_file_is_the_one_the_cli_builds_from_the_same_values(gui, plate, tmp_path):
     nuke = gui
     ref = tmp_path / "ref.1001.exr"

@@ -19,6 +19,11 @@ def add_parser(sub) -> None:
     p.add_argument("--gpu", action=argparse.BooleanOptionalAction, default=None,
                    help="ask for GPU hosts (default: unless the job's device is cpu or mps)")
     p.add_argument("--json", action="store_true", help="print what was written (paths, commands) as one JSON object")
+    cue = p.add_argument_group("OpenCue (Cuebot refuses root; the show and facility must exist in it)")
+    cue.add_argument("--user", help="the submitting user (default: $RECAST_FARM_USER, else the login user)")
+    cue.add_argument("--show", help="the show (default: $SHOW, else 'recast')")
+    cue.add_argument("--shot", help="the shot (default: $SHOT, else the output file's name)")
+    cue.add_argument("--facility", help="the facility (default: $FACILITY, else Cuebot's default)")
 
 
 def run(args, reporter, cancel) -> int:
@@ -40,7 +45,9 @@ def run(args, reporter, cancel) -> int:
         return 0
     from ..farm.opencue import write_opencue_outline
 
-    out = write_opencue_outline(job, args.out or stem + "_opencue", args.chunk_size, args.worker, args.gpu)
+    out = write_opencue_outline(job, args.out or stem + "_opencue", args.chunk_size, args.worker, args.gpu,
+                                user=args.user, show=args.show, shot=args.shot,
+                                facility=args.facility or os.environ.get("FACILITY"))
     if args.json:
         print(json.dumps(out))
         return 0

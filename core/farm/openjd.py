@@ -12,6 +12,17 @@ The Render step has a step environment that starts a Recast server when a worker
 the step and stops it when it leaves (``recast serve``), so the models load once per host, not
 once per chunk. The template is built as a plain document and checked with ``openjd-model``
 (the library ``openjd check`` uses) before it is written.
+
+Paths travel as PATH job parameters with their data flow — the plate's folder, the matte's
+folder and the reference image IN, the output folder OUT (it also holds the depth cache and the
+chunk folders the later steps read) — and every command passes them over the job file's own
+(``--input``, ``--output``, ``--mask-pattern``, ``--reference-image``), so Deadline Cloud's job
+attachments and path mapping (which apply to PATH parameters only) work on service-managed
+fleets and across operating systems. ``JobFile`` is left out of the parameter values: its
+default, ``job.json``, resolves inside the bundle. ``RecastWorker`` defaults to ``recast`` on the
+worker hosts' PATH (or ``$RECAST_FARM_WORKER`` when the bundle is written), never the
+submitting workstation's own environment. Each action is cancelled NOTIFY_THEN_TERMINATE: the
+worker gets SIGTERM, finishes the frame it is writing, and stops, within the grace period.
 """
 
 from __future__ import annotations
@@ -26,19 +37,58 @@ import uuid
 
 from ..errors import JobError
 
-__all__ = ["write_openjd_bundle", "MAX_CHUNK"]
+__all__ = ["write_openjd_bundle", "check_chunk_size", "farm_worker", "GRACE_SECONDS"]
 
-MAX_CHUNK = 150  #: Deadline Cloud's limit on the frames of one chunk
+MAX_CHUNK = 2**31 - 1  #: OpenJD's INT range: a chunk larger than the shot is simply the whole shot
+GRACE_SECONDS = 120  #: after a cancel, how long a worker has to finish the frame it is writing
 _SERVER = "{{Session.WorkingDirectory}}/recast-server.json"
 
 
+def check_chunk_size(chunk_size: int) -> None:
+    if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or not 1 <= chunk_size <= MAX_CHUNK:
+        raise JobError(f"chunk size {chunk_size} is not allowed; expected a whole number of frames, at least 1")
+
+
 def _action(args: list[str]) -> dict:
-    return {"command": "{{Param.RecastWorker}}", "args": args}
+    return {"command": "{{Param.RecastWorker}}", "args": args,
+            "cancelation": {"mode": "NOTIFY_THEN_TERMINATE", "notifyPeriodInSeconds": GRACE_SECONDS}}
 
 
-def template(name: str, gpu: bool) -> dict:
+#: PATH job parameter → (object type, data flow, job flag, job field it replaces the folder of)
+_PATHS = {"PlateFolder": ("DIRECTORY", "IN", "--input", "input.pattern"),
+          "MatteFolder": ("DIRECTORY", "IN", "--mask-pattern", "input.mask_pattern"),
+          "ReferenceImage": ("FILE", "IN", "--reference-image", "reference_image"),
+          "OutputFolder": ("DIRECTORY", "OUT", "--output", "output.pattern")}
+
+
+def _job_paths(job) -> dict[str, tuple[str, str]]:
+    """PATH parameter → (its value: an absolute folder or file, the name the job adds to a folder)."""
+    out = {}
+    for param, (kind, _, _, field) in _PATHS.items():
+        section, _, name = field.rpartition(".")
+        value = getattr(getattr(job, section) if section else job, name)
+        if not value:
+            continue
+        path = job.path(value)
+        out[param] = (path, "") if kind == "FILE" else (os.path.dirname(path), os.path.basename(path))
+    return out
+
+
+def _overrides(paths: dict) -> list[str]:
+    args = []
+    for param, (_, name) in paths.items():
+        args += [_PATHS[param][2], "{{Param." + param + "}}" + (f"/{name}" if name else "")]
+    return args
+
+
+def template(name: str, gpu: bool, paths: dict | None = None) -> dict:
     job = "{{Param.JobFile}}"
+    paths = paths or {}
+    over = _overrides(paths)
     host = {"hostRequirements": {"amounts": [{"name": "amount.worker.gpu", "min": 1}]}} if gpu else {}
+    path_params = [{"name": p, "type": "PATH", "objectType": _PATHS[p][0], "dataFlow": _PATHS[p][1],
+                    "description": f"{_PATHS[p][3]}: {'read' if _PATHS[p][1] == 'IN' else 'written'} by the render"}
+                   for p in paths]
     return {
         "specificationVersion": "jobtemplate-2023-09",
         "extensions": ["TASK_CHUNKING"],
@@ -48,16 +98,17 @@ def template(name: str, gpu: bool) -> dict:
             {"name": "JobFile", "type": "PATH", "objectType": "FILE", "dataFlow": "IN", "default": "job.json",
              "description": "the Recast job file (every render parameter is in it)"},
             {"name": "Frames", "type": "STRING", "description": "the shot's frame range, e.g. 1001-1048"},
-            {"name": "ChunkSize", "type": "INT", "default": 16, "minValue": 1, "maxValue": MAX_CHUNK,
+            {"name": "ChunkSize", "type": "INT", "default": 16, "minValue": 1,
              "description": "frames per render task (handles come on top)"},
             {"name": "ChunkSet", "type": "STRING", "minLength": 1, "maxLength": 64,
              "description": "names this submission's chunks, so they never mix with another's"},
             {"name": "RecastWorker", "type": "STRING", "default": "recast",
-             "description": "the recast executable on the worker hosts"},
+             "description": "the recast executable on the worker hosts (default: recast on their PATH)"},
+            *path_params,
         ],
         "steps": [
             {"name": "Depth",
-             "script": {"actions": {"onRun": _action(["depth", "--job", job])}},
+             "script": {"actions": {"onRun": _action(["depth", "--job", job, *over])}},
              **host},
             {"name": "Render",
              "dependencies": [{"dependsOn": "Depth"}],
@@ -72,11 +123,12 @@ def template(name: str, gpu: bool) -> dict:
                  "chunks": {"defaultTaskCount": "{{Param.ChunkSize}}", "rangeConstraint": "CONTIGUOUS"}}]},
              "script": {"actions": {"onRun": _action(
                  ["render", "--job", job, "--chunk", "{{Task.Param.Frame}}", "--chunk-set", "{{Param.ChunkSet}}",
-                  "--server", _SERVER])}},
+                  "--server", _SERVER, *over])}},
              **host},
             {"name": "Assemble",
              "dependencies": [{"dependsOn": "Render"}],
-             "script": {"actions": {"onRun": _action(["assemble", "--job", job, "--chunk-set", "{{Param.ChunkSet}}"])}}},
+             "script": {"actions": {"onRun": _action(["assemble", "--job", job, "--chunk-set", "{{Param.ChunkSet}}",
+                                                      *over])}}},
         ],
     }
 
@@ -97,8 +149,15 @@ def check_template(document: dict) -> None:
                        "name; shorten it or remove line breaks)") from None
 
 
+def farm_worker() -> str:
+    """The recast executable on the farm hosts: ``$RECAST_FARM_WORKER`` (a studio's setting), else ``recast``
+    on their PATH — never this workstation's own environment, which farm hosts do not have."""
+    return os.environ.get("RECAST_FARM_WORKER") or "recast"
+
+
 def default_worker() -> str:
-    """This installation's ``recast`` executable (beside this Python), else ``recast`` on PATH."""
+    """This installation's ``recast`` executable (beside this Python), else ``recast`` on PATH (for running
+    a bundle on this workstation)."""
     here = os.path.join(os.path.dirname(sys.executable), "recast")
     return here if os.access(here, os.X_OK) else (shutil.which("recast") or "recast")
 
@@ -108,23 +167,25 @@ def write_openjd_bundle(job, out: str, chunk_size: int = 16, worker: str | None 
     """Write the bundle for ``job`` into folder ``out``; returns what was written and the commands."""
     if not job.input.frames:
         raise JobError("job field 'input.frames' is empty; a farm job needs the shot's frame range")
-    if not 1 <= chunk_size <= MAX_CHUNK:
-        raise JobError(f"chunk size {chunk_size} is not allowed; expected 1..{MAX_CHUNK} frames")
-    worker = worker or default_worker()
+    check_chunk_size(chunk_size)
+    worker = worker or farm_worker()
     gpu = job.device not in ("cpu", "mps") if gpu is None else gpu
     name = f"Recast {os.path.basename(job.output_sequence.pattern).split('.')[0]}"
-    document = template(name, gpu)
+    paths = _job_paths(job)
+    document = template(name, gpu, paths)
     check_template(document)
     chunk_set = time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
-    values = {"JobFile": "job.json", "Frames": job.input.frames, "ChunkSize": chunk_size, "ChunkSet": chunk_set,
-              "RecastWorker": worker}
+    # JobFile is left to its default (job.json, resolved inside the bundle by the submitter)
+    values = {"Frames": job.input.frames, "ChunkSize": chunk_size, "ChunkSet": chunk_set, "RecastWorker": worker,
+              **{param: value for param, (value, _) in paths.items()}}
     os.makedirs(out, exist_ok=True)
     job.absolute().save(os.path.join(out, "job.json"))
     _write_json(os.path.join(out, "template.json"), document)
     _write_json(os.path.join(out, "parameter_values.json"),
                 {"parameterValues": [{"name": k, "value": v} for k, v in values.items()]})
     job_file = os.path.join(os.path.abspath(out), "job.json")
-    params = json.dumps({**values, "JobFile": job_file})
+    params = json.dumps({**values, "JobFile": job_file, "RecastWorker": default_worker() if worker == "recast"
+                         and not shutil.which("recast") else worker})
     run = shlex.join(["openjd", "run", os.path.join(os.path.abspath(out), "template.json"), "--step", "Assemble",
                       "--run-dependencies", "--job-param", params])
     return {"bundle": os.path.abspath(out), "chunk_set": chunk_set, "values": values, "openjd_run": run,

@@ -38,8 +38,18 @@ class Display(Reporter):
         self.total, self.frames, self.fraction, self.what, self.range = 0, 0, 0.0, "starting", ""
 
     # --- the protocol's calls ----------------------------------------------------------
-    def emit(self, event: str, **fields) -> None:  # anything not handled below is not shown
-        pass
+    def emit(self, event: str, **fields) -> None:
+        """An event relayed as it is (``recast render --server``): shown like the calls below."""
+        if event == "progress":
+            self.progress(fields.pop("stage", ""), fields.pop("done", 0), fields.pop("total", 0), **fields)
+        elif event == "frame":
+            self.frame(fields.pop("frame", 0), fields.pop("path", ""), **fields)
+        elif event == "warning":
+            self.warning(fields.get("message", ""))
+        elif event == "error":
+            self.error(fields.pop("message", ""), **fields)
+        elif event in ("start", "done"):
+            getattr(self, event)(**fields)
 
     def start(self, **fields) -> None:
         self.started = time.monotonic()

@@ -175,14 +175,45 @@ class String_Knob(Knob):
         return value
 
     def evaluate(self):
-        return self.value()  # no TCL expressions are used by the plugin
+        return self.value()
+
+    def getText(self):
+        """The text as typed, never evaluated."""
+        self._live("getText")
+        return self._value
+
+
+_TCL_VARS: dict = {}  #: TCL variables a test sets (Nuke's 'set x 5' in the script)
+
+
+def fake_tcl_vars() -> dict:
+    """(test helper) the TCL variables evaluated string knobs see."""
+    return _TCL_VARS
+
+
+def _tcl(text: str) -> str:
+    """What Nuke's TCL makes of an evaluated string knob: [command] runs ('frame', 'value root.name' and the
+    like; an unknown command gives an empty result and an error in the terminal), $var is substituted ('' when
+    unset), and \\[ and \\$ stay literal."""
+    def command(m):
+        words = m.group(1).split()
+        if words[:1] == ["frame"]:
+            return str(_root["frame"]._value) if "frame" in _root._knobs else "1"
+        if words[:2] == ["value", "root.name"]:
+            return _root["name"]._value
+        return ""
+    text = re.sub(r"(?<!\\)\[([^\]]*)\]", command, text)
+    return re.sub(r"(?<!\\)\$(\w+)", lambda m: str(_TCL_VARS.get(m.group(1), "")), text)
 
 
 class EvalString_Knob(String_Knob):
-    pass
+    """value() evaluates TCL as Nuke does; getText() is the raw text."""
+
+    def value(self):
+        return _tcl(super().value())
 
 
-class Multiline_Eval_String_Knob(String_Knob):
+class Multiline_Eval_String_Knob(EvalString_Knob):
     pass
 
 
@@ -574,7 +605,13 @@ class Node:
             else:
                 buf = oiio.ImageBufAlgo.channels(buf, names)
         half = self._knobs["datatype"]._value == "16 bit half"
-        out = oiio.ImageBuf(buf.spec())
+        spec = buf.spec()
+        if self._knobs["metadata"]._value != "all metadata":  # Nuke writes the input's own metadata only then
+            kept = {"compression", "oiio:ColorSpace", "PixelAspectRatio", "screenWindowCenter", "screenWindowWidth"}
+            for a in list(spec.extra_attribs):
+                if a.name not in kept:
+                    spec.erase_attribute(a.name)
+        out = oiio.ImageBuf(spec)
         out.copy(buf, oiio.HALF if half else oiio.FLOAT)
         out.specmod().attribute("compression", {"none": "none", "Zip (1 scanline)": "zips"}.get(
             self._knobs["compression"]._value, "zip"))
@@ -893,6 +930,7 @@ def fake_reset(gui=True):
     _messages.clear()
     _tasks.clear()
     _menus.clear()
+    _TCL_VARS.clear()
     _executed.clear()
     _plugin_paths.clear()
     while not _main_calls.empty():
