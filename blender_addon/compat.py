@@ -2,14 +2,15 @@
 
 4.2 has ``sequence_editor.sequences`` and ``Sequence`` types; 5.0 has ``strips`` and
 ``Strip`` types (4.4/4.5 have both); 5.0 picks multilayer EXR through ``media_type`` and
-writes its layers as separate parts unless ``use_exr_interleave`` is set.
+writes its layers as separate parts unless ``use_exr_interleave`` is set; 5.0's sequencer edits
+``context.sequencer_scene``, which may not be ``context.scene``.
 """
 
 from contextlib import contextmanager
 
 import bpy
 
-__all__ = ["strips", "all_strips", "active_strip", "exr_output", "exr_output_for", "BLEND_RELATIVE"]
+__all__ = ["strips", "all_strips", "editing_scene", "active_strip", "exr_output", "exr_output_for", "BLEND_RELATIVE"]
 
 #: property option that lets a path start with '//' (5.0 warns without it; 4.2 does not know it)
 BLEND_RELATIVE = {"PATH_SUPPORTS_BLEND_RELATIVE"} if bpy.app.version >= (5, 0, 0) else set()
@@ -24,8 +25,14 @@ def all_strips(editor):
     return editor.strips_all if hasattr(editor, "strips_all") else editor.sequences_all
 
 
+def editing_scene(context):
+    """The scene whose strips the Video Sequencer edits: 5.0's ``context.sequencer_scene`` (the Video Editing
+    workspace may edit another scene than ``context.scene``), else ``context.scene``."""
+    return getattr(context, "sequencer_scene", None) or context.scene
+
+
 def active_strip(context):
-    editor = context.scene.sequence_editor
+    editor = editing_scene(context).sequence_editor
     return editor.active_strip if editor is not None else None
 
 

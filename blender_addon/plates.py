@@ -4,12 +4,15 @@
 * Other image strips (PNG, JPEG, TIFF, EXRs that are not one numbered run) are written
   as EXR through Blender's own image I/O, which converts them to scene linear.
 * Movie strips are rendered through a temporary scene holding only that strip.
+* A converted plate is kept with a note of its source (files' sizes and times, range, offsets):
+  a second press on an unchanged strip reuses it, so the worker resumes instead of starting over.
 * Scene strips render their scene with the depth pass on, as multilayer EXR, so a CG shot
   steers Recast with its true depth ('ViewLayer.Depth.Z') instead of an estimate.
 
 Blender's scene-linear space is Linear Rec.709 unless a strip says otherwise.
 """
 
+import json
 import os
 import re
 
@@ -37,6 +40,52 @@ class Plate:
     def __init__(self, pattern, first, last, colorspace, depth_channel=None, blender_space="Linear Rec.709"):
         self.pattern, self.first, self.last = pattern, first, last
         self.colorspace, self.depth_channel, self.blender_space = colorspace, depth_channel, blender_space
+
+
+def _writable(folder: str) -> str:
+    """``folder`` created if needed; PlateError, one line, when it cannot be (a file in the way, no rights)."""
+    try:
+        os.makedirs(folder, exist_ok=True)
+        probe = os.path.join(folder, ".recast-probe")
+        with open(probe, "w"):
+            pass
+        os.remove(probe)
+    except OSError as exc:
+        raise PlateError(f"the plate cannot be written to {folder}: {exc.strerror or exc}; choose another output "
+                         "folder in the Recast panel") from None
+    return folder
+
+
+def _stamp(paths) -> list:
+    """What identifies source files: path, size and modification time of each."""
+    out = []
+    for p in paths:
+        try:
+            st = os.stat(p)
+            out.append([p, st.st_size, st.st_mtime_ns])
+        except OSError:
+            out.append([p, None, None])
+    return out
+
+
+def _reuse(folder: str, pattern: str, first: int, last: int, source: dict) -> bool:
+    """True when the plate in ``folder`` was converted from this very ``source`` and every frame is there, so
+    a second press (after a cancel, say) finds the same plate files and the worker resumes."""
+    try:
+        with open(os.path.join(folder, ".recast-source.json"), encoding="utf-8") as fh:
+            if json.load(fh) != source:
+                return False
+    except (OSError, ValueError):
+        return False
+    seq = SequencePattern.parse(pattern)
+    return all(os.path.isfile(seq.path(f)) for f in range(first, last + 1))
+
+
+def _remember(folder: str, source: dict) -> None:
+    tmp = os.path.join(folder, ".recast-source.json.tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        json.dump(source, fh)
+    os.replace(tmp, os.path.join(folder, ".recast-source.json"))
 
 
 def plate_for(strip, scene, folder: str) -> Plate:
@@ -69,11 +118,15 @@ def _image(strip, scene, folder):
     if run is not None:
         pattern, first, last = run
         return Plate(pattern, first, last, _BLENDER_SPACES.get(space, space), blender_space=space)
-    pattern = os.path.join(folder, "plate", f"{_stem(strip.name)}.####.exr")
-    os.makedirs(os.path.dirname(pattern), exist_ok=True)
+    plate_dir = _writable(os.path.join(folder, "plate"))
+    pattern = os.path.join(plate_dir, f"{_stem(strip.name)}.####.exr")
     first = int(strip.frame_final_start)
-    for i, name in enumerate(names):
-        _to_exr(os.path.join(directory, name), SequencePattern.parse(pattern).path(first + i), scene)
+    source = {"kind": "image", "space": space, "first": first, "files": _stamp(os.path.join(directory, n)
+                                                                              for n in names)}
+    if not _reuse(plate_dir, pattern, first, first + len(names) - 1, source):
+        for i, name in enumerate(names):
+            _to_exr(os.path.join(directory, name), SequencePattern.parse(pattern).path(first + i), scene)
+        _remember(plate_dir, source)
     return Plate(pattern, first, first + len(names) - 1, LINEAR)
 
 
@@ -114,7 +167,16 @@ def _render_strip(strip, scene, folder):
         tmp.render.resolution_x, tmp.render.resolution_y, tmp.render.resolution_percentage = width, height, 100
         tmp.render.fps, tmp.render.fps_base = scene.render.fps, scene.render.fps_base
         first, last = int(strip.frame_final_start), int(strip.frame_final_end) - 1
-        return _render(tmp, first, last, folder, strip.name, multilayer=False, use_sequencer=True)
+        source = {"kind": "movie", "files": _stamp([bpy.path.abspath(strip.filepath)]), "first": first, "last": last,
+                  "offsets": [strip.frame_offset_start, strip.frame_offset_end], "size": [width, height],
+                  "fps": [scene.render.fps, scene.render.fps_base]}
+        plate_dir = _writable(os.path.join(folder, "plate"))
+        pattern = os.path.join(plate_dir, f"{_stem(strip.name)}.####.exr")
+        if _reuse(plate_dir, pattern, first, last, source):
+            return Plate(pattern, first, last, LINEAR)
+        plate = _render(tmp, first, last, folder, strip.name, multilayer=False, use_sequencer=True)
+        _remember(plate_dir, source)
+        return plate
     finally:
         bpy.data.scenes.remove(tmp)
 
@@ -140,7 +202,7 @@ def _scene(strip, folder):
 
 def _render(scene, first, last, folder, name, multilayer, use_sequencer):
     """Render ``scene`` frames ``first..last`` to ``folder``/plate as EXR; settings restored after."""
-    pattern = os.path.join(folder, "plate", f"{_stem(name)}.####.exr")
+    pattern = os.path.join(_writable(os.path.join(folder, "plate")), f"{_stem(name)}.####.exr")
     r = scene.render
     saved = (scene.frame_start, scene.frame_end, r.filepath, r.use_sequencer, r.use_compositing,
              r.use_file_extension)

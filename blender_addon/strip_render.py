@@ -1,5 +1,8 @@
 """One "Recast strip" run, from the active strip to the new strip above it.
 
+Each render with changed values goes to its own version folder (``render/v001``, ``v002``, …) and
+comes back as its own strip (``<strip> recast v002``), so an earlier result strip never changes.
+
 :meth:`StripRender.start` checks everything, writes the plate and the job, and starts the
 worker; :meth:`StripRender.poll` is the timer's work (the modal operator calls it, and so do
 tests, since headless Blender never fires timers); when the worker is done it adds the
@@ -7,6 +10,7 @@ result as an image strip in one step, so nothing half-added is ever left on the 
 The job file and the worker protocol are Recast's own modules (from the bundled wheel).
 """
 
+import json
 import os
 
 import bpy
@@ -15,6 +19,7 @@ from recast.core.io.frames import SequencePattern
 from recast.core.job import SCHEMA
 from recast.plugin.host_job import HostError, check_request, progress_text, save_job, submit_to_farm, validate
 from recast.plugin.params import fill_job
+from recast.plugin.versions import choose_version, version_folder
 from recast.plugin.worker import RenderProcess, worker_command
 
 from . import compat
@@ -35,6 +40,7 @@ class StripRender:
         self.process, self.plate, self.job_path = process, plate, job_path
         self.output_pattern = output_pattern
         self.result_strip = None  #: name of the strip added when done
+        self.version = 1  #: the render's version (v001, v002, ...: plugin/versions.py)
         self.error = None  #: one line when it failed
         self.message = "starting"
 
@@ -44,7 +50,10 @@ class StripRender:
         """Write the plate and the job, start the worker."""
         prepared = prepare(context, worker)
         process = RenderProcess(prepared.job_path, command=prepared.command, log_dir=os.path.join(prepared.folder, "logs"))
-        return cls(context.scene, prepared.strip, process, prepared.plate, prepared.job_path, prepared.output)
+        run = cls(compat.editing_scene(context), prepared.strip, process, prepared.plate, prepared.job_path,
+                  prepared.output)
+        run.version = prepared.version
+        return run
 
     @staticmethod
     def submit(context, worker: str = ""):
@@ -105,7 +114,7 @@ class StripRender:
             raise StripError(f"the worker finished but {len(missing)} frame(s) are missing, e.g. {missing[0]}")
         start, length = int(source.frame_final_start), len(files)
         channel = _free_channel(editor, source.channel + 1, start, start + length)
-        strip = compat.strips(editor).new_image(f"{source.name} recast", files[0], channel, start)
+        strip = compat.strips(editor).new_image(f"{source.name} recast v{self.version:03d}", files[0], channel, start)
         try:
             for path in files[1:]:
                 strip.elements.append(os.path.basename(path))
@@ -133,7 +142,7 @@ class _Prepared:
 
 def prepare(context, worker: str = "") -> _Prepared:
     """Check the active strip and every value, then write its plate (when it must) and the job file."""
-    scene = context.scene
+    scene = compat.editing_scene(context)
     strip = compat.active_strip(context)
     if strip is None:
         raise StripError("no active strip: select the image, movie or scene strip to recast")
@@ -155,8 +164,15 @@ def prepare(context, worker: str = "") -> _Prepared:
     plate = plate_for(strip, scene, folder)
     data["input"] = {"pattern": plate.pattern, "frames": f"{plate.first}-{plate.last}",
                      "colorspace": plate.colorspace, "depth_channel": plate.depth_channel}
+    # a render with changed values (or another source) is a new version: the strips of earlier ones keep their frames
+    key = json.dumps({k: v for k, v in data.items() if k != "output"}, sort_keys=True)
+    version = choose_version(os.path.join(folder, "render"), key)[0]
+    data["output"] = {"pattern": os.path.join(version_folder(os.path.join(folder, "render"), version),
+                                              f"{_stem(strip.name)}.####.exr")}
     job_path = save_job(validate(data, folder), os.path.join(folder, f"{_stem(strip.name)}.recast.json"))
-    return _Prepared(strip, plate, job_path, command, folder, data["output"]["pattern"])
+    prepared = _Prepared(strip, plate, job_path, command, folder, data["output"]["pattern"])
+    prepared.version = version
+    return prepared
 
 
 def _folder(setting, strip) -> str:

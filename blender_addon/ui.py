@@ -136,7 +136,7 @@ class RECAST_PT_panel(bpy.types.Panel):
 
     def draw(self, context):
         layout = self.layout
-        s = context.scene.recast
+        s = compat.editing_scene(context).recast
         strip = compat.active_strip(context)
         layout.label(text=f"Strip: {strip.name}" if strip else "Select a strip", icon="SEQUENCE")
         col = layout.column()

@@ -84,9 +84,12 @@ def progress_text(process, event: dict | None = None) -> str:
     if kind == "frame":
         return f"frame {event.get('frame')} written · {frames}"
     if kind == "progress":
+        from recast.core.progress.events import STAGE_WORDS
+
         stage = event.get("stage")
+        words = STAGE_WORDS.get(stage, stage)
         what = (f"denoising step {event.get('step')}/{event.get('steps')}" if stage == "denoise"
-                else f"{stage} {event.get('done')}/{event.get('total')}")
+                else words if stage == "load" else f"{words} {event.get('done')}/{event.get('total')}")
         eta = f", {clock(process.eta)} left" if process.eta is not None else ""
         return f"{what} · {frames}{eta}"
     return f"{int(process.progress * 100)}% · {frames}"

@@ -42,6 +42,9 @@ KNOBS: tuple[Param, ...] = (
     Param("cancel", "button", "Cancel", command=_b("cancel"), doc="stop this node's render"),
     Param("submit", "button", "Submit to farm", command=_b("submit"), doc="write the plate, the job and a farm bundle"),
     Param("status", "status", "status"),
+    Param("version", "int", "version", default=0,
+          doc="the render the node shows: each render with changed values is a new version (v001, v002, ...); "
+              "set an earlier number to see it again"),
     *(p for p in JOB_PARAMS if p.advanced),
     Param("colorspace", "text", "plate colour space", default="", advanced=True,
           doc="OCIO name of the plate's colour space; empty: the script's working space"),
@@ -57,7 +60,7 @@ KNOBS: tuple[Param, ...] = (
 
 #: knobs whose values shape the render: changing one after a render makes the result stale
 JOB_KNOBS = tuple(k.name for k in KNOBS if k.kind not in ("button", "status", "divider")
-                  and k.name not in ("output_folder", "worker"))
+                  and k.name not in ("output_folder", "worker", "version"))
 
 
 def add_knobs(node, nuke) -> None:

@@ -2,7 +2,9 @@
 
 The node is a Group with inputs **plate**, **ref** and **mask**. Inside, Writes put the
 inputs on disk as EXRs and a Read brings the result back; a Switch shows the plate until a
-render has finished, then the result. The knobs are translated to a job file by
+render has finished, then the result. Each render with changed values goes to a new version
+folder (``render/v001``, ``v002``, … :mod:`.versions`), so an earlier render is never
+overwritten; the ``version`` knob points the Read at an earlier one. The knobs are translated to a job file by
 :mod:`recast.plugin.nuke_knobs`; the render itself runs out of Nuke's process through
 :mod:`recast.plugin.worker`.
 
@@ -14,6 +16,7 @@ imports without Nuke.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import threading
@@ -21,16 +24,21 @@ import time
 
 from . import nuke_knobs as knobs
 from .host_job import HostError, check_request, clock, progress_text, save_job, submit_to_farm, validate
+from .versions import choose_version, version_folder, versions
 from .queue import RENDERS
 from .worker import RenderProcess
 
-__all__ = ["create", "build", "render", "write_job", "cancel", "submit", "knob_changed", "NodeError"]
+__all__ = ["create", "build", "render", "write_job", "cancel", "submit", "knob_changed", "update_ui", "NodeError"]
 
 # tile colours (0xRRGGBBAA): as built, rendering, rendered, stale, failed
 _COLOURS = {"new": 0x4B3C78FF, "rendering": 0x3C6EAAFF, "done": 0x5A3C8CFF, "stale": 0xC87820FF,
             "failed": 0xB4282DFF}
 _KNOB_CHANGED = ("try:\n    import recast.plugin.nuke_node as _recast\nexcept ImportError:\n    _recast = None\n"
                  "if _recast is not None:\n    _recast.knob_changed(nuke.thisNode(), nuke.thisKnob())\n")
+# Nuke (before 17) runs knobChanged for a scripted setValue only while the panel is open, so staleness is also
+# worked out where it cannot be missed: when the panel opens ('showPanel'), on every updateUI, and before a render
+_UPDATE_UI = ("try:\n    import recast.plugin.nuke_node as _recast\nexcept ImportError:\n    _recast = None\n"
+              "if _recast is not None:\n    _recast.update_ui(nuke.thisNode())\n")
 _WORKING_LINEAR = {"linear", "scene_linear", "Linear", "lin_srgb", "Linear Rec.709 (sRGB)", "default"}
 
 _active: dict = {}  # node full name → _Render (main thread only)
@@ -85,6 +93,7 @@ def build(node) -> None:
     for k in ("first_frame", "last_frame"):
         node[k].setEnabled(not node["use_input_range"].value())
     node["knobChanged"].setValue(_KNOB_CHANGED)
+    node["updateUI"].setValue(_UPDATE_UI)
     _show_state(node, "new", "not rendered: shows the plate")
 
 
@@ -133,8 +142,39 @@ def knob_changed(node, knob) -> None:
     if name == "use_input_range":
         for k in ("first_frame", "last_frame"):
             node[k].setEnabled(not knob.value())
-    if name in knobs.JOB_KNOBS or name == "inputChange":
+    if name in knobs.JOB_KNOBS or name in ("inputChange", "showPanel"):
         _mark_stale(node)
+    if name == "version":
+        _show_version(node, int(knob.value()))
+
+
+def update_ui(node) -> None:
+    """The Group's updateUI (Nuke runs it as it redraws the node): the stale mark and the version shown,
+    whatever changed the knobs (a script's setValue with the panel closed fires no knobChanged)."""
+    _mark_stale(node)
+    current = node.node("result")["file"].value()
+    shown = os.path.basename(os.path.dirname(current)) if current else ""
+    if node["version"].value() >= 1 and shown != f"v{int(node['version'].value()):03d}":
+        _show_version(node, int(node["version"].value()))
+
+
+def _result(folder: str, stem: str, version: int) -> str:
+    return os.path.join(version_folder(os.path.join(folder, "render"), version), f"{stem}.####.exr")
+
+
+def _show_version(node, version: int) -> None:
+    """Point the result Read at an earlier (or later) version's frames, when that version exists."""
+    read = node.node("result")
+    current = read["file"].value()
+    if not current or version < 1:
+        return
+    root = os.path.dirname(os.path.dirname(current))  # <output folder>/render
+    if version not in versions(root):
+        node["status"].setValue(f"there is no version {version}; versions: {', '.join(map(str, versions(root)))}")
+        return
+    read["file"].setValue(os.path.join(version_folder(root, version), os.path.basename(current)))
+    read["reload"].execute()
+    node["status"].setValue(f"showing version {version}")
 
 
 # --- the render --------------------------------------------------------------------------
@@ -162,6 +202,10 @@ class _Render:
         data = knobs.job_data(self.values, paths, first, last, self._colorspace())
         validate(data, paths.folder)  # every value checked before anything is written
         self._write_inputs(paths, first, last)
+        # a render with changed values is a new version; the same values again render (resume) into the newest
+        self.version = choose_version(os.path.join(paths.folder, "render"), _stale_key(self.node, self.values))[0]
+        paths = dataclasses.replace(paths, result=_result(paths.folder, self.node.name(), self.version))
+        data["output"]["pattern"] = paths.result
         save_job(validate(data, paths.folder), paths.job)
         return paths, first, last
 
@@ -203,7 +247,7 @@ class _Render:
         stem = self.node.name()
         return knobs.Paths(
             folder=folder, plate=os.path.join(folder, "plate", f"{stem}.####.exr"),
-            result=os.path.join(folder, "render", f"{stem}.####.exr"),
+            result=_result(folder, stem, 1),
             job=os.path.join(folder, f"{stem}.recast.json"), logs=os.path.join(folder, "logs"),
             reference=os.path.join(folder, "ref", f"{stem}_ref.{self.values['ref_frame']:04d}.exr")
             if self.node.input(1) is not None else None,
@@ -309,6 +353,7 @@ class _Render:
         read["reload"].execute()
         self.node.node("show")["which"].setValue(1)
         self.node["recast_rendered"].setValue(_stale_key(self.node, self.values))
+        self.node["version"].setValue(self.version)  # the version the node shows (earlier ones stay on disk)
         seconds = self.process.elapsed
         self._status(f"rendered {self.first}-{self.last} in {clock(seconds)} → {self.paths.result}")
         _show_state(self.node, "done", f"rendered {self.first}-{self.last}")

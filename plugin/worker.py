@@ -49,6 +49,20 @@ def worker_command(command: str | list[str] | None = None) -> list[str]:
     return [found, *argv[1:]]
 
 
+def _last_error_line(log_path: str) -> str | None:
+    """The worker's own one line from its stderr log ('recast: error: ...', argparse's 'recast render: error:
+    ...'), for a failure that sent no error event (bad arguments, a missing install)."""
+    try:
+        with open(log_path, encoding="utf-8", errors="replace") as fh:
+            lines = [ln.strip() for ln in fh if ln.strip()]
+    except OSError:
+        return None
+    for line in reversed(lines):
+        if line.startswith("recast") and "error:" in line:
+            return line.split("error:", 1)[1].strip()
+    return None
+
+
 class RenderProcess:
     """One ``recast render`` run: ``state`` is 'running', 'done', 'failed' or 'cancelled'."""
 
@@ -104,7 +118,10 @@ class RenderProcess:
         else:
             self.state = "failed"
             if self.error is None:
-                self.error = f"the Recast worker stopped with exit code {code}; see {self.log_path}"
+                self._log.flush()
+                said = _last_error_line(self.log_path)
+                self.error = (f"{said} (log: {self.log_path})" if said else
+                              f"the Recast worker stopped with exit code {code}; see {self.log_path}")
         self._log.close()
         if self.on_event is not None:
             self.on_event({"event": "exit", "state": self.state, "code": code, "error": self.error})

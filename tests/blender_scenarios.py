@@ -211,15 +211,22 @@ def other_sources(args):
     r.use_sequencer = True
     bpy.ops.render.render(animation=True)
     movie_path = next(os.path.join(folder, n) for n in os.listdir(folder) if n.startswith("clip_"))
+    blocker = os.path.join(args["out"], "a_file")
+    open(blocker, "w").close()
+    settings(args, output_folder=os.path.join(blocker, "renders"))  # a file where a folder should be
+    out = {"unwritable": run_operator()}
     settings(args)
-    out = {}
     before = {s.name for s in strips()}
     out["png error"] = run_operator()
+    plate_dir = os.path.join(args["out"], "png_shot", "plate")
+    stamps = {n: os.stat(os.path.join(plate_dir, n)).st_mtime_ns for n in os.listdir(plate_dir) if n.endswith(".exr")}
+    out["png again"] = run_operator()  # the strip unchanged: the plate is reused (the worker skips its frames)
+    out["plate kept"] = stamps == {n: os.stat(os.path.join(plate_dir, n)).st_mtime_ns for n in stamps}
     png.mute = True
     movie = strips().new_movie("movie shot", movie_path, 1, 20)
     editor().active_strip = movie
     out["movie error"] = run_operator()
-    out["new"] = new_strips(before | {"movie shot"})
+    out["new"] = [s for s in new_strips(before | {"movie shot"}) if not s["name"].endswith(".001")]
     out["jobs"] = [json.load(open(os.path.join(args["out"], d, f"{d}.recast.json"))) for d in ("png_shot", "movie_shot")]
     return out
 
@@ -236,6 +243,44 @@ def submit(args):
     bundle = os.path.join(args["out"], "plate", "farm_openjd")
     return {"error": error, "bundle": sorted(os.listdir(bundle)) if os.path.isdir(bundle) else [],
             "prompt": json.load(open(os.path.join(bundle, "job.json")))["prompt"], "added": new_strips(before)}
+
+
+def sequencer_scene(args):
+    """5.0: the strips live in the workspace's sequencer scene, not in context.scene."""
+    if not hasattr(bpy.context.workspace, "sequencer_scene"):
+        return {"skipped": "this Blender has no sequencer scene"}
+    edit = bpy.data.scenes.new("Edit")
+    ed = edit.sequence_editor_create()
+    coll = ed.strips
+    strip = coll.new_image("plate", os.path.join(args["plate_dir"], args["names"][0]), 2, 1)
+    for n in args["names"][1:]:
+        strip.elements.append(n)
+    strip.colorspace_settings.name = "ACEScg"
+    ed.active_strip = strip
+    bpy.context.workspace.sequencer_scene = edit
+    s = edit.recast
+    for k, v in dict(prompt="a claymation street at dusk", model="tiny", device="cpu", steps=2, resolution=64,
+                     window_length=4, window_overlap=1, handles=1, output_folder=args["out"]).items():
+        setattr(s, k, v)
+    assert bpy.context.scene != edit and bpy.context.scene.sequence_editor is None or \
+        not list(bpy.context.scene.sequence_editor.strips)
+    error = run_operator()
+    return {"error": error, "new": [describe(x) for x in ed.strips if x.name != "plate"]}
+
+
+def versions(args):
+    """Render a strip, change the prompt, render again: a second version and strip; the first keeps its frames."""
+    source = image_strip(args["plate_dir"], args["names"], channel=2, start=1)
+    settings(args)
+    errors = [run_operator()]
+    v1 = os.path.join(args["out"], "plate", "render", "v001")
+    stamps = {n: os.stat(os.path.join(v1, n)).st_mtime_ns for n in os.listdir(v1)}
+    settings(args, prompt="an oil painting")
+    editor().active_strip = source
+    errors.append(run_operator())
+    unchanged = stamps == {n: os.stat(os.path.join(v1, n)).st_mtime_ns for n in os.listdir(v1)}
+    return {"errors": errors, "strips": [describe(s) for s in strips() if s.name.startswith("plate recast")],
+            "first_unchanged": unchanged}
 
 
 def main():

@@ -81,7 +81,7 @@ def test_recast_an_image_strip_adds_the_result_above_in_sync(blender, addon_zip,
     assert r["error"] is None
     (new,) = r["new"]
     # source on channel 2 from frame 10; channel 3 is busy over 12-14, so the result goes to 4
-    assert new["name"] == "plate recast" and new["type"] == "IMAGE" and new["channel"] == 4
+    assert new["name"] == "plate recast v001" and new["type"] == "IMAGE" and new["channel"] == 4
     assert (new["start"], new["length"]) == (10, 6) and new["exist"]
     assert [os.path.basename(f) for f in new["files"]] == [f"plate.{f}.exr" for f in range(1001, 1007)]
     assert new["colorspace"] == "ACEScg"
@@ -89,14 +89,15 @@ def test_recast_an_image_strip_adds_the_result_above_in_sync(blender, addon_zip,
     assert job["input"]["pattern"] == os.path.join(plate_args["plate_dir"], "sh010.####.exr")  # used in place
     assert job["input"]["frames"] == "1001-1006" and job["input"]["colorspace"] == "ACEScg"
     assert job["model"] == "tiny" and job["steps"] == 2
-    assert listing(tmp_path / "out" / "plate" / "render") == [f"plate.{f}.exr" for f in range(1001, 1007)]
+    assert [n for n in listing(tmp_path / "out" / "plate" / "render" / "v001") if not n.startswith(".")] == [
+        f"plate.{f}.exr" for f in range(1001, 1007)]
 
 
 def test_the_timer_work_follows_progress_and_esc_cancels(blender, addon_zip, tmp_path, plate_args):
     r = scenario(blender, addon_zip, tmp_path, "modal_and_cancel", **plate_args)
     assert r["state"] == "cancelled" and "nothing was added" in r["message"] and r["after_cancel"] == []
     assert r["polls"] > 0 and all(m.startswith("Recast 'plate': ") for m in r["progress_messages"])
-    assert r["again"] == "done" and r["again_strip"] == "plate recast"
+    assert r["again"] == "done" and r["again_strip"] == "plate recast v002"  # steps changed: a new version
 
 
 def test_errors_are_one_line_and_add_nothing(blender, addon_zip, tmp_path, plate_args):
@@ -126,7 +127,7 @@ def test_a_scene_strip_renders_with_its_true_depth(blender, addon_zip, tmp_path)
     r = scenario(blender, addon_zip, tmp_path, "scene_strip")
     assert r["error"] is None
     (new,) = r["new"]
-    assert new["name"] == "cg shot recast" and (new["start"], new["length"]) == (5, 4) and new["exist"]
+    assert new["name"] == "cg shot recast v001" and (new["start"], new["length"]) == (5, 4) and new["exist"]
     job = r["job"]
     assert job["input"]["depth_channel"] == "ViewLayer.Depth.Z" and job["input"]["frames"] == "1-4"
     import OpenImageIO as oiio
@@ -137,15 +138,19 @@ def test_a_scene_strip_renders_with_its_true_depth(blender, addon_zip, tmp_path)
 
 def test_png_and_movie_strips_are_written_as_exr_plates_first(blender, addon_zip, tmp_path):
     r = scenario(blender, addon_zip, tmp_path, "other_sources")
-    assert r["png error"] is None and r["movie error"] is None
+    assert "the plate cannot be written to" in r["unwritable"] and "Traceback" not in r["unwritable"]
+    assert len(r["unwritable"].strip().splitlines()) == 1
+    assert r["png error"] is None and r["movie error"] is None and r["png again"] is None
+    assert r["plate kept"]  # a second press on an unchanged strip reuses its plate: the worker can resume
     png, movie = r["new"]
-    assert (png["name"], png["start"], png["length"], png["exist"]) == ("png shot recast", 1, 4, True)
-    assert (movie["name"], movie["start"], movie["length"], movie["exist"]) == ("movie shot recast", 20, 4, True)
+    assert (png["name"], png["start"], png["length"], png["exist"]) == ("png shot recast v001", 1, 4, True)
+    assert (movie["name"], movie["start"], movie["length"], movie["exist"]) == ("movie shot recast v001", 20, 4, True)
     png_job, movie_job = r["jobs"]
     assert png_job["input"]["pattern"] == str(tmp_path / "out" / "png_shot" / "plate" / "png_shot.####.exr")
     assert png_job["input"]["frames"] == "1-4" and png_job["input"]["colorspace"] == "Linear Rec.709 (sRGB)"
     assert movie_job["input"]["frames"] == "20-23"
-    assert listing(tmp_path / "out" / "movie_shot" / "plate") == [f"movie_shot.{f:04d}.exr" for f in range(20, 24)]
+    assert [n for n in listing(tmp_path / "out" / "movie_shot" / "plate") if not n.startswith(".")] == [
+        f"movie_shot.{f:04d}.exr" for f in range(20, 24)]
     import OpenImageIO as oiio
 
     # the PNG's sRGB values came back as scene linear: 4/8 encoded is about 0.214 linear
@@ -173,7 +178,7 @@ def test_an_exr_strip_whose_bounding_box_moves_renders_in_place_and_keeps_each_f
     assert r["error"] is None and r["new"][0]["exist"]
     assert r["job"]["input"]["pattern"] == str(folder / "sh010.####.exr")  # used in place, not converted
     for f, (x, y, w, h) in MOVING.items():
-        got = read_frame(str(tmp_path / "out" / "plate" / "render" / f"plate.{f}.exr"))
+        got = read_frame(str(tmp_path / "out" / "plate" / "render" / "v001" / f"plate.{f}.exr"))
         assert got.header.data_window == Window(x, y, w, h)
 
 
@@ -189,3 +194,20 @@ def test_blenders_own_validator_accepts_the_extension_zip(blender, addon_zip):
         pytest.skip("this bpy has no blender_ext.py validator")
     r = subprocess.run([blender, found[0], "validate", addon_zip], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0 and "FATAL" not in r.stdout + r.stderr, r.stdout + r.stderr
+
+
+def test_blender_5_edits_the_sequencer_scene(blender, addon_zip, tmp_path, plate_args):
+    r = scenario(blender, addon_zip, tmp_path, "sequencer_scene", **plate_args)
+    if r.get("skipped"):
+        pytest.skip(r["skipped"])
+    assert r["error"] is None and len(r["new"]) == 1 and r["new"][0]["exist"]
+
+
+def test_a_new_render_of_a_strip_is_a_new_version_and_the_earlier_strip_keeps_its_frames(blender, addon_zip, tmp_path,
+                                                                                          plate_args):
+    r = scenario(blender, addon_zip, tmp_path, "versions", **plate_args)
+    assert r["errors"] == [None, None]
+    first, second = r["strips"]
+    assert first["name"] == "plate recast v001" and second["name"] == "plate recast v002"
+    assert all("/v001/" in f for f in first["files"]) and all("/v002/" in f for f in second["files"])
+    assert r["first_unchanged"]

@@ -206,3 +206,16 @@ def test_the_terminal_display_shows_relayed_events_too():
     assert "render 1001-1004 · denoise step 1/2 · window 2/2" in text and "1/4 frames" in text
     assert "recast: warning: something to know" in text and "recast render: 4 frame(s) written" in text
     assert '{"event"' not in text
+
+
+def test_hosts_and_the_terminal_say_what_happens_before_the_first_step():
+    """Model loading and depth come before denoising: progress says so instead of sitting at 0 %."""
+    from recast.plugin.host_job import progress_text
+
+    class Process:
+        frames_done, total, eta, progress = 0, 6, None, 0.0
+
+    assert progress_text(Process(), {"event": "progress", "stage": "load", "done": 0, "total": 1}).startswith(
+        "loading models · 0/6 frames")
+    assert progress_text(Process(), {"event": "progress", "stage": "depth", "done": 2, "total": 6}).startswith(
+        "depth 2/6")

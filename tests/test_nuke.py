@@ -75,7 +75,8 @@ def finish(nuke, node, timeout=240):
 
 
 def files(folder):
-    return listing(folder)  # without the shot cache the worker keeps beside its frames
+    """What an artist sees there: no shot cache, no hidden notes (the version's key)."""
+    return [n for n in listing(folder) if not n.startswith(".")]
 
 
 # --- the fake is strict where Nuke is ----------------------------------------------------
@@ -142,6 +143,7 @@ def test_every_job_parameter_has_a_knob_with_the_job_default_and_doc(gui, plate,
                  "output_folder", "worker", "model_file", "ref_frame"):
         assert fresh[name].tooltip(), name  # the input-side fields: each explained
     assert node["first_frame"].enabled() is False  # the input's range is used until unticked
+    node.showControlPanel()  # the artist unticks it in the node's panel
     node["use_input_range"].setValue(False)
     assert node["first_frame"].enabled() is True
 
@@ -206,10 +208,10 @@ def test_render_runs_the_worker_and_the_node_shows_the_result(gui, plate, tmp_pa
     assert node["label"].value().startswith("rendering")
     finish(nuke, node)
 
-    result = str(out / "render" / "Recast1.####.exr")
+    result = str(out / "render" / "v001" / "Recast1.####.exr")
     read = node.node("result")
     assert read["file"].value() == result and (read["first"].value(), read["last"].value()) == (1001, 1006)
-    assert files(out / "render") == [f"Recast1.{f}.exr" for f in range(1001, 1007)]
+    assert files(out / "render" / "v001") == [f"Recast1.{f}.exr" for f in range(1001, 1007)]
     assert files(out / "plate") == [f"Recast1.{f}.exr" for f in range(1001, 1007)]
     assert nuke.fake_messages() == [] and node["label"].value() == "rendered 1001-1006"
     assert node["status"].value().startswith("rendered 1001-1006 in ")
@@ -223,7 +225,7 @@ def test_render_runs_the_worker_and_the_node_shows_the_result(gui, plate, tmp_pa
     after["create_directories"].setValue(True)
     after["datatype"].setValue("32 bit float")
     nuke.execute(after, 1003, 1003)
-    ours = oiio.ImageBuf(str(out / "render" / "Recast1.1003.exr"))
+    ours = oiio.ImageBuf(str(out / "render" / "v001" / "Recast1.1003.exr"))
     comp = oiio.ImageBuf(str(tmp_path / "comp" / "c.1003.exr"))
     assert comp.spec().channelnames == ours.spec().channelnames == ("R", "G", "B", "A", "depth.Z")
     assert np.array_equal(comp.get_pixels(oiio.FLOAT), ours.get_pixels(oiio.FLOAT))
@@ -238,9 +240,13 @@ def test_render_runs_the_worker_and_the_node_shows_the_result(gui, plate, tmp_pa
     (entry,) = RENDERS.entries()
     assert entry.name == "Recast1" and entry.process.state == "done" and entry.folder == str(out)
 
-    # stale marking: any parameter or input change after the render, and back
+    # stale marking: any parameter or input change after the render, and back. A script's setValue with the panel
+    # closed fires no knobChanged (Nuke before 17): the mark comes with the next redraw (updateUI)
     node["prompt"].setValue("an oil painting")
+    assert not node["label"].value().startswith("STALE")
+    nuke.fake_update_ui(node)
     assert node["label"].value().startswith("STALE") and node["tile_color"].value() == 0xC87820FF
+    node.showControlPanel()  # with the panel open, knobChanged fires at once
     node["prompt"].setValue("a claymation street at dusk")
     assert node["label"].value() == "rendered"
     node.setInput(2, read_plate(nuke, plate))
@@ -264,7 +270,7 @@ def test_a_plate_whose_bounding_box_moves_renders_through_the_node(gui, tmp_path
     assert nuke.fake_messages() == [] and node["label"].value() == "rendered 1001-1006"
     for f, (x, y, w, h) in MOVING.items():
         src = read_frame(str(tmp_path / "plate" / f"sh010.{f}.exr"))
-        got = read_frame(str(out / "render" / f"Recast1.{f}.exr"))
+        got = read_frame(str(out / "render" / "v001" / f"Recast1.{f}.exr"))
         assert got.header.data_window == Window(x, y, w, h)
         np.testing.assert_array_equal(got.channel("depth.Z"), src.channel("depth.Z"))
 
@@ -304,8 +310,35 @@ def test_the_plates_header_attributes_reach_the_result(gui, tmp_path):
     nuke.fake_press(node, "render")
     finish(nuke, node)
     assert nuke.fake_messages() == []
-    h = read_header(str(out / "render" / "Recast1.1002.exr"))
+    h = read_header(str(out / "render" / "v001" / "Recast1.1002.exr"))
     assert h.attribute("studio/shot") == "sh010" and h.attribute("studio/take") == 3
+
+
+def test_a_new_render_is_a_new_version_and_never_changes_what_an_earlier_one_shows(gui, plate, tmp_path):
+    nuke = gui
+    out = tmp_path / "out"
+    node = recast_node(nuke, read_plate(nuke, plate), out)
+    nuke.fake_press(node, "render")
+    finish(nuke, node)
+    v1 = out / "render" / "v001"
+    stamps = {n: os.stat(v1 / n).st_mtime_ns for n in files(v1)}
+    assert len(stamps) == 6 and node["version"].value() == 1
+    node["prompt"].setValue("an oil painting")
+    nuke.fake_press(node, "render")
+    finish(nuke, node)
+    assert files(out / "render" / "v002") == [f"Recast1.{f}.exr" for f in range(1001, 1007)]
+    assert {n: os.stat(v1 / n).st_mtime_ns for n in files(v1)} == stamps  # the first render untouched
+    assert node.node("result")["file"].value().endswith(os.path.join("v002", "Recast1.####.exr"))
+    node["version"].setValue(1)  # back to the first look, by a script (panel closed): shown on the next redraw
+    nuke.fake_update_ui(node)
+    assert node.node("result")["file"].value().endswith(os.path.join("v001", "Recast1.####.exr"))
+    node.showControlPanel()  # the artist picks it in the panel: at once
+    node["version"].setValue(2)
+    assert node.node("result")["file"].value().endswith(os.path.join("v002", "Recast1.####.exr"))
+    # the same values again (a re-press, a resume after a cancel) render into the newest version, no v003
+    nuke.fake_press(node, "render")
+    finish(nuke, node)
+    assert sorted(os.listdir(out / "render")) == ["v001", "v002"] and node["version"].value() == 2
 
 
 def test_the_job_file_is_the_one_the_cli_builds_from_the_same_values(gui, plate, tmp_path):
@@ -339,7 +372,7 @@ def test_the_job_file_is_the_one_the_cli_builds_from_the_same_values(gui, plate,
     cli_job = tmp_path / "cli.json"
     run = subprocess.run(RECAST + ["render", "--dry-run", "--save-job", str(cli_job), "--model", "tiny",
                                    "--input", str(out / "plate" / "Recast1.####.exr"), "--input-frames", "1002-1005",
-                                   "--output", str(out / "render" / "Recast1.####.exr"),
+                                   "--output", str(out / "render" / "v001" / "Recast1.####.exr"),
                                    "--reference-image", str(out / "ref" / "Recast1_ref.1001.exr"),
                                    "--mask-pattern", str(out / "mask" / "Recast1_mask.####.exr"), *flags],
                          capture_output=True, text=True)
@@ -363,12 +396,12 @@ def test_cancel_from_the_button_and_from_the_progress_bar_then_render_again(gui,
             task.cancelled = True  # the artist clicks the progress bar's cancel
         finish(nuke, node)
         assert node["status"].value().startswith("cancelled") and nuke.fake_messages() == []
-        assert node.node("result")["file"].value() == "" and files(out / "render") == []
+        assert node.node("result")["file"].value() == "" and files(out / "render" / "v001") == []
         assert node["label"].value().startswith("rendering") is False
-    node["steps"].setValue(2)
+    node["steps"].setValue(2)  # changed values: a new version (v001 holds the cancelled 40-step render's state)
     nuke.fake_press(node, "render")
     finish(nuke, node)
-    assert node["label"].value() == "rendered 1001-1006" and len(files(out / "render")) == 6
+    assert node["label"].value() == "rendered 1001-1006" and len(files(out / "render" / "v002")) == 6
 
 
 def test_deleting_the_node_while_it_renders_leaves_the_render_in_the_queue(gui, plate, tmp_path):
@@ -380,7 +413,7 @@ def test_deleting_the_node_while_it_renders_leaves_the_render_in_the_queue(gui, 
     from recast.plugin.queue import RENDERS
 
     assert nuke.fake_process_events(until=lambda: not nuke_node._active, timeout=240)
-    assert RENDERS.entries()[0].process.state == "done" and len(files(tmp_path / "out" / "render")) == 6
+    assert RENDERS.entries()[0].process.state == "done" and len(files(tmp_path / "out" / "render" / "v001")) == 6
     assert nuke.fake_messages() == []
 
 
@@ -446,7 +479,8 @@ def test_submit_to_farm_writes_the_plate_the_job_and_a_checked_openjd_bundle(gui
     assert message == f"Recast1: farm bundle written to {bundle}; submit it with: deadline bundle submit {bundle}"
     assert sorted(os.listdir(bundle)) == ["job.json", "parameter_values.json", "template.json"]
     assert json.load(open(bundle / "job.json"))["prompt"] == "it's a \"dusk\" $SHOT"
-    assert len(files(out / "plate")) == 6 and files(out / "render") == []  # nothing rendered here
+    assert len(files(out / "plate")) == 6 and files(out / "render" / "v001") == []  # the farm renders into v001
+    assert json.load(open(bundle / "job.json"))["output"]["pattern"] == str(out / "render" / "v001" / "Recast1.####.exr")
     check = subprocess.run([os.path.join(os.path.dirname(sys.executable), "openjd"), "check",
                             str(bundle / "template.json")], capture_output=True, text=True)
     assert check.returncode == 0, check.stdout + check.stderr

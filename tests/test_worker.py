@@ -78,3 +78,12 @@ def test_a_host_that_goes_away_cancels_its_worker(tmp_path, job_file):
     assert started.wait(120)
     run._proc.stdin.close()
     assert run.wait(120) == "cancelled"
+
+
+def test_a_worker_that_fails_before_speaking_the_protocol_is_shown_by_its_own_line(tmp_path, job_file):
+    """A worker that cannot even start the render (here: an argument it does not know, as an older worker meets a
+    newer host) sent no error event: the host shows the worker's own line from its log, not only an exit code."""
+    run = RenderProcess(job_file(), command=PYTHON_WORKER + " --no-such-flag", log_dir=str(tmp_path))
+    assert run.wait(120) == "failed"
+    assert "unrecognized arguments: --no-such-flag" in run.error and run.log_path in run.error
+    assert "exit code" not in run.error

@@ -92,6 +92,7 @@ def render(job: Job, frames: FrameRange | None = None, reporter: Reporter | None
             from .preflight import preflight
 
             preflight(plan, backend, reporter, result.warnings)
+            reporter.progress("load", 0, 1)  # models load as the stages first need them: say so
             # 4. structure, content and the sampler, a layer (view) at a time (or a finished saved state)
             latents = {}
             for layer in plan.layers:

@@ -14,7 +14,7 @@ import sys
 import threading
 import time
 
-from .events import Reporter, overall
+from .events import STAGE_WORDS, Reporter, overall
 
 __all__ = ["Display", "clock"]
 
@@ -63,8 +63,10 @@ class Display(Reporter):
         if stage == "denoise" and fields.get("steps"):
             windows = max(1, total // fields["steps"])
             self.what = f"denoise step {fields['step']}/{fields['steps']} · window {(done - 1) % windows + 1}/{windows}"
+        elif stage == "load":
+            self.what = STAGE_WORDS["load"]
         else:
-            self.what = f"{stage} {done}/{total}"
+            self.what = f"{STAGE_WORDS.get(stage, stage)} {done}/{total}"
         self._show(force=done >= total)
 
     def frame(self, frame: int, path: str, **fields) -> None:

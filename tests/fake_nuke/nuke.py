@@ -357,7 +357,7 @@ def _builtin_knobs(cls):
                  Enumeration_Knob("colorManagement", "color management", ["Nuke", "OCIO"]),
                  Enumeration_Knob("workingSpaceLUT", "working space",
                                   ["linear", "scene_linear", "ACEScg", "ACES - ACEScg", "ACES2065-1"])],
-        "Group": [PythonKnob("knobChanged"), PythonKnob("onCreate")],
+        "Group": [PythonKnob("knobChanged"), PythonKnob("onCreate"), PythonKnob("updateUI")],
         "Input": [Int_Knob("number")],
         "Output": [],
         "Dot": [],
@@ -461,13 +461,31 @@ class Node:
         self._add(knob)
         return True
 
+    def showControlPanel(self, forceFloat=False):
+        """Open the node's panel: Nuke runs knobChanged with the 'showPanel' knob."""
+        self._live("showControlPanel")
+        self._panel_open = True
+        if "showPanel" not in self._knobs:
+            self._add(Knob("showPanel"))
+        self._knob_changed(self._knobs["showPanel"])
+
+    def hideControlPanel(self):
+        self._live("hideControlPanel")
+        self._panel_open = False
+
+    def shown(self):
+        return getattr(self, "_panel_open", False)
+
     def removeKnob(self, knob):
         self._live("removeKnob")
         del self._knobs[knob.name()]
 
-    def _knob_changed(self, knob):
+    def _knob_changed(self, knob, scripted=True):
         if self._class == "Write" and knob.name() in ("file_type", "file"):
             self._exr_knobs()
+        # Nuke (before 17) runs a node's knobChanged for a scripted setValue only while its panel is open
+        if scripted and not getattr(self, "_panel_open", False) and knob.name() not in ("inputChange", "showPanel"):
+            return
         code = self._knobs.get("knobChanged")
         if code is not None and code._value and not self._in_callback:
             self._in_callback = True
@@ -952,6 +970,13 @@ def fake_executed():
 def fake_press(node, knob):
     """The artist presses a button knob in the node's panel."""
     node[knob].execute()
+
+
+def fake_update_ui(node):
+    """What Nuke does when it redraws a node's panel or changes frame: run the node's updateUI script."""
+    code = node._knobs.get("updateUI")
+    if code is not None and code._value:
+        _run_python(code._value, node, code)
 
 
 fake_reset()
