@@ -13,6 +13,8 @@ import json
 import os
 import re
 
+from .host_job import HostError
+
 __all__ = ["choose_version", "versions", "version_folder"]
 
 _V = re.compile(r"^v(\d{3,})$")
@@ -43,8 +45,6 @@ def _key(folder: str):
 def choose_version(root: str, key) -> tuple[int, bool]:
     """``(version, again)``: the newest version when its key equals ``key`` (``again`` True: render there again,
     which resumes), else the next one, created with ``key`` noted."""
-    from .host_job import HostError
-
     found = versions(root)
     if found and _key(version_folder(root, found[-1])) == key:
         return found[-1], True

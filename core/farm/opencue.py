@@ -1,4 +1,4 @@
-"""``recast farm opencue``: the same graph as the OpenJD bundle, as an OpenCue outline.
+r"""``recast farm opencue``: the same graph as the OpenJD bundle, as an OpenCue outline.
 
 Layers (``opencue-pyoutline``): **depth** (one task), **render** (the shot's range in chunks
 of ``chunk_size``; Cuebot puts each chunk's frames into ``#FRAMESPEC#`` — ``1001-1004``, stable

@@ -35,7 +35,7 @@ class Plate:
     #: window are the same in every frame, data windows may differ
     layers: tuple[Layer, ...] = ()  #: what is edited (one layer a view)
     canvas: Window | None = None  #: display window ∪ every frame's data windows: what the model sees
-    windows: dict = None  #: frame → data window of each part (tuple indexed by part)
+    windows: dict | None = None  #: frame → data window of each part (tuple indexed by part)
     parts: tuple = ()  #: the first frame's header of every part
 
     def path(self, frame: int) -> str:
