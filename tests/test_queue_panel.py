@@ -12,7 +12,7 @@ import sys
 import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-QtWidgets = pytest.importorskip("PySide6.QtWidgets")  # a test extra; PySide2 works in Nuke 11-15
+QtWidgets = pytest.importorskip("PySide6.QtWidgets")  # a test extra; PySide2 (Nuke 14, 15) is tested below
 
 from recast.plugin import queue_panel  # noqa: E402
 from recast.plugin.queue import RenderQueue  # noqa: E402
@@ -96,3 +96,57 @@ def test_the_widget_never_imports_a_host():
             "from recast.plugin.queue_panel import QueuePanel; QueuePanel(); print('ok')")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
+
+
+PYSIDE2_CACHE = os.environ.get("RECAST_PYSIDE2_CACHE",
+                               os.path.join(os.path.expanduser("~"), ".cache", "recast", "pyside2"))
+_PANEL_UNDER_PYSIDE2 = r"""
+import os, sys, types
+os.environ["QT_QPA_PLATFORM"] = "offscreen"
+sys.modules["PySide6"] = None  # Nuke 14 and 15 ship PySide2 only
+package = types.ModuleType("recast"); package.__path__ = [sys.argv[1]]; sys.modules["recast"] = package
+from recast.plugin.qt import QtWidgets
+import PySide2
+app = QtWidgets.QApplication([])
+from recast.plugin.queue import RenderQueue
+from recast.plugin.queue_panel import QueuePanel
+
+class Process:
+    state, progress, frames_done, total, elapsed, eta, error = "running", 0.5, 2, 6, 10.0, 10.0, None
+    cancels = 0
+    def cancel(self):
+        Process.cancels += 1
+
+queue = RenderQueue()
+queue.add("Recast1", Process(), "/tmp")
+panel = QueuePanel(queue=queue)
+panel.show(); app.processEvents()
+row = list(panel.rows.values())[0]
+row.cancel_button.click()
+app.processEvents()
+print("ok", PySide2.__version__, Process.cancels)
+"""
+
+
+@pytest.mark.parametrize("version", ["3.9", "3.10"])
+def test_the_panel_and_its_cancel_button_work_under_pyside2(version, tmp_path):
+    """Nuke 14 (3.9) and 15 (3.10) ship PySide2, which hashes a slot: a bound method of the queue's dataclass
+    entry segfaulted on 3.9 and raised TypeError on 3.10. PySide2 5.15 in a venv of that Python, cached."""
+    from tests.test_hosts import _python
+
+    python = _python(version)
+    if python is None:
+        pytest.skip(f"no Python {version} here, so Nuke's PySide2 panel is not tested on it")
+    venv = os.path.join(PYSIDE2_CACHE, version)
+    vpython = os.path.join(venv, "bin", "python")
+    check = [vpython, "-c", "import PySide2.QtWidgets"]
+    if not (os.path.exists(vpython) and subprocess.run(check, capture_output=True).returncode == 0):
+        made = subprocess.run([python, "-m", "venv", "--clear", venv], capture_output=True, text=True)
+        inst = made.returncode == 0 and subprocess.run([vpython, "-m", "pip", "install", "-q", "PySide2==5.15.2.1"],
+                                                       capture_output=True, text=True, timeout=1200)
+        if not inst or inst.returncode != 0 or subprocess.run(check, capture_output=True).returncode != 0:
+            why = (inst.stderr if inst else made.stderr).strip().splitlines()[-1:] or ["?"]
+            pytest.skip(f"PySide2 could not be installed for Python {version}: {why[0]}")
+    run = subprocess.run([vpython, "-c", _PANEL_UNDER_PYSIDE2, REPO], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, f"exit {run.returncode}: {run.stderr[-2000:]}"
+    assert run.stdout.split()[0] == "ok" and run.stdout.split()[-1] == "1", run.stdout
