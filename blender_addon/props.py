@@ -42,6 +42,9 @@ _annotations.update(
     output_folder=StringProperty(name="Output folder", subtype="DIR_PATH", default="//recast/", options=_RELATIVE,
                                  description="where plates, jobs, logs and renders go, one folder per strip "
                                              "('//' is the .blend file's folder)"),
+    farm_chunk_size=IntProperty(name="Farm chunk size", default=16, min=1,
+                                description="frames per render task when the strip is submitted to the farm "
+                                            "(handles come on top)"),
     show_advanced=BoolProperty(name="Advanced", default=False),
 )
 

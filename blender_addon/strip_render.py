@@ -59,7 +59,8 @@ class StripRender:
     def submit(context, worker: str = ""):
         """Write the plate, the job and an OpenJD farm bundle (by the worker's own 'recast farm openjd')."""
         prepared = prepare(context, worker)
-        return submit_to_farm(prepared.job_path, prepared.command)
+        return submit_to_farm(prepared.job_path, prepared.command,
+                              compat.editing_scene(context).recast.farm_chunk_size)
 
     # --- follow ------------------------------------------------------------------------
     @property

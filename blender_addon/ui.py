@@ -10,7 +10,7 @@ import time
 
 import bpy
 
-from recast.plugin.host_job import HostError
+from recast.plugin.host_job import HostError, farm_report
 from recast.plugin.params import JOB_PARAMS, MODEL_FILE
 
 from . import compat
@@ -107,7 +107,7 @@ class RECAST_OT_submit_strip(bpy.types.Operator):
         except HostError as exc:
             self.report({"ERROR"}, f"Recast: {exc}")
             return {"CANCELLED"}
-        self.report({"INFO"}, f"Recast: farm bundle written to {bundle.folder}; submit it with: {bundle.submit}")
+        self.report({"INFO"}, f"Recast: {farm_report(bundle)}")
         return {"FINISHED"}
 
 
@@ -141,24 +141,33 @@ class RECAST_PT_panel(bpy.types.Panel):
         layout.label(text=f"Strip: {strip.name}" if strip else "Select a strip", icon="SEQUENCE")
         col = layout.column()
         for p in JOB_PARAMS:
+            if p.name == "reference_weight":
+                continue  # drawn with the reference image below
             if not p.advanced and (p.name != "model_file" or s.model == MODEL_FILE):
                 col.prop(s, p.name)
-        col.prop(s, "reference_image")
-        col.prop(s, "output_folder")
+        ref = layout.box()  # the reference image and how much it weighs, together
+        ref.prop(s, "reference_image")
+        weight = ref.row()
+        weight.enabled = bool(s.reference_image)
+        weight.prop(s, "reference_weight")
+        layout.prop(s, "output_folder")
         layout.prop(s, "show_advanced", icon="TRIA_DOWN" if s.show_advanced else "TRIA_RIGHT", emboss=False)
         if s.show_advanced:
             box = layout.box()
             for p in JOB_PARAMS:
                 if p.advanced:
                     box.prop(s, p.name)
+            box.prop(s, "farm_chunk_size")
         run = running.get(strip.name) if strip else None
         if run is not None:
             row = layout.row()
             row.label(text=run.message)
             row.operator(RECAST_OT_cancel.bl_idname, text="Cancel", icon="CANCEL").strip = run.strip_name
         else:
-            layout.operator(RECAST_OT_recast_strip.bl_idname, icon="RENDER_ANIMATION")
-            layout.operator(RECAST_OT_submit_strip.bl_idname, icon="NETWORK_DRIVE")
+            buttons = layout.column()
+            buttons.enabled = strip is not None  # nothing to render without a strip
+            buttons.operator(RECAST_OT_recast_strip.bl_idname, icon="RENDER_ANIMATION")
+            buttons.operator(RECAST_OT_submit_strip.bl_idname, icon="NETWORK_DRIVE")
 
 
 classes = (RECAST_OT_recast_strip, RECAST_OT_submit_strip, RECAST_OT_cancel, RECAST_PT_panel)

@@ -15,7 +15,8 @@ from recast.core.errors import RecastError
 
 from .params import MODEL_FILE
 
-__all__ = ["HostError", "check_request", "validate", "save_job", "submit_to_farm", "clock", "progress_text"]
+__all__ = ["HostError", "check_request", "validate", "save_job", "submit_to_farm", "farm_report", "clock",
+           "progress_text"]
 
 
 class HostError(RecastError):
@@ -57,16 +58,24 @@ def save_job(job, path: str) -> str:
     return path
 
 
-def submit_to_farm(job_path: str, command=None):
-    """The OpenJD bundle of ``job_path`` (beside it, in ``farm_openjd/``), written by the worker's own
-    ``recast farm openjd``; returns the :class:`~recast.plugin.farm.FarmBundle`."""
+def submit_to_farm(job_path: str, command=None, chunk_size: int = 16):
+    """The OpenJD bundle of ``job_path`` (beside it, in ``farm_openjd/``, ``chunk_size`` frames a render task),
+    written by the worker's own ``recast farm openjd``; returns the :class:`~recast.plugin.farm.FarmBundle`."""
     from .farm import write_farm_bundle
     from .worker import WorkerError
 
     try:
-        return write_farm_bundle(job_path, os.path.join(os.path.dirname(job_path), "farm_openjd"), command)
+        return write_farm_bundle(job_path, os.path.join(os.path.dirname(job_path), "farm_openjd"), command,
+                                 chunk_size)
     except WorkerError as exc:
         raise HostError(str(exc)) from None
+
+
+def farm_report(bundle) -> str:
+    """What a host tells the artist after a submission: where the bundle is, how to submit it, how to run it
+    on this workstation."""
+    return (f"farm bundle written to {bundle.folder}; submit it with: {bundle.submit}; or run it here with: "
+            f"{bundle.run_here}")
 
 
 def clock(seconds) -> str:

@@ -23,7 +23,8 @@ import threading
 import time
 
 from . import nuke_knobs as knobs
-from .host_job import HostError, check_request, clock, progress_text, save_job, submit_to_farm, validate
+from .host_job import (HostError, check_request, clock, farm_report, progress_text, save_job, submit_to_farm,
+                       validate)
 from .versions import choose_version, version_folder, versions
 from .queue import RENDERS
 from .worker import RenderProcess
@@ -133,7 +134,7 @@ def submit(node) -> None:
         _tell(node, str(exc))
         return
     node["status"].setValue(f"farm bundle written: {bundle.folder}")
-    _tell(node, f"farm bundle written to {bundle.folder}; submit it with: {bundle.submit}")
+    _tell(node, farm_report(bundle))
 
 
 def knob_changed(node, knob) -> None:

@@ -233,7 +233,7 @@ def other_sources(args):
 
 def submit(args):
     image_strip(args["plate_dir"], args["names"])
-    settings(args, prompt="it's a \"dusk\" $SHOT")
+    settings(args, prompt="it's a \"dusk\" $SHOT", farm_chunk_size=5)
     before = {s.name for s in strips()}
     try:
         bpy.ops.recast.submit_strip()
@@ -241,8 +241,60 @@ def submit(args):
     except RuntimeError as exc:
         error = str(exc)
     bundle = os.path.join(args["out"], "plate", "farm_openjd")
+    values = {v["name"]: v["value"] for v in json.load(open(os.path.join(bundle, "parameter_values.json")))
+              ["parameterValues"]}
     return {"error": error, "bundle": sorted(os.listdir(bundle)) if os.path.isdir(bundle) else [],
-            "prompt": json.load(open(os.path.join(bundle, "job.json")))["prompt"], "added": new_strips(before)}
+            "prompt": json.load(open(os.path.join(bundle, "job.json")))["prompt"], "added": new_strips(before),
+            "chunk_size": values["ChunkSize"]}
+
+
+class _Layout:
+    """Stands in for bpy's UILayout (none exists without a window): records what the panel draws."""
+
+    def __init__(self, log, enabled=True):
+        self.log, self.enabled = log, enabled
+
+    def _child(self):
+        child = _Layout(self.log)
+        child.parent = self
+        return child
+
+    def _on(self):
+        node, on = self, True
+        while node is not None:
+            on = on and node.enabled
+            node = getattr(node, "parent", None)
+        return on
+
+    column = row = box = _child
+
+    def prop(self, data, name, **kw):
+        self.log.append(("prop", name, self._on()))
+
+    def operator(self, idname, **kw):
+        self.log.append(("operator", idname, self._on()))
+        return type("Op", (), {})()
+
+    def label(self, **kw):
+        self.log.append(("label", kw.get("text"), self._on()))
+
+
+def panel_draw(args):
+    import importlib
+
+    import types
+
+    ui = importlib.import_module(ADDON + ".ui")
+    out = {}
+    for case in ("no strip", "strip, no reference", "strip and reference"):
+        if case != "no strip" and editor().active_strip is None:
+            image_strip(args["plate_dir"], args["names"])
+        settings(args, reference_image=os.path.join(args["plate_dir"], args["names"][0])
+                 if case == "strip and reference" else "")
+        log = []
+        ui.RECAST_PT_panel.draw(types.SimpleNamespace(layout=_Layout(log)), bpy.context)
+        out[case] = {f"{kind}:{name}": on for kind, name, on in log if kind in ("prop", "operator")}
+    return out
 
 
 def sequencer_scene(args):

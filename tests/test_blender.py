@@ -163,6 +163,7 @@ def test_submit_to_farm_writes_the_job_and_an_openjd_bundle(blender, addon_zip, 
     assert r["error"] is None and r["added"] == []
     assert r["bundle"] == ["job.json", "parameter_values.json", "template.json"]
     assert r["prompt"] == "it's a \"dusk\" $SHOT"
+    assert r["chunk_size"] == 5  # the panel's farm chunk size
 
 
 def test_an_exr_strip_whose_bounding_box_moves_renders_in_place_and_keeps_each_frames_window(blender, addon_zip,
@@ -211,3 +212,12 @@ def test_a_new_render_of_a_strip_is_a_new_version_and_the_earlier_strip_keeps_it
     assert first["name"] == "plate recast v001" and second["name"] == "plate recast v002"
     assert all("/v001/" in f for f in first["files"]) and all("/v002/" in f for f in second["files"])
     assert r["first_unchanged"]
+
+
+def test_the_panel_greys_out_what_cannot_be_used(blender, addon_zip, tmp_path, plate_args):
+    r = scenario(blender, addon_zip, tmp_path, "panel_draw", **plate_args)
+    nothing, plain, with_ref = r["no strip"], r["strip, no reference"], r["strip and reference"]
+    assert nothing["operator:recast.recast_strip"] is False and nothing["operator:recast.submit_strip"] is False
+    assert plain["operator:recast.recast_strip"] is True
+    assert plain["prop:reference_weight"] is False and with_ref["prop:reference_weight"] is True
+    assert "prop:reference_image" in plain and "prop:farm_chunk_size" not in plain  # advanced closed
