@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 
 from recast.core.errors import RecastError
+from recast.core.progress.display import clock
 
 from .params import MODEL_FILE
 
@@ -76,14 +77,6 @@ def farm_report(bundle) -> str:
     on this workstation."""
     return (f"farm bundle written to {bundle.folder}; submit it with: {bundle.submit}; or run it here with: "
             f"{bundle.run_here}")
-
-
-def clock(seconds) -> str:
-    """``m:ss`` (or ``h:mm:ss``); '?' when unknown."""
-    if seconds is None:
-        return "?"
-    s = int(round(seconds))
-    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
 
 
 def progress_text(process, event: dict | None = None) -> str:

@@ -160,6 +160,11 @@ def test_opencue_refuses_root_and_takes_show_shot_and_facility(tmp_path, farm_jo
     assert r.returncode == 0, r.stderr
     root = ET.parse(json.loads(r.stdout)["spec"]).getroot()
     assert (root.findtext("show"), root.findtext("shot"), root.findtext("facility")) == ("myshow", "sh_010", "local")
+    for flag, value in (("--shot", "%%%"), ("--show", "a!")):  # nothing Cuebot would keep: one line, nothing written
+        bad = run_cli("farm", "opencue", "--job", farm_job, "--out", tmp_path / "bad", "--user", "artist", flag + "=" +
+                      value)
+        assert bad.returncode == 1 and "Cuebot needs at least 3 letters" in bad.stderr, bad.stderr
+        assert len(bad.stderr.strip().splitlines()) == 1 and not (tmp_path / "bad").exists()
 
 
 def test_the_openjd_render_takes_its_paths_from_the_command_line_as_path_mapping_gives_them(farm_job, tmp_path):

@@ -219,3 +219,15 @@ def test_hosts_and_the_terminal_say_what_happens_before_the_first_step():
         "loading models · 0/6 frames")
     assert progress_text(Process(), {"event": "progress", "stage": "depth", "done": 2, "total": 6}).startswith(
         "depth 2/6")
+
+
+def test_a_new_stage_is_drawn_at_once_however_soon_it_comes():
+    import io
+
+    from recast.core.progress import Display
+
+    screen = io.StringIO()
+    d = Display("render", stream=screen, interval=60)  # nothing redraws on time alone here
+    d.start(frames="1001-1006", total=6)
+    d.progress("load", 0, 1)
+    assert "loading models" in screen.getvalue()

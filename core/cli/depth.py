@@ -7,7 +7,7 @@ import os
 import time
 
 from ..io.frames import FrameRange
-from .parser import add_job_flags
+from .parser import add_job_file, add_job_flags, add_json
 from .render import job_from_args
 
 __all__ = ["add_parser", "run", "run_depth"]
@@ -15,10 +15,8 @@ __all__ = ["add_parser", "run", "run_depth"]
 
 def add_parser(sub) -> None:
     p = sub.add_parser("depth", help="compute the shot's depth (cached) and write it as EXRs")
-    p.add_argument("--job", required=True, help="job file (JSON); the job-field flags below override its fields "
-                                                "(the farm passes mapped paths this way)")
-    p.add_argument("--json", action="store_true", help="progress as JSON lines on stdout (what hosts read; the "
-                                                       "default when stdout is not a terminal)")
+    add_job_file(p)
+    add_json(p)
     p.add_argument("--frames", help="only this sub-range of the job, e.g. 1001-1010")
     add_job_flags(p)
 

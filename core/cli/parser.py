@@ -4,11 +4,23 @@ from __future__ import annotations
 
 import argparse
 
-__all__ = ["COMMANDS", "build_parser", "add_job_flags", "job_overrides"]
+__all__ = ["COMMANDS", "build_parser", "add_job_file", "add_json", "add_job_flags", "job_overrides"]
 
 #: command → module of this package defining ``add_parser(sub)`` and ``run(args, reporter, cancel)``
 COMMANDS = {"render": "render", "serve": "serve", "farm": "farm", "eval": "eval", "assemble": "assemble",
             "depth": "depth", "models": "models", "info": "info", "demo": "demo"}
+
+
+def add_job_file(parser, required: bool = True) -> None:
+    """``--job FILE``, whose fields the job-field flags (:func:`add_job_flags`) override."""
+    parser.add_argument("--job", required=required, help="job file (JSON); the job-field flags below override its "
+                                                         "fields (the farm passes mapped paths this way)")
+
+
+def add_json(parser) -> None:
+    """``--json``: the progress protocol on stdout, for hosts and farm wrappers."""
+    parser.add_argument("--json", action="store_true", help="progress as JSON lines on stdout (what hosts read; the "
+                                                           "default when stdout is not a terminal)")
 
 
 def add_job_flags(parser) -> None:

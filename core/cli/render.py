@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import os
 
-from .parser import add_job_flags, job_overrides
+from .parser import add_job_file, add_job_flags, add_json, job_overrides
 
 __all__ = ["add_parser", "run", "job_from_args"]
 
 
 def add_parser(sub) -> None:
     p = sub.add_parser("render", help="render a job (JSON-lines progress on stdout)")
-    p.add_argument("--job", help="job file (JSON); flags below override its fields")
+    add_job_file(p, required=False)
     p.add_argument("--frames", help="render only this sub-range of the job, e.g. 1001-1010 (its handles are "
                                     "rendered too, for context, and not written)")
     p.add_argument("--save-job", metavar="FILE", help="write the job (after flags) to FILE before rendering")
@@ -21,8 +21,7 @@ def add_parser(sub) -> None:
                    help="the submission a chunk belongs to (default: default)")
     p.add_argument("--server", metavar="FILE", help="render in the Recast worker server of this connection file "
                                                     "(started by 'recast serve'), which keeps the models loaded")
-    p.add_argument("--json", action="store_true", help="progress as JSON lines on stdout (what hosts read; the "
-                                                       "default when stdout is not a terminal)")
+    add_json(p)
     p.add_argument("--control", choices=["stdin"], help="take control messages on stdin ('cancel'; the pipe "
                                                          "closing cancels too): how hosts cancel on every OS")
     add_job_flags(p)

@@ -61,8 +61,8 @@ def sample(plan, backend, layer, state, saved, loader_factory, reporter, cancel,
     layer_frames = model_frames(plan, layer, reporter, warnings)
     shot_frames = layer_frames if checked.shot is checked.plate else model_frames(plan, layer, reporter, [], True)
     depth = shot_depth(job, checked.shot, shot_frames, size, loader_factory, reporter, cancel)
-    if not job.input.depth_channel:
-        loader_factory().release("depth")
+    if not job.input.depth_channel:  # freed before the UNet loads (a stereo render loads it again for the next
+        loader_factory().release("depth")  # view: peak memory matters more than one more load)
     depth_t = torch.stack([torch.from_numpy(apply_structure_level(depth.frames[f], job.structure_level))
                            for f in frames])[:, None].half()
     del depth

@@ -20,6 +20,7 @@ __all__ = ["Display", "clock"]
 
 
 def clock(seconds: float | None) -> str:
+    """``m:ss`` (or ``h:mm:ss``); '?' when unknown (the terminal's and the hosts' one way of writing time)."""
     if seconds is None:
         return "?"
     s = int(round(seconds))
@@ -58,6 +59,7 @@ class Display(Reporter):
         self._show(force=True)
 
     def progress(self, stage: str, done: int, total: int, **fields) -> None:
+        new_stage, self._stage = stage != getattr(self, "_stage", None), stage
         share = overall(stage, done, total)
         self.fraction = max(self.fraction, share) if share is not None else self.fraction
         if stage == "denoise" and fields.get("steps"):
@@ -67,7 +69,7 @@ class Display(Reporter):
             self.what = STAGE_WORDS["load"]
         else:
             self.what = f"{STAGE_WORDS.get(stage, stage)} {done}/{total}"
-        self._show(force=done >= total)
+        self._show(force=new_stage or done >= total)  # a new stage is always drawn, however soon it comes
 
     def frame(self, frame: int, path: str, **fields) -> None:
         self.frames += 1

@@ -78,9 +78,10 @@ def describe(pattern: str, frames: str | None = None, pixels: bool = False) -> d
     for f in present:
         try:
             headers = read_headers(found[f])
-            check_complete(found[f])
             if pixels:
-                read_parts(found[f])
+                read_parts(found[f])  # every part decoded: the last-chunk check is part of it
+            else:
+                check_complete(found[f])
         except RecastError as exc:
             info["problems"].append({"frame": f, "message": str(exc)})
             continue

@@ -107,17 +107,13 @@ def _part_colour(header, view: str | None, views: tuple) -> tuple[str, bool] | N
         return None
     if not sets:
         return None
-    plain = [s for s in sets if s[0] == ""]
-    if plain:
-        return plain[0]
-    combined = [s for s in sets if s[0].endswith("Combined.")]
-    others = [s for s in sets if s[0].rstrip(".") not in views]
-    if len(combined) == 1:
-        return combined[0]
-    if len(others) == 1:
-        return others[0]
-    raise ImageError(f"{header.path}: needs R, G and B channels to edit (or one layer with them); channels are "
-                     f"{', '.join(header.channels)}")
+    if any(not lum for _, lum in sets):  # the part's one colour layer, as the header decides it everywhere
+        return header.rgb_layer(), False
+    luminance = [s for s in sets if s[0] == ""] or sets  # Y alone: the plain one, else the only one
+    if len(luminance) == 1:
+        return luminance[0]
+    raise ImageError(f"{header.path}: has several luminance layers ({', '.join(p + 'Y' for p, _ in sets)}) and no "
+                     "plain Y; name the part to edit, or write one layer")
 
 
 def edit_layers(headers, part: str | None = None, views=None) -> list[Layer]:
