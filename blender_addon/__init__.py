@@ -21,6 +21,8 @@ def unregister():
 
     for run in list(ui.running.values()):
         run.cancel()
+    for fetch in list(ui.models_ui.fetching.values()):
+        fetch.cancel()
     props.unregister_scene()
     for cls in reversed(props.classes + ui.classes):
         bpy.utils.unregister_class(cls)

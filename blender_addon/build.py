@@ -19,7 +19,8 @@ import zipfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
-MODULES = ["__init__.py", "compat.py", "plates.py", "props.py", "strip_render.py", "ui.py"]
+#: every module of the add-on (all but this build script), so a new one cannot be left out of the zip
+MODULES = sorted(n for n in os.listdir(HERE) if n.endswith(".py") and n != "build.py")
 
 
 def version() -> str:

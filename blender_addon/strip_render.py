@@ -90,6 +90,8 @@ class StripRender:
                 self.error = str(exc)
         elif p.state == "failed":
             self.error = p.error or "the worker failed"
+            if p.error_kind == "ModelError":  # a model part is missing: the panel's Models box fetches it
+                self.error += "; Check models in the Recast panel says what is missing, and Fetch models downloads it"
         if self.error is not None:
             self.message = f"Recast '{self.strip_name}' failed: {self.error}"
         elif p.state == "cancelled":

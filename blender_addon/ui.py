@@ -6,14 +6,14 @@ shows progress in the window manager's progress and the status bar, and Esc canc
 Without a window (``blender -b``, scripts) ``execute`` runs the same poll loop to the end.
 """
 
-import time
-
 import bpy
 
 from recast.plugin.host_job import HostError, farm_report
 from recast.plugin.params import JOB_PARAMS, MODEL_FILE
 
-from . import compat
+from . import compat, models_ui
+from .modal import ModalRun
+from .models_ui import worker as _worker
 from .strip_render import StripRender
 
 __all__ = ["RECAST_OT_recast_strip", "RECAST_OT_submit_strip", "RECAST_OT_cancel", "RECAST_PT_panel", "classes", "running"]
@@ -21,20 +21,12 @@ __all__ = ["RECAST_OT_recast_strip", "RECAST_OT_submit_strip", "RECAST_OT_cancel
 running: dict = {}  # strip name → StripRender, for the panel's progress and Cancel
 
 
-def _worker(context) -> str:
-    addon = context.preferences.addons.get(__package__)
-    return addon.preferences.worker if addon is not None else ""
-
-
-class RECAST_OT_recast_strip(bpy.types.Operator):
+class RECAST_OT_recast_strip(ModalRun, bpy.types.Operator):
     """Render the active strip with Recast and add the result as a new strip above it"""
 
     bl_idname = "recast.recast_strip"
     bl_label = "Recast strip"
     bl_options = {"REGISTER"}
-
-    _run = None
-    _timer = None
 
     def _start(self, context):
         try:
@@ -52,47 +44,6 @@ class RECAST_OT_recast_strip(bpy.types.Operator):
             return {"FINISHED"}
         self.report({"ERROR"} if run.state == "failed" else {"WARNING"}, run.message)
         return {"CANCELLED"}
-
-    def execute(self, context):
-        run = self._start(context)
-        if run is None:
-            return {"CANCELLED"}
-        while not run.poll():
-            time.sleep(0.2)
-        return self._end(run)
-
-    def invoke(self, context, event):
-        if context.window is None:
-            return self.execute(context)
-        run = self._start(context)
-        if run is None:
-            return {"CANCELLED"}
-        self._run = run
-        wm = context.window_manager
-        self._timer = wm.event_timer_add(0.25, window=context.window)
-        wm.progress_begin(0, 100)
-        wm.modal_handler_add(self)
-        return {"RUNNING_MODAL"}
-
-    def modal(self, context, event):
-        run = self._run
-        if event.type == "ESC" and event.value == "PRESS":
-            run.cancel()
-            return {"RUNNING_MODAL"}
-        if event.type != "TIMER":
-            return {"PASS_THROUGH"}
-        finished = run.poll()
-        wm = context.window_manager
-        wm.progress_update(int(run.progress * 100))
-        context.workspace.status_text_set(None if finished else f"{run.message} · Esc cancels")
-        for area in context.screen.areas:
-            if area.type == "SEQUENCE_EDITOR":
-                area.tag_redraw()
-        if not finished:
-            return {"PASS_THROUGH"}
-        wm.event_timer_remove(self._timer)
-        wm.progress_end()
-        return self._end(run)
 
 
 class RECAST_OT_submit_strip(bpy.types.Operator):
@@ -150,6 +101,7 @@ class RECAST_PT_panel(bpy.types.Panel):
         weight = ref.row()
         weight.enabled = bool(s.reference_image)
         weight.prop(s, "reference_weight")
+        models_ui.draw(layout, context)
         layout.prop(s, "output_folder")
         layout.prop(s, "show_advanced", icon="TRIA_DOWN" if s.show_advanced else "TRIA_RIGHT", emboss=False)
         if s.show_advanced:
@@ -170,4 +122,4 @@ class RECAST_PT_panel(bpy.types.Panel):
             buttons.operator(RECAST_OT_submit_strip.bl_idname, icon="NETWORK_DRIVE")
 
 
-classes = (RECAST_OT_recast_strip, RECAST_OT_submit_strip, RECAST_OT_cancel, RECAST_PT_panel)
+classes = (RECAST_OT_recast_strip, RECAST_OT_submit_strip, RECAST_OT_cancel, *models_ui.classes, RECAST_PT_panel)

@@ -81,7 +81,8 @@ def farm_report(bundle) -> str:
 
 def progress_text(process, event: dict | None = None) -> str:
     """What a host shows of a running render: the stage of the last event, frames, time left."""
-    frames = f"{process.frames_done}/{process.total or '?'} frames"
+    unit = getattr(process, "unit", "frames")
+    frames = f"{process.frames_done}/{process.total or '?'} {unit}"
     kind = (event or {}).get("event")
     if kind == "frame":
         return f"frame {event.get('frame')} written · {frames}"
@@ -91,7 +92,8 @@ def progress_text(process, event: dict | None = None) -> str:
         stage = event.get("stage")
         words = STAGE_WORDS.get(stage, stage)
         what = (f"denoising step {event.get('step')}/{event.get('steps')}" if stage == "denoise"
-                else words if stage == "load" else f"{words} {event.get('done')}/{event.get('total')}")
+                else words if stage == "load" else f"{words}: {event['part']}" if event.get("part")
+                else f"{words} {event.get('done')}/{event.get('total')}")
         eta = f", {clock(process.eta)} left" if process.eta is not None else ""
         return f"{what} · {frames}{eta}"
     return f"{int(process.progress * 100)}% · {frames}"

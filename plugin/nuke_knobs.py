@@ -35,6 +35,12 @@ KNOBS: tuple[Param, ...] = (
     Param("first_frame", "int", "first", default=1001, doc="first frame to render"),
     Param("last_frame", "int", "last", default=1100, doc="last frame to render"),
     *_MAIN[_MAIN.index(_job("model")):],
+    Param("models", "status", "models", default="not checked: press Check models",
+          doc="which parts of the model preset the worker has"),
+    Param("check_models", "button", "Check models", command=_b("check_models"),
+          doc="ask the worker which parts of the chosen model preset it has"),
+    Param("fetch_models", "button", "Fetch models", command=_b("fetch_models"),
+          doc="download the preset's missing parts in the background (needs a network, or HF_ENDPOINT's mirror)"),
     Param("output_folder", "file", "output folder", default="",
           doc="where the plate, job, logs and result go; empty: recast/<node name> beside the saved script"),
     Param("buttons_divider", "divider", ""),
@@ -99,7 +105,7 @@ def _make(spec: Param, nuke):
     elif spec.kind == "button":
         knob = nuke.PyScript_Knob(spec.name, spec.label, spec.command)
     elif spec.kind == "status":
-        knob = nuke.Text_Knob(spec.name, spec.label, "not rendered")
+        knob = nuke.Text_Knob(spec.name, spec.label, spec.default or "not rendered")
     else:
         knob = nuke.Text_Knob(spec.name, "")
     if spec.kind in ("file", "text") and value:

@@ -23,13 +23,15 @@ import threading
 import time
 
 from . import nuke_knobs as knobs
+from . import models
 from .host_job import (HostError, check_request, clock, farm_report, progress_text, save_job, submit_to_farm,
                        validate)
 from .versions import choose_version, version_folder, versions
 from .queue import RENDERS
 from .worker import RenderProcess
 
-__all__ = ["create", "build", "render", "write_job", "cancel", "submit", "knob_changed", "update_ui", "NodeError"]
+__all__ = ["create", "build", "render", "write_job", "cancel", "submit", "check_models", "fetch_models", "knob_changed",
+           "update_ui", "NodeError"]
 
 # tile colours (0xRRGGBBAA): as built, rendering, rendered, stale, failed
 _COLOURS = {"new": 0x4B3C78FF, "rendering": 0x3C6EAAFF, "done": 0x5A3C8CFF, "stale": 0xC87820FF,
@@ -43,6 +45,8 @@ _UPDATE_UI = ("try:\n    import recast.plugin.nuke_node as _recast\nexcept Impor
 _WORKING_LINEAR = {"linear", "scene_linear", "Linear", "lin_srgb", "Linear Rec.709 (sRGB)", "default"}
 
 _active: dict = {}  # node full name → _Render (main thread only)
+_fetching: dict = {}  # preset → _Fetch: one fetch of a preset at a time (main thread only)
+_known: dict = {}  # preset → the last check's line, so opening a panel does not ask the worker again
 
 
 class NodeError(HostError):
@@ -147,6 +151,8 @@ def knob_changed(node, knob) -> None:
         _mark_stale(node)
     if name == "version":
         _show_version(node, int(knob.value()))
+    if name in ("model", "model_file", "showPanel"):
+        check_models(node, again=False)
 
 
 def update_ui(node) -> None:
@@ -157,6 +163,51 @@ def update_ui(node) -> None:
     shown = os.path.basename(os.path.dirname(current)) if current else ""
     if node["version"].value() >= 1 and shown != f"v{int(node['version'].value()):03d}":
         _show_version(node, int(node["version"].value()))
+
+
+def check_models(node, again: bool = True) -> None:
+    """The Check models button (and the panel opening, or another model chosen, with ``again=False``): ask the
+    worker, in the background, which parts of the node's preset it has; the answer goes to the 'models' line."""
+    nuke = _nuke()
+    try:
+        values = knobs.knob_values(node)
+        preset = models.preset_name(values["model"], values["model_file"])
+        command = _Render(node)._command()
+    except HostError as exc:
+        node["models"].setValue(str(exc))
+        return
+    if preset in _fetching:
+        return  # the fetch says how far it is
+    if not again and preset in _known:
+        node["models"].setValue(_known[preset])
+        return
+    node["models"].setValue(f"checking '{models.preset_label(preset)}'…")
+
+    def ask():  # a worker thread: the worker takes a second or two to answer
+        try:
+            line = models.check_models(values["model"], values["model_file"], command).summary
+            _known[preset] = line
+        except HostError as exc:
+            line = f"cannot check the models: {exc}"
+        nuke.executeInMainThread(_set_knob, args=(node, "models", line))
+
+    threading.Thread(target=ask, name="recast-check-models", daemon=True).start()
+
+
+def fetch_models(node) -> None:
+    """The Fetch models button: download the preset's missing parts in the background, with a progress bar
+    (whose cancel stops it) and a row in the queue panel; the 'models' line says how far it is."""
+    try:
+        _Fetch(node).start()
+    except HostError as exc:
+        _tell(node, str(exc))
+
+
+def _set_knob(node, name: str, text: str) -> None:
+    try:
+        node[name].setValue(text)
+    except ValueError:  # the node was deleted meanwhile
+        pass
 
 
 def _result(folder: str, stem: str, version: int) -> str:
@@ -178,9 +229,87 @@ def _show_version(node, version: int) -> None:
     node["status"].setValue(f"showing version {version}")
 
 
+# --- following a worker ----------------------------------------------------------------------
+
+class _Followed:
+    """A worker run followed from Nuke's main thread: events and a ticker marshalled there, a ProgressTask
+    whose cancel button stops the worker. Subclasses set ``process`` and ``task`` and define ``_on_event``
+    and ``_status``."""
+
+    finished = False
+    cancelling = False
+    task = None
+    process = None
+
+    def _follow(self, name: str) -> None:
+        threading.Thread(target=self._tick_loop, name=f"recast-tick-{name}", daemon=True).start()
+
+    def _tick_loop(self) -> None:  # worker thread: touches Nuke only through executeInMainThread
+        while not self.finished:
+            time.sleep(0.2)
+            if not self.finished:
+                self.nuke.executeInMainThread(self._tick)
+
+    def _from_worker(self, event: dict) -> None:  # reader thread
+        self.nuke.executeInMainThread(self._on_event, args=(event,))
+
+    def _tick(self) -> None:
+        if self.task is not None and self.task.isCancelled() and not self.cancelling:
+            self.cancelling = True
+            self.process.cancel()
+            self._status("cancelling…")
+
+
+class _Fetch(_Followed):
+    """One fetch of a preset's missing parts."""
+
+    def __init__(self, node):
+        self.nuke = _nuke()
+        self.node = node
+        values = knobs.knob_values(node)
+        self.model, self.model_file = values["model"], values["model_file"]
+        self.preset = models.preset_name(self.model, self.model_file)
+        self.label = models.preset_label(self.preset)
+        self.command = _Render(node)._command()
+
+    def start(self) -> None:
+        if self.preset in _fetching:
+            raise NodeError(f"the models of '{self.label}' are being fetched already")
+        self.process = models.fetch_models(self.model, self.model_file, self.command, on_event=self._from_worker)
+        self.task = self.nuke.ProgressTask(f"Recast: fetching models '{self.label}'")
+        self.task.setMessage("asking the hub")
+        _fetching[self.preset] = self
+        _known.pop(self.preset, None)
+        self._status("fetching…")
+        self._follow(f"fetch-{self.preset}")
+
+    def _status(self, text: str) -> None:
+        _set_knob(self.node, "models", f"models '{self.label}': {text}")
+
+    def _on_event(self, event: dict) -> None:
+        if self.finished:
+            return
+        kind = event.get("event")
+        if kind == "exit":
+            self.finished, self.task = True, None
+            _fetching.pop(self.preset, None)
+            if event["state"] == "done":
+                check_models(self.node)
+            elif event["state"] == "cancelled":
+                self._status("fetch cancelled; Fetch models resumes it")
+            else:
+                self._status(f"fetch failed: {self.process.error}")
+                _tell(self.node, f"fetching the models failed: {self.process.error}")
+        elif kind == "progress" and self.task is not None:
+            text = progress_text(self.process, event)
+            self.task.setMessage(text)
+            self.task.setProgress(int(round(self.process.progress * 100)))
+            self._status(f"fetching: {text}")
+
+
 # --- the render --------------------------------------------------------------------------
 
-class _Render:
+class _Render(_Followed):
     """One render of one node, from the button press to the Read showing its frames."""
 
     def __init__(self, node):
@@ -221,7 +350,7 @@ class _Render:
         RENDERS.add(self.name, self.process, paths.folder)
         self.node["status"].setValue(f"rendering {first}-{last}…")
         _show_state(self.node, "rendering", f"rendering {first}-{last}")
-        threading.Thread(target=self._tick_loop, name=f"recast-tick-{self.name}", daemon=True).start()
+        self._follow(self.name)
 
     def _check(self) -> tuple[int, int]:
         v = self.values
@@ -287,21 +416,6 @@ class _Render:
             finally:
                 write["disable"].setValue(True)
 
-    def _tick_loop(self) -> None:  # worker thread: touches Nuke only through executeInMainThread
-        while not self.finished:
-            time.sleep(0.2)
-            if not self.finished:
-                self.nuke.executeInMainThread(self._tick)
-
-    def _from_worker(self, event: dict) -> None:  # reader thread
-        self.nuke.executeInMainThread(self._on_event, args=(event,))
-
-    def _tick(self) -> None:
-        if self.task is not None and self.task.isCancelled() and not self.cancelling:
-            self.cancelling = True
-            self.process.cancel()
-            self._status("cancelling…")
-
     def _on_event(self, event: dict) -> None:
         if self.finished:
             return
@@ -330,9 +444,13 @@ class _Render:
                 self._status("cancelled; the frames written so far are kept and Render resumes from them")
                 self._cancelled()
             else:
-                self._status(f"failed: {self.process.error}")
+                error = self.process.error or "the render failed"
+                if self.process.error_kind == "ModelError":  # a part is missing: the models line says which
+                    check_models(self.node)
+                    error += "; the node's 'models' line says what is missing, and Fetch models downloads it"
+                self._status(f"failed: {error}")
                 _show_state(self.node, "failed", "render failed")
-                _tell(self.node, self.process.error or "the render failed")
+                _tell(self.node, error)
         except ValueError:  # the node was deleted while it rendered
             pass
 

@@ -74,7 +74,7 @@ class RenderRow(QtWidgets.QFrame):
         self.state.setText(_STATE_TEXT.get(p.state, p.state))
         self.bar.setValue(int(round(p.progress * 1000)))
         self.bar.setFormat(f"{p.progress * 100:.0f}%")
-        self.frames.setText(f"{p.frames_done} / {p.total or '?'} frames")
+        self.frames.setText(f"{p.frames_done} / {p.total or '?'} {getattr(p, 'unit', 'frames')}")
         left = f" · {clock(p.eta)} left" if p.state == "running" else ""
         self.time.setText(f"{clock(p.elapsed)}{left}")
         self.cancel_button.setEnabled(p.state == "running")

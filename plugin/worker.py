@@ -29,7 +29,7 @@ from recast.core.progress.events import overall
 
 from .host_job import HostError
 
-__all__ = ["WorkerError", "worker_command", "RenderProcess"]
+__all__ = ["WorkerError", "worker_command", "WorkerProcess", "RenderProcess"]
 
 
 
@@ -63,22 +63,25 @@ def _last_error_line(log_path: str) -> str | None:
     return None
 
 
-class RenderProcess:
-    """One ``recast render`` run: ``state`` is 'running', 'done', 'failed' or 'cancelled'."""
+class WorkerProcess:
+    """One worker command that speaks the progress protocol (``--json --control stdin``), run in the
+    background: ``state`` is 'running', 'done', 'failed' or 'cancelled'."""
 
-    def __init__(self, job_path: str, frames: str | None = None, command=None, log_dir: str | None = None,
-                 on_event=None, platform: str | None = None):
+    unit = "frames"  #: what ``frames_done`` / ``total`` count
+    part = None  #: the model part being fetched (a fetch)
+
+    def __init__(self, args: list[str], name: str, command=None, log_dir: str | None = None, on_event=None,
+                 platform: str | None = None):
         #: 'posix' or 'windows': how the fallback of a cancel is sent (the stdin message works on both)
         self.platform = platform or ("windows" if os.name == "nt" else "posix")
-        self.argv = worker_command(command) + ["render", "--job", job_path, "--json", "--control", "stdin"] + (
-            ["--frames", frames] if frames else [])
+        self.argv = worker_command(command) + list(args) + ["--json", "--control", "stdin"]
         log_dir = log_dir or tempfile.gettempdir()
         os.makedirs(log_dir, exist_ok=True)
-        self.log_path = os.path.join(log_dir, f"recast_{os.path.splitext(os.path.basename(job_path))[0]}_"
-                                              f"{time.strftime('%Y%m%d-%H%M%S')}_{os.getpid()}.log")
+        self.log_path = os.path.join(log_dir, f"recast_{name}_{time.strftime('%Y%m%d-%H%M%S')}_{os.getpid()}.log")
         self.on_event = on_event
         self.state = "running"
         self.error: str | None = None  #: the worker's one-line message, with the log's path
+        self.error_kind: str | None = None  #: the error's class (e.g. ModelError: a model part is missing)
         self.events: list[dict] = []
         self.frames_done = 0
         self.total = 0
@@ -139,6 +142,7 @@ class RenderProcess:
                 self.progress = max(self.progress, share)
         elif kind == "error" and not event.get("cancelled"):
             self.error = f"{event.get('message', 'the worker failed')} (log: {self.log_path})"
+            self.error_kind = event.get("kind")
 
     @property
     def finished(self) -> bool:
@@ -190,3 +194,12 @@ class RenderProcess:
         """Block until the worker has ended and its events are read; returns ``state``."""
         self._reader.join(timeout)
         return self.state
+
+
+class RenderProcess(WorkerProcess):
+    """One ``recast render --job FILE`` run (``frames``: a sub-range)."""
+
+    def __init__(self, job_path: str, frames: str | None = None, command=None, log_dir: str | None = None,
+                 on_event=None, platform: str | None = None):
+        super().__init__(["render", "--job", job_path] + (["--frames", frames] if frames else []),
+                         os.path.splitext(os.path.basename(job_path))[0], command, log_dir, on_event, platform)

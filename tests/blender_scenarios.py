@@ -335,6 +335,42 @@ def versions(args):
             "first_unchanged": unchanged}
 
 
+def fetch_models(args):
+    """A preset whose parts are on a hub (tests/fake_hub.py) and not here: the render says what to press; Check
+    models says what is missing; Fetch models cancelled from the panel, then to the end; then it renders."""
+    import importlib
+    import types
+
+    ui = importlib.import_module(ADDON + ".ui")
+    models_ui = importlib.import_module(ADDON + ".models_ui")
+
+    def panel():
+        log = []
+        ui.RECAST_PT_panel.draw(types.SimpleNamespace(layout=_Layout(log)), bpy.context)
+        return [text for kind, text, _ in log if kind == "label" and text and "model" in text]
+
+    out = {}
+    image_strip(args["plate_dir"], args["names"])
+    settings(args, model="preset file", model_file=args["preset"])
+    out["before"] = panel()
+    out["render"] = run_operator()
+    bpy.ops.recast.check_models()
+    out["checked"] = panel()
+    run = models_ui.Fetch.start(bpy.context)
+    while not run.process.frames_done and not run.poll():
+        time.sleep(0.05)
+    out["during"] = panel()
+    bpy.ops.recast.cancel_fetch()  # the panel's Cancel while it fetches
+    while not run.poll():
+        time.sleep(0.1)
+    out["cancelled"] = [run.level, run.message]
+    out["fetch"] = str(bpy.ops.recast.fetch_models())  # no window: runs to the end
+    out["fetched"] = panel()
+    out["render again"] = run_operator()
+    out["strips"] = [s.name for s in strips()]
+    return out
+
+
 def main():
     scenario, args = sys.argv[-2], json.loads(sys.argv[-1])
     install(args["zip"])

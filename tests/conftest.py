@@ -119,3 +119,18 @@ def write_exr(path, pixels, channels, formats=None, data_window=None, display_wi
     assert out.open(str(path), spec), out.geterror()
     assert out.write_image(np.ascontiguousarray(pixels, np.float32))
     out.close()
+
+
+@pytest.fixture
+def fake_hub(tmp_path, tiny_preset, monkeypatch):
+    """The tiny preset's parts served by a hub on 127.0.0.1 (:mod:`tests.fake_hub`), an empty Hugging Face
+    cache, and a preset file naming them: ``(hub, preset_path)``. Workers started in the test see it too."""
+    from tests.fake_hub import FakeHub, hub_preset
+
+    path, repos = hub_preset(str(tmp_path / "presets"), tiny_preset.path)
+    with FakeHub(repos) as hub:
+        monkeypatch.setenv("HF_ENDPOINT", hub.endpoint)
+        monkeypatch.setenv("HF_HOME", str(tmp_path / "hf_home"))
+        monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+        monkeypatch.delenv("HF_HUB_CACHE", raising=False)
+        yield hub, path

@@ -221,3 +221,21 @@ def test_the_panel_greys_out_what_cannot_be_used(blender, addon_zip, tmp_path, p
     assert plain["operator:recast.recast_strip"] is True
     assert plain["prop:reference_weight"] is False and with_ref["prop:reference_weight"] is True
     assert "prop:reference_image" in plain and "prop:farm_chunk_size" not in plain  # advanced closed
+
+
+def test_the_panel_shows_missing_model_parts_and_fetches_them_in_the_background(blender, addon_zip, tmp_path,
+                                                                                plate_args, fake_hub):
+    import time
+
+    hub, preset = fake_hub
+    hub.delay = lambda: time.sleep(0.2)  # slow enough for the panel's Cancel to land mid-fetch
+    r = scenario(blender, addon_zip, tmp_path, "fetch_models", preset=preset, **plate_args)
+    assert r["before"] == ["models 'hubtiny': not checked"]
+    assert "is not in the Hugging Face cache" in r["render"] and "Fetch models downloads it" in r["render"]
+    assert r["checked"] == ["models 'hubtiny': 7 of 7 parts missing (base, controlnet, motion_adapter, ip_adapter, "
+                            "image_encoder, depth, clip); Fetch models downloads them"]
+    assert len(r["during"]) == 1 and r["during"][0].startswith("fetching: fetching model parts: ")
+    assert r["cancelled"] == ["WARNING", "Recast: fetching the models of 'hubtiny' was cancelled; Fetch models resumes it"]
+    assert r["fetch"] == "{'FINISHED'}"
+    assert len(r["fetched"]) == 1 and r["fetched"][0].startswith("models 'hubtiny': all 7 parts present (")
+    assert r["render again"] is None and "plate recast v001" in r["strips"]

@@ -1,7 +1,10 @@
 """Presets and model loading: the real loading path, exercised with the tiny preset saved to disk."""
 
+import json
 import os
 import shutil
+import subprocess
+import time
 import warnings
 
 import pytest
@@ -11,7 +14,7 @@ from recast.core.errors import ModelError
 from recast.core.models.loader import Loader, select_device
 from recast.core.models.parts import check_preset, locate, pull_preset
 from recast.core.models.presets import load_preset, read_preset_file
-from tests.conftest import run_cli
+from tests.conftest import RECAST, events, run_cli
 
 
 def test_tiny_preset_is_saved_in_the_real_layouts(tiny_preset):
@@ -185,3 +188,74 @@ def test_tiny_preset_runs_the_stock_diffusers_pipeline(tiny_preset):
                generator=torch.Generator().manual_seed(0))
     frames = np.asarray(out.frames)
     assert frames.shape == (1, 4, 64, 64, 3) and np.isfinite(frames).all()
+
+
+# --- fetching: recast models pull against a hub (tests/fake_hub.py), as a host runs it --------
+
+def test_pull_fetches_what_is_missing_with_progress_events_and_then_renders(fake_hub, tmp_path, plate):
+    hub, preset = fake_hub
+    r = run_cli("models", "check", "--model", preset, "--json")
+    assert r.returncode == 1 and "7 part(s) missing" in r.stderr
+    assert not any(p["present"] for p in json.loads(r.stdout)["parts"])
+    r = run_cli("models", "pull", "--model", preset, "--json")
+    assert r.returncode == 0, r.stderr
+    evs = events(r.stdout)  # nothing but protocol on stdout
+    assert evs[0]["event"] == "start" and evs[-1]["event"] == "done"
+    steps = [(e["done"], e["total"], e.get("part")) for e in evs if e["event"] == "progress"]
+    assert all(e["stage"] == "fetch" for e in evs if e["event"] == "progress")
+    assert steps[0] == (0, 7, "base") and steps[-1] == (7, 7, None) and len(steps) == 8
+    assert sorted(evs[-1]["fetched"]) == sorted(["base", "controlnet", "motion_adapter", "ip_adapter",
+                                                 "image_encoder", "depth", "clip"])
+    assert not any(".bin" in p or p.endswith(".pt") for p in hub.requests)  # never the pickle twins
+    r = run_cli("models", "check", "--model", preset, "--json")
+    assert r.returncode == 0 and all(p["present"] for p in json.loads(r.stdout)["parts"])
+    # a second pull fetches nothing: every part is present
+    hub.requests.clear()
+    r = run_cli("models", "pull", "--model", preset, "--json")
+    assert r.returncode == 0 and events(r.stdout)[-1]["fetched"] == [] and not hub.requests
+    # and what was fetched is what renders
+    r = run_cli("render", "--input", plate, "--output", tmp_path / "out" / "r.####.exr", "--model", preset,
+                "--prompt", "clay", "--steps", "1", "--resolution", "64", "--device", "cpu", "--json")
+    assert r.returncode == 0, r.stderr
+
+
+def test_a_cancelled_pull_is_one_event_and_the_next_pull_finishes(fake_hub):
+    hub, preset = fake_hub
+    hub.delay = lambda: time.sleep(0.5)  # a slow network: the cancel lands in the middle of a part
+    proc = subprocess.Popen(RECAST + ["models", "pull", "--model", preset, "--json", "--control", "stdin"],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    first = proc.stdout.readline()
+    assert json.loads(first)["event"] == "start"
+    proc.stdin.write("cancel\n")
+    proc.stdin.flush()
+    out, err = proc.communicate(timeout=60)
+    last = events(first + out)[-1]
+    assert proc.returncode == 143 and last["event"] == "error" and last["cancelled"]
+    assert "next pull resumes" in last["message"] and err.count("\n") == 1
+    hub.delay = None
+    r = run_cli("models", "pull", "--model", preset)  # a person at a terminal: lines on stderr, nothing on stdout
+    assert r.returncode == 0 and r.stdout == "" and "all 7 parts present" in r.stderr
+
+
+def test_a_pull_from_a_hub_that_lacks_a_part_is_one_line(fake_hub):
+    hub, preset = fake_hub
+    del hub.repos["recast-test/depth"]
+    r = run_cli("models", "pull", "--model", preset, "--json")
+    assert r.returncode == 1 and r.stderr.count("\n") == 1
+    assert "model part 'depth' (recast-test/depth) could not be downloaded" in r.stderr
+    assert events(r.stdout)[-1]["event"] == "error"
+
+
+def test_the_hosts_line_says_what_a_fetch_cannot_fix(tmp_path, tiny_preset):
+    """The host's models line (Nuke node, Blender panel): a local folder that is missing needs the preset fixed,
+    a hub part can be fetched; both said in one line, from the worker's own check."""
+    from recast.plugin.models import check_models
+
+    root = os.path.dirname(tiny_preset.path)
+    parts = {r: os.path.join(root, r) for r in ("base", "controlnet", "motion_adapter", "image_encoder", "clip")}
+    parts.update(depth=str(tmp_path / "no_such_folder"), ip_adapter="h94/IP-Adapter")
+    answer = check_models("preset file", _preset_file(tmp_path, parts), command=" ".join(RECAST))
+    assert answer.missing == ["ip_adapter", "depth"] and answer.fetchable == ["ip_adapter"]
+    line = answer.summary
+    assert line.startswith("models 'studio': 2 of 7 parts missing (ip_adapter, depth); Fetch models downloads "
+                           "ip_adapter; fix the preset for depth: model part 'depth': folder ") and "\n" not in line

@@ -36,6 +36,8 @@ def nuke(monkeypatch):
     monkeypatch.setenv("RECAST_WORKER", WORKER)
     monkeypatch.setattr(queue.RENDERS, "_entries", [])
     nuke_node._active.clear()
+    nuke_node._fetching.clear()
+    nuke_node._known.clear()
     yield fake
     for job in list(nuke_node._active.values()):  # never leave a worker behind a failed test
         job.process.cancel(grace=5)
@@ -119,7 +121,8 @@ def test_toolbar_builds_a_recast_node_on_the_selected_plate(gui, plate, tmp_path
     assert node["label"].value().startswith("not rendered")
     assert node.firstFrame() == 1001 and node.lastFrame() == 1006  # before a render the output is the plate
     assert [k.name() for k in node.knobs().values() if type(k).__name__ == "PyScript_Knob"] == [
-        "render", "cancel", "submit"]
+        "check_models", "fetch_models", "render", "cancel", "submit"]
+    assert node["models"].value() == "not checked: press Check models"
 
 
 def test_every_job_parameter_has_a_knob_with_the_job_default_and_doc(gui, plate, tmp_path):
@@ -494,3 +497,74 @@ def test_default_output_folder_is_beside_the_saved_script(gui, plate, tmp_path):
     from recast.plugin import nuke_node
 
     assert nuke_node.write_job(node) == str(tmp_path / "shots" / "recast" / "Recast1" / "Recast1.recast.json")
+
+
+# --- which model parts the worker has, and fetching them from the node -----------------------
+
+def test_the_node_shows_missing_model_parts_and_fetches_them_in_the_background(gui, plate, tmp_path, fake_hub):
+    from recast.plugin import nuke_node
+    from recast.plugin.queue import RENDERS
+
+    nuke, (hub, preset) = gui, fake_hub
+    node = recast_node(nuke, read_plate(nuke, plate), tmp_path / "out", model="preset file", model_file=preset)
+    assert node["models"].value().startswith("not checked")
+    # a render now fails on the missing parts, and says what to press
+    nuke.fake_press(node, "render")
+    finish(nuke, node)
+    (message,) = nuke.fake_messages()
+    assert "is not in the Hugging Face cache" in message and "Fetch models downloads it" in message
+    assert "\n" not in message and node["label"].value() == "render failed"
+    # the failure asked the worker which parts are there: the models line says it
+    assert nuke.fake_process_events(until=lambda: "parts missing" in node["models"].value(), timeout=60)
+    assert node["models"].value() == (f"models 'hubtiny': 7 of 7 parts missing (base, controlnet, motion_adapter, "
+                                      "ip_adapter, image_encoder, depth, clip); Fetch models downloads them")
+    nuke.fake_press(node, "fetch_models")
+    task = nuke.fake_tasks()[-1]
+    assert task.name == "Recast: fetching models 'hubtiny'"
+    (entry,) = [e for e in RENDERS.entries() if e.name.startswith("fetch models")]
+    assert entry.process.unit == "parts"
+    assert nuke.fake_process_events(until=lambda: not nuke_node._fetching, timeout=120)
+    assert nuke.fake_process_events(until=lambda: "present" in node["models"].value(), timeout=60)
+    assert node["models"].value().startswith("models 'hubtiny': all 7 parts present (")
+    assert any(m.startswith("fetching model parts: base · 0/7 parts") for m in task.messages)
+    assert task.progress[-1] == 100 and entry.process.state == "done" and entry.process.frames_done == 7
+    assert nuke.fake_messages() == [message]  # the fetch itself said nothing in a box
+    # and the same button press renders now
+    nuke.fake_press(node, "render")
+    finish(nuke, node)
+    assert node["label"].value() == "rendered 1001-1006"
+
+
+def test_a_fetch_cancelled_from_its_progress_bar_says_so_and_fetching_again_finishes(gui, plate, tmp_path,
+                                                                                    fake_hub):
+    import time
+
+    from recast.plugin import nuke_node
+
+    nuke, (hub, preset) = gui, fake_hub
+    hub.delay = lambda: time.sleep(0.3)
+    node = recast_node(nuke, read_plate(nuke, plate), tmp_path / "out", model="preset file", model_file=preset)
+    nuke.fake_press(node, "fetch_models")
+    nuke.fake_press(node, "fetch_models")  # twice: one fetch of a preset at a time
+    assert nuke.fake_messages() == ["Recast1: the models of 'hubtiny' are being fetched already"]
+    task = nuke.fake_tasks()[-1]
+    assert nuke.fake_process_events(until=lambda: task.progress, timeout=60)
+    task.cancelled = True
+    assert nuke.fake_process_events(until=lambda: not nuke_node._fetching, timeout=60)
+    assert node["models"].value() == "models 'hubtiny': fetch cancelled; Fetch models resumes it"
+    hub.delay = None
+    nuke.fake_press(node, "fetch_models")
+    assert nuke.fake_process_events(until=lambda: "all 7 parts present" in node["models"].value(), timeout=120)
+
+
+def test_opening_the_panel_or_choosing_another_model_checks_the_models(gui, plate, tmp_path):
+    nuke = gui
+    node = recast_node(nuke, read_plate(nuke, plate), tmp_path / "out")
+    node.showControlPanel()
+    assert nuke.fake_process_events(until=lambda: "present" in node["models"].value(), timeout=60)
+    assert node["models"].value().startswith("models 'tiny': all 7 parts present")
+    node["model"].setValue("preset file")  # no file yet: said at once, nothing asked
+    assert node["models"].value() == "model is 'preset file' but no preset file is set"
+    node["model_file"].setValue(str(tmp_path / "nowhere.toml"))
+    assert nuke.fake_process_events(until=lambda: "cannot check" in node["models"].value(), timeout=60)
+    assert "nowhere.toml" in node["models"].value() and "\n" not in node["models"].value()

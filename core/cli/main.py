@@ -55,6 +55,8 @@ def _reporter(args):
     def quiet():
         return Reporter(stream=open(os.devnull, "w"))
 
+    if args.command == "models" and args.action == "pull" and args.json:
+        return Reporter()  # a host fetching in the background
     if args.command not in _SPEAKS_PROTOCOL:
         return quiet()  # these commands print their own output
     if getattr(args, "json", False):

@@ -14,16 +14,18 @@ def add_parser(sub) -> None:
     p.add_argument("action", choices=["list", "check", "pull"],
                    help="list: presets and their parts; check: what is present/missing; pull: download")
     p.add_argument("--model", default="default", help="preset: 'default', 'tiny' or a preset file (default: default)")
-    p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--json", action="store_true", help="print JSON (pull: progress as JSON lines, what hosts read)")
+    p.add_argument("--control", choices=["stdin"], help="pull: take control messages on stdin ('cancel'; the pipe "
+                                                         "closing cancels too): how hosts cancel a fetch")
 
 
 def run(args, reporter, cancel) -> int:
-    from ..models.parts import check_preset, pull_preset
+    from ..models.parts import check_preset
     from ..models.presets import PARTS, load_preset
 
     preset = load_preset(args.model, os.getcwd())
     if args.action == "pull":
-        pull_preset(preset, report=lambda line: print(line, file=sys.stderr))
+        return _pull(args, preset, reporter, cancel)
     if args.action == "list":
         rows = [{"role": r, "purpose": PARTS[r], "source": preset.parts[r].describe() if r in preset.parts else None}
                 for r in PARTS]
@@ -45,9 +47,7 @@ def run(args, reporter, cancel) -> int:
             print(f"  {s.role:<15} {state}")
     missing = [s for s in status if not s.present]
     if missing:
-        # only hub parts absent from the cache can be pulled; a local folder or pickle-only weights need a fix
-        pullable = [s.role for s in missing if s.role in preset.parts and not preset.parts[s.role].local
-                    and "pickle" not in (s.problem or "")]
+        pullable = [s.role for s in missing if s.fetchable]
         advice = [f"'recast models pull --model {args.model}' fetches {', '.join(pullable)} where a network exists"
                   ] if pullable else []
         if len(pullable) < len(missing):
@@ -56,4 +56,37 @@ def run(args, reporter, cancel) -> int:
         print(f"recast: {len(missing)} part(s) missing or unusable: {', '.join(s.role for s in missing)}; "
               f"{'; '.join(advice)}", file=sys.stderr)
         return 1
+    return 0
+
+
+def _pull(args, preset, reporter, cancel) -> int:
+    """Fetch what is missing; then say what is present, as ``check`` does. With ``--json`` the progress
+    protocol (start, progress stage 'fetch' per part, done) on stdout, for hosts fetching in the background."""
+    import time
+
+    from ..models.parts import check_preset, pull_preset
+
+    if args.control == "stdin":
+        from ..progress.cancel import cancel_on_stdin
+
+        cancel_on_stdin(cancel)
+    started = time.monotonic()
+    reporter.start(job=None, preset=preset.name, total=len(preset.parts))
+
+    def progress(done, total, role):
+        reporter.progress("fetch", done, total, **({"part": role} if role else {}))
+
+    say = (lambda line: None) if args.json else (lambda line: print(line, file=sys.stderr))
+    fetched = pull_preset(preset, report=say, progress=progress, cancel=cancel)
+    status = check_preset(preset)
+    missing = [s.role for s in status if not s.present]
+    if missing:  # e.g. a local folder the pull cannot fill
+        from ..errors import ModelError
+
+        raise ModelError(f"after the pull {len(missing)} part(s) are still missing or unusable: {', '.join(missing)}; "
+                         f"'recast models check --model {args.model}' says why")
+    reporter.done(preset=preset.name, fetched=fetched, parts=len(status), seconds=round(time.monotonic() - started, 2))
+    if not args.json:
+        print(f"preset {preset.name}: all {len(status)} parts present"
+              f"{' (fetched ' + ', '.join(fetched) + ')' if fetched else ''}", file=sys.stderr)
     return 0

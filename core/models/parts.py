@@ -32,6 +32,7 @@ class PartStatus:
     path: str | None = None  #: folder (or file) found
     size: int = 0  #: bytes of weights
     problem: str | None = None  #: why it cannot be used
+    fetchable: bool = False  #: missing, and ``recast models pull`` can fetch it (a hub part not in the cache)
 
 
 def _allow_pickle(preset: Preset) -> bool:
@@ -111,8 +112,9 @@ def check_preset(preset: Preset) -> list[PartStatus]:
         part = preset.parts[role]
         try:
             path = locate(preset, role)
-        except ModelError as exc:
-            out.append(PartStatus(role, part.describe(), False, problem=str(exc)))
+        except ModelError as exc:  # a local folder or pickle-only weights need a fix; a hub part can be pulled
+            out.append(PartStatus(role, part.describe(), False, problem=str(exc),
+                                  fetchable=not part.local and "pickle" not in str(exc)))
             continue
         files = [path] if os.path.isfile(path) else [f for f in glob.glob(os.path.join(path, "**", "*"), recursive=True)
                                                       if os.path.isfile(f)]
@@ -120,30 +122,65 @@ def check_preset(preset: Preset) -> list[PartStatus]:
     return out
 
 
-def pull_preset(preset: Preset, report=print) -> None:
-    """Download every hub part of the preset into the Hugging Face cache (needs a network)."""
+def _patterns(part: ModelPart) -> list[str]:
+    """What to fetch of a hub part: its weights file, or its folder's safetensors and configs (never the pickle
+    twins of the same weights)."""
+    if part.subfolder and part.weight_name:
+        return [f"{part.subfolder}/{part.weight_name}"]
+    if part.weight_name:
+        return [part.weight_name]
+    base = f"{part.subfolder}/" if part.subfolder else ""
+    return [f"{base}**/*.safetensors", f"{base}*.safetensors", f"{base}**/*.json", f"{base}*.json",
+            f"{base}**/*.txt", f"{base}*.txt"]
+
+
+def pull_preset(preset: Preset, report=print, progress=None, cancel=None) -> list[str]:
+    """Download every hub part of the preset that is not usable yet into the Hugging Face cache (needs a
+    network; ``HF_ENDPOINT`` names a studio mirror). Returns the roles fetched.
+
+    ``progress(done, total, role)`` is called before each part and once at the end; ``cancel`` (a
+    :class:`~recast.core.progress.cancel.CancelFlag`) is polled during a download, which is abandoned there:
+    the hub client keeps the partial file and the next pull resumes it."""
+    import threading
+
     from huggingface_hub import snapshot_download
 
+    status = {s.role: s for s in check_preset(preset)}
+    todo = []
     for role, part in preset.parts.items():
         if part.local:
             report(f"{role}: local folder {part.source}, nothing to pull")
-            continue
-        patterns = None
-        if part.subfolder:
-            patterns = [f"{part.subfolder}/{part.weight_name}" if part.weight_name else f"{part.subfolder}/*"]
-        elif part.weight_name:
-            patterns = [part.weight_name]
-        if patterns is None or not part.weight_name:
-            # safetensors and configs only: never fetch pickle twins of the same weights
-            base = [f"{part.subfolder}/" if part.subfolder else ""][0]
-            patterns = [f"{base}**/*.safetensors", f"{base}*.safetensors", f"{base}**/*.json", f"{base}*.json",
-                        f"{base}**/*.txt", f"{base}*.txt"]
+        elif status[role].present:
+            report(f"{role}: present ({status[role].path})")
+        else:
+            todo.append(role)
+    for done, role in enumerate(todo):
+        part = preset.parts[role]
+        if progress is not None:
+            progress(done, len(todo), role)
         report(f"{role}: pulling {part.describe()} ...")
-        try:
-            snapshot_download(part.source, revision=part.revision, allow_patterns=patterns)
-        except Exception as exc:  # the hub client raises many types; all mean "could not fetch"
+        outcome: dict = {}
+
+        def fetch(part=part, outcome=outcome):
+            try:
+                snapshot_download(part.source, revision=part.revision, allow_patterns=_patterns(part))
+            except Exception as exc:  # the hub client raises many types; all mean "could not fetch"
+                outcome["error"] = exc
+
+        # a thread, so a cancel is seen within a second even in the middle of a multi-GB file
+        thread = threading.Thread(target=fetch, name=f"recast-pull-{role}", daemon=True)
+        thread.start()
+        while thread.is_alive():
+            thread.join(0.2)
+            if cancel is not None:
+                cancel.check(f"while fetching {role}; the next pull resumes it")
+        if "error" in outcome:
+            exc = outcome["error"]
             raise ModelError(f"model part '{role}' ({part.source}) could not be downloaded: "
                              f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}") from None
+    if progress is not None:
+        progress(len(todo), len(todo), None)
+    return todo
 
 
 def parameter_count(path: str) -> int:

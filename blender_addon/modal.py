@@ -1,0 +1,57 @@
+"""What every Recast operator that follows a background worker does: modal on a window timer so the UI
+stays live (progress in the window manager and the status bar, Esc cancels), or, without a window
+(``blender -b``, scripts), the same poll loop run to the end.
+
+A run (a :class:`~.strip_render.StripRender`, a :class:`~.models_ui.Fetch`) has ``poll()`` (True once
+finished), ``progress`` (0..1), ``message`` and ``cancel()``; the operator gives ``_start(context)`` (the
+run, or None after reporting why) and ``_end(run)`` (the operator's return set).
+"""
+
+import time
+
+__all__ = ["ModalRun"]
+
+
+class ModalRun:
+    _run = None
+    _timer = None
+
+    def execute(self, context):
+        run = self._start(context)
+        if run is None:
+            return {"CANCELLED"}
+        while not run.poll():
+            time.sleep(0.2)
+        return self._end(run)
+
+    def invoke(self, context, event):
+        if context.window is None:
+            return self.execute(context)
+        self._run = self._start(context)
+        if self._run is None:
+            return {"CANCELLED"}
+        wm = context.window_manager
+        self._timer = wm.event_timer_add(0.25, window=context.window)
+        wm.progress_begin(0, 100)
+        wm.modal_handler_add(self)
+        return {"RUNNING_MODAL"}
+
+    def modal(self, context, event):
+        run = self._run
+        if event.type == "ESC" and event.value == "PRESS":
+            run.cancel()
+            return {"RUNNING_MODAL"}
+        if event.type != "TIMER":
+            return {"PASS_THROUGH"}
+        finished = run.poll()
+        wm = context.window_manager
+        wm.progress_update(int(run.progress * 100))
+        context.workspace.status_text_set(None if finished else f"{run.message} · Esc cancels")
+        for area in context.screen.areas:
+            if area.type == "SEQUENCE_EDITOR":
+                area.tag_redraw()
+        if not finished:
+            return {"PASS_THROUGH"}
+        wm.event_timer_remove(self._timer)
+        wm.progress_end()
+        return self._end(run)
