@@ -23,6 +23,8 @@ def unregister():
         run.cancel()
     for fetch in list(ui.models_ui.fetching.values()):
         fetch.cancel()
+    for run in list(ui.training.training.values()):
+        run.cancel()
     props.unregister_scene()
     for cls in reversed(props.classes + ui.classes):
         bpy.utils.unregister_class(cls)

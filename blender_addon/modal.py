@@ -4,7 +4,8 @@ stays live (progress in the window manager and the status bar, Esc cancels), or,
 
 A run (a :class:`~.strip_render.StripRender`, a :class:`~.models_ui.Fetch`) has ``poll()`` (True once
 finished), ``progress`` (0..1), ``message`` and ``cancel()``; the operator gives ``_start(context)`` (the
-run, or None after reporting why) and ``_end(run)`` (the operator's return set).
+run, or None after reporting why) and ``_end(run)`` (the operator's return set); by default ``run_class.start``
+and a report of the run's ``message`` at its ``level``.
 """
 
 import time
@@ -15,6 +16,20 @@ __all__ = ["ModalRun"]
 class ModalRun:
     _run = None
     _timer = None
+    run_class = None  #: a class with ``start(context)`` (HostError: reported) whose runs have ``level``
+
+    def _start(self, context):
+        from recast.plugin.host_job import HostError
+
+        try:
+            return self.run_class.start(context)
+        except HostError as exc:
+            self.report({"ERROR"}, f"Recast: {exc}")
+            return None
+
+    def _end(self, run):
+        self.report({run.level}, run.message)
+        return {"FINISHED"} if run.level == "INFO" else {"CANCELLED"}
 
     def execute(self, context):
         run = self._start(context)

@@ -118,16 +118,7 @@ class RECAST_OT_fetch_models(ModalRun, bpy.types.Operator):
     bl_idname = "recast.fetch_models"
     bl_label = "Fetch models"
 
-    def _start(self, context):
-        try:
-            return Fetch.start(context)
-        except HostError as exc:
-            self.report({"ERROR"}, f"Recast: {exc}")
-            return None
-
-    def _end(self, run):
-        self.report({run.level}, run.message)
-        return {"FINISHED"} if run.level == "INFO" else {"CANCELLED"}
+    run_class = Fetch
 
 
 class RECAST_OT_cancel_fetch(bpy.types.Operator):

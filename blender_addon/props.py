@@ -45,6 +45,11 @@ _annotations.update(
     farm_chunk_size=IntProperty(name="Farm chunk size", default=16, min=1,
                                 description="frames per render task when the strip is submitted to the farm "
                                             "(handles come on top)"),
+    train_token=StringProperty(name="LoRA token", default="sks",
+                               description="the word a trained LoRA learns for what the strip shows; use it in the "
+                                           "prompt (e.g. 'sks person')"),
+    train_steps=IntProperty(name="Training steps", default=400, min=1, max=100_000,
+                            description="steps of Train LoRA (400 suits a handful of frames on a GPU)"),
     show_advanced=BoolProperty(name="Advanced", default=False),
 )
 

@@ -18,14 +18,14 @@ import bpy
 from recast.core.io.frames import SequencePattern
 from recast.core.job import SCHEMA
 from recast.plugin.host_job import HostError, check_request, progress_text, save_job, submit_to_farm, validate
-from recast.plugin.params import fill_job
+from recast.plugin.params import LORA_SLOTS, fill_job
 from recast.plugin.versions import choose_version, version_folder
 from recast.plugin.worker import RenderProcess, worker_command
 
 from . import compat
 from .plates import plate_for, _stem
 
-__all__ = ["StripRender", "StripError", "prepare"]
+__all__ = ["StripRender", "StripError", "prepare", "usable_strip", "strip_folder"]
 
 
 class StripError(HostError):
@@ -143,25 +143,32 @@ class _Prepared:
         self.command, self.folder, self.output = command, folder, output
 
 
-def prepare(context, worker: str = "") -> _Prepared:
-    """Check the active strip and every value, then write its plate (when it must) and the job file."""
-    scene = compat.editing_scene(context)
+def usable_strip(context):
+    """The active strip, when Recast can work on it; StripError otherwise."""
     strip = compat.active_strip(context)
     if strip is None:
         raise StripError("no active strip: select the image, movie or scene strip to recast")
     if strip.type not in ("IMAGE", "MOVIE", "SCENE"):
         raise StripError(f"strip '{strip.name}' is a {strip.type.lower()} strip; Recast works on "
                           "image-sequence, movie and scene strips")
+    return strip
+
+
+def prepare(context, worker: str = "") -> _Prepared:
+    """Check the active strip and every value, then write its plate (when it must) and the job file."""
+    scene = compat.editing_scene(context)
+    strip = usable_strip(context)
     s = scene.recast
     values = {name: getattr(s, name) for name in type(s).__annotations__}
     check_request(values["prompt"], bool(values["reference_image"].strip()), values["model"], values["model_file"],
                   "choose a reference image")
     command = worker_command(worker.strip() or None)
-    folder = _folder(values["output_folder"], strip)
+    folder = strip_folder(values["output_folder"], strip)
     data = {"schema": SCHEMA, "input": {"pattern": os.path.join(folder, "plate", "x.####.exr")},
             "output": {"pattern": os.path.join(folder, "render", f"{_stem(strip.name)}.####.exr")},
             "reference_image": bpy.path.abspath(values["reference_image"]) if values["reference_image"] else None}
-    values["model_file"] = bpy.path.abspath(values["model_file"]) if values["model_file"] else ""
+    for name in ("model_file",) + tuple(f for f, _ in LORA_SLOTS):  # '//' paths, relative to the .blend
+        values[name] = bpy.path.abspath(values[name]) if values[name].strip() else ""
     fill_job(data, values)
     validate(data, folder)  # every value checked before a frame is written
     plate = plate_for(strip, scene, folder)
@@ -178,7 +185,7 @@ def prepare(context, worker: str = "") -> _Prepared:
     return prepared
 
 
-def _folder(setting, strip) -> str:
+def strip_folder(setting, strip) -> str:
     if setting.startswith("//") and not bpy.data.filepath:
         raise StripError("no output folder: save the .blend file first, or set an absolute output folder")
     base = bpy.path.abspath(setting) if setting else ""

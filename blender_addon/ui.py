@@ -9,9 +9,9 @@ Without a window (``blender -b``, scripts) ``execute`` runs the same poll loop t
 import bpy
 
 from recast.plugin.host_job import HostError, farm_report
-from recast.plugin.params import JOB_PARAMS, MODEL_FILE
+from recast.plugin.params import JOB_PARAMS, LORA_SLOTS, MODEL_FILE
 
-from . import compat, models_ui
+from . import compat, models_ui, training
 from .modal import ModalRun
 from .models_ui import worker as _worker
 from .strip_render import StripRender
@@ -71,7 +71,7 @@ class RECAST_OT_cancel(bpy.types.Operator):
     strip: bpy.props.StringProperty()
 
     def execute(self, context):
-        run = running.get(self.strip)
+        run = running.get(self.strip) or training.training.get(self.strip)
         if run is None:
             self.report({"WARNING"}, f"Recast: strip '{self.strip}' is not rendering")
             return {"CANCELLED"}
@@ -91,9 +91,10 @@ class RECAST_PT_panel(bpy.types.Panel):
         strip = compat.active_strip(context)
         layout.label(text=f"Strip: {strip.name}" if strip else "Select a strip", icon="SEQUENCE")
         col = layout.column()
+        grouped = {"reference_weight"} | {n for slot in LORA_SLOTS for n in slot}  # drawn in their boxes below
         for p in JOB_PARAMS:
-            if p.name == "reference_weight":
-                continue  # drawn with the reference image below
+            if p.name in grouped:
+                continue
             if not p.advanced and (p.name != "model_file" or s.model == MODEL_FILE):
                 col.prop(s, p.name)
         ref = layout.box()  # the reference image and how much it weighs, together
@@ -101,6 +102,20 @@ class RECAST_PT_panel(bpy.types.Panel):
         weight = ref.row()
         weight.enabled = bool(s.reference_image)
         weight.prop(s, "reference_weight")
+        loras = layout.box()  # each LoRA with its weight (greyed while the slot is empty)
+        loras.label(text="LoRAs", icon="MODIFIER")
+        for path, weight_name in LORA_SLOTS:
+            row = loras.row()
+            row.prop(s, path, text="")
+            weight = row.row()
+            weight.enabled = bool(getattr(s, path).strip())
+            weight.prop(s, weight_name, text="weight")
+        train = loras.column()
+        train.enabled = strip is not None  # trains on the strip's frames
+        settings = train.row()
+        settings.prop(s, "train_token", text="token")
+        settings.prop(s, "train_steps", text="steps")
+        train.operator(training.RECAST_OT_train_lora.bl_idname, icon="SHADERFX")
         models_ui.draw(layout, context)
         layout.prop(s, "output_folder")
         layout.prop(s, "show_advanced", icon="TRIA_DOWN" if s.show_advanced else "TRIA_RIGHT", emboss=False)
@@ -110,7 +125,7 @@ class RECAST_PT_panel(bpy.types.Panel):
                 if p.advanced:
                     box.prop(s, p.name)
             box.prop(s, "farm_chunk_size")
-        run = running.get(strip.name) if strip else None
+        run = (running.get(strip.name) or training.training.get(strip.name)) if strip else None
         if run is not None:
             row = layout.row()
             row.label(text=run.message)
@@ -122,4 +137,5 @@ class RECAST_PT_panel(bpy.types.Panel):
             buttons.operator(RECAST_OT_submit_strip.bl_idname, icon="NETWORK_DRIVE")
 
 
-classes = (RECAST_OT_recast_strip, RECAST_OT_submit_strip, RECAST_OT_cancel, *models_ui.classes, RECAST_PT_panel)
+classes = (RECAST_OT_recast_strip, RECAST_OT_submit_strip, RECAST_OT_cancel, *models_ui.classes, *training.classes,
+           RECAST_PT_panel)

@@ -35,6 +35,13 @@ KNOBS: tuple[Param, ...] = (
     Param("first_frame", "int", "first", default=1001, doc="first frame to render"),
     Param("last_frame", "int", "last", default=1100, doc="last frame to render"),
     *_MAIN[_MAIN.index(_job("model")):],
+    Param("train_token", "text", "LoRA token", default="sks",
+          doc="the word a trained LoRA learns for what the frames show; use it in the prompt (e.g. 'sks person')"),
+    Param("train_steps", "int", "training steps", default=400, lo=1, hi=100_000,
+          doc="steps of Train LoRA (400 suits a handful of frames on a GPU; a few minutes)"),
+    Param("train_lora", "button", "Train LoRA", command=_b("train_lora"),
+          doc="train a LoRA on the plate's frames (the frame range above) in the background; when done it goes in "
+              "the first free LoRA slot"),
     Param("models", "status", "models", default="not checked: press Check models",
           doc="which parts of the model preset the worker has"),
     Param("check_models", "button", "Check models", command=_b("check_models"),
@@ -66,7 +73,7 @@ KNOBS: tuple[Param, ...] = (
 
 #: knobs whose values shape the render: changing one after a render makes the result stale
 JOB_KNOBS = tuple(k.name for k in KNOBS if k.kind not in ("button", "status", "divider")
-                  and k.name not in ("output_folder", "worker", "version"))
+                  and k.name not in ("output_folder", "worker", "version", "train_token", "train_steps"))
 
 
 def add_knobs(node, nuke) -> None:

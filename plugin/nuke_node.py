@@ -23,15 +23,15 @@ import threading
 import time
 
 from . import nuke_knobs as knobs
-from . import models
+from . import customize, models
 from .host_job import (HostError, check_request, clock, farm_report, progress_text, save_job, submit_to_farm,
                        validate)
 from .versions import choose_version, version_folder, versions
 from .queue import RENDERS
 from .worker import RenderProcess
 
-__all__ = ["create", "build", "render", "write_job", "cancel", "submit", "check_models", "fetch_models", "knob_changed",
-           "update_ui", "NodeError"]
+__all__ = ["create", "build", "render", "write_job", "cancel", "submit", "check_models", "fetch_models", "train_lora",
+           "knob_changed", "update_ui", "NodeError"]
 
 # tile colours (0xRRGGBBAA): as built, rendering, rendered, stale, failed
 _COLOURS = {"new": 0x4B3C78FF, "rendering": 0x3C6EAAFF, "done": 0x5A3C8CFF, "stale": 0xC87820FF,
@@ -47,6 +47,7 @@ _WORKING_LINEAR = {"linear", "scene_linear", "Linear", "lin_srgb", "Linear Rec.7
 _active: dict = {}  # node full name → _Render (main thread only)
 _fetching: dict = {}  # preset → _Fetch: one fetch of a preset at a time (main thread only)
 _known: dict = {}  # preset → the last check's line, so opening a panel does not ask the worker again
+_training: dict = {}  # node full name → _Train (main thread only)
 
 
 class NodeError(HostError):
@@ -120,13 +121,22 @@ def write_job(node) -> str:
 
 
 def cancel(node) -> None:
-    """The Cancel button."""
-    job = _active.get(node.fullName())
+    """The Cancel button: the node's render, or its LoRA training."""
+    job = _active.get(node.fullName()) or _training.get(node.fullName())
     if job is None:
         _tell(node, "not rendering")
         return
     job.process.cancel()
     node["status"].setValue("cancelling…")
+
+
+def train_lora(node) -> None:
+    """The Train LoRA button: ``recast customize`` on the plate's frames in the background; the LoRA goes in the
+    first free LoRA slot when done."""
+    try:
+        _Train(node).start()
+    except HostError as exc:
+        _tell(node, str(exc))
 
 
 def submit(node) -> None:
@@ -260,7 +270,28 @@ class _Followed:
             self._status("cancelling…")
 
 
-class _Fetch(_Followed):
+class _Job(_Followed):
+    """A background job that is not a render (a fetch, a training): its progress in the task and the
+    status line (``doing`` says what it is), ``_finish(state)`` at the end, ``_forget()`` its registry entry."""
+
+    doing = ""
+
+    def _on_event(self, event: dict) -> None:
+        if self.finished:
+            return
+        kind = event.get("event")
+        if kind == "exit":
+            self.finished, self.task = True, None
+            self._forget()
+            self._finish(event["state"])
+        elif kind == "progress" and self.task is not None:
+            text = progress_text(self.process, event)
+            self.task.setMessage(text)
+            self.task.setProgress(int(round(self.process.progress * 100)))
+            self._status(f"{self.doing}: {text}")
+
+
+class _Fetch(_Job):
     """One fetch of a preset's missing parts."""
 
     def __init__(self, node):
@@ -283,28 +314,80 @@ class _Fetch(_Followed):
         self._status("fetching…")
         self._follow(f"fetch-{self.preset}")
 
+    doing = "fetching"
+
     def _status(self, text: str) -> None:
         _set_knob(self.node, "models", f"models '{self.label}': {text}")
 
-    def _on_event(self, event: dict) -> None:
-        if self.finished:
-            return
-        kind = event.get("event")
-        if kind == "exit":
-            self.finished, self.task = True, None
-            _fetching.pop(self.preset, None)
-            if event["state"] == "done":
-                check_models(self.node)
-            elif event["state"] == "cancelled":
-                self._status("fetch cancelled; Fetch models resumes it")
+    def _forget(self) -> None:
+        _fetching.pop(self.preset, None)
+
+    def _finish(self, state: str) -> None:
+        if state == "done":
+            check_models(self.node)
+        elif state == "cancelled":
+            self._status("fetch cancelled; Fetch models resumes it")
+        else:
+            self._status(f"fetch failed: {self.process.error}")
+            _tell(self.node, f"fetching the models failed: {self.process.error}")
+
+
+class _Train(_Job):
+    """One training of a LoRA on the node's plate frames."""
+
+    doing = "training a LoRA"
+
+    def __init__(self, node):
+        self.nuke = _nuke()
+        self.node = node
+        self.name = node.fullName()
+        self.render = _Render(node)
+
+    def start(self) -> None:
+        if self.name in _training or self.name in _active:
+            raise NodeError("busy: a render or a training of this node is running; cancel it first")
+        r = self.render
+        command = r._command()
+        first, last = r._range()
+        paths = r._paths()
+        token, steps = self.node["train_token"].getText().strip(), int(self.node["train_steps"].value())
+        out = customize.lora_path(paths.folder, self.node.name(), token or "lora")
+        if not token:
+            raise NodeError("no LoRA token: type the word the LoRA should learn (e.g. 'sks person')")
+        r._write_inputs(paths, first, last, only=("plate_write",))
+        self.process = customize.start_customize(self.node.name(), paths.plate, f"{first}-{last}", out, token, steps,
+                                                 r.values, command, paths.logs, on_event=self._from_worker)
+        self.out = out
+        self.task = self.nuke.ProgressTask(f"Recast {self.name}: training LoRA")
+        self.task.setMessage("starting the worker")
+        _training[self.name] = self
+        self._status(f"training a LoRA on {first}-{last}…")
+        self._follow(f"train-{self.name}")
+
+    def _status(self, text: str) -> None:
+        _set_knob(self.node, "status", text)
+
+    def _forget(self) -> None:
+        _training.pop(self.name, None)
+
+    def _finish(self, state: str) -> None:
+        try:
+            if state == "done":
+                slot = customize.free_slot(knobs.knob_values(self.node), self.out)
+                if slot is None:
+                    self._status(f"LoRA trained: {self.out} (every LoRA slot is in use: put it in one)")
+                    return
+                self.node[slot[0]].setValue(self.out)
+                self.node[slot[1]].setValue(1.0)
+                self._status(f"LoRA trained: {self.out}, in slot {slot[0].split('_')[1]}; use "
+                             f"'{self.node['train_token'].getText().strip()}' in the prompt")
+            elif state == "cancelled":
+                self._status("training cancelled; Train LoRA with the same settings resumes it")
             else:
-                self._status(f"fetch failed: {self.process.error}")
-                _tell(self.node, f"fetching the models failed: {self.process.error}")
-        elif kind == "progress" and self.task is not None:
-            text = progress_text(self.process, event)
-            self.task.setMessage(text)
-            self.task.setProgress(int(round(self.process.progress * 100)))
-            self._status(f"fetching: {text}")
+                self._status(f"training failed: {self.process.error}")
+                _tell(self.node, f"training the LoRA failed: {self.process.error}")
+        except ValueError:  # the node was deleted meanwhile
+            pass
 
 
 # --- the render --------------------------------------------------------------------------
@@ -327,6 +410,8 @@ class _Render(_Followed):
         """Check every value, write the inputs and the job file; returns (paths, first, last)."""
         if self.name in _active:
             raise NodeError("already rendering; cancel it first")
+        if self.name in _training:
+            raise NodeError("a LoRA of this node is training; wait for it, or cancel it first")
         first, last = self._check()
         paths = self._paths()
         data = knobs.job_data(self.values, paths, first, last, self._colorspace())
@@ -358,6 +443,13 @@ class _Render(_Followed):
             raise NodeError("no plate: connect the shot to the 'plate' input")
         check_request(v["prompt"], self.node.input(1) is not None, v["model"], v["model_file"],
                       "connect a reference image to the 'ref' input")
+        return self._range()
+
+    def _range(self) -> tuple[int, int]:
+        """The frames to work on: the plate input's, or first/last."""
+        v = self.values
+        if self.node.input(0) is None:
+            raise NodeError("no plate: connect the shot to the 'plate' input")
         if v["use_input_range"]:
             first, last = self.node.input(0).firstFrame(), self.node.input(0).lastFrame()
         else:
@@ -398,7 +490,7 @@ class _Render(_Followed):
         space = root["workingSpaceLUT"].value()
         return None if space in _WORKING_LINEAR else space
 
-    def _write_inputs(self, paths: knobs.Paths, first: int, last: int) -> None:
+    def _write_inputs(self, paths: knobs.Paths, first: int, last: int, only=None) -> None:
         writes = [("plate_write", paths.plate, first, last)]
         if paths.reference:
             f = self.values["ref_frame"]
@@ -406,6 +498,8 @@ class _Render(_Followed):
         if paths.mask:
             writes.append(("mask_write", paths.mask, first, last))
         for name, pattern, a, b in writes:
+            if only is not None and name not in only:
+                continue
             write = self.node.node(name)
             write["file"].setValue(pattern)
             write["disable"].setValue(False)

@@ -12,8 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from recast.core.job import job_field
+from recast.core.job.checks import LORA_WEIGHT
 
-__all__ = ["Param", "JOB_PARAMS", "MODEL_FILE", "INT_MAX", "fill_job"]
+__all__ = ["Param", "JOB_PARAMS", "LORA_SLOTS", "MODEL_FILE", "INT_MAX", "fill_job"]
 
 MODEL_FILE = "preset file"  #: the model choice that uses the 'model_file' value
 INT_MAX = 2**31 - 1  #: Nuke's Int_Knob and Blender's IntProperty hold a C int: seeds stop here (the job allows 2**32-1)
@@ -73,7 +74,16 @@ JOB_PARAMS: tuple[Param, ...] = (
     Param("window_length", "int", "window length", field="window.length", advanced=True),
     Param("window_overlap", "int", "window overlap", field="window.overlap", advanced=True),
     Param("handles", "int", "handles", field="handles", advanced=True),
+    *(p for i in range(1, 4) for p in (
+        Param(f"lora_{i}", "file", f"LoRA {i}", default="",
+              doc="a LoRA file (.safetensors, diffusers or kohya names, e.g. from Train LoRA) fused into the model; "
+                  "empty: none"),
+        Param(f"lora_{i}_weight", "float", f"LoRA {i} weight", lo=LORA_WEIGHT[0], hi=LORA_WEIGHT[1], default=1.0,
+              doc=f"how strongly LoRA {i} applies ({LORA_WEIGHT[0]:g}..{LORA_WEIGHT[1]:g}; 0 turns it off)"))),
 )
+
+#: the LoRA slots: (file param, weight param) names; together they make the job's 'loras'
+LORA_SLOTS = tuple((f"lora_{i}", f"lora_{i}_weight") for i in range(1, 4))
 
 
 def fill_job(data: dict, values: dict) -> dict:
@@ -84,4 +94,6 @@ def fill_job(data: dict, values: dict) -> dict:
         section, _, name = p.field.rpartition(".")
         (data.setdefault(section, {}) if section else data)[name] = values[p.name]
     data["model"] = values["model_file"].strip() if values["model"] == MODEL_FILE else values["model"]
+    data["loras"] = [{"path": values[f].strip(), "weight": float(values[w])} for f, w in LORA_SLOTS
+                     if values[f].strip()] or None
     return data

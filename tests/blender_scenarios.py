@@ -371,6 +371,38 @@ def fetch_models(args):
     return out
 
 
+def train_lora(args):
+    """Train LoRA on the active strip: the LoRA lands in slot 1 and the next render uses it; a second training
+    cancelled from the panel's Cancel leaves the first LoRA as it was."""
+    import importlib
+
+    training = importlib.import_module(ADDON + ".training")
+    strip = image_strip(args["plate_dir"], args["names"])
+    settings(args, train_token="sks clay", train_steps=3)
+    run = training.Training.start(bpy.context)
+    messages = []
+    while not run.poll():
+        messages.append(run.message)
+        time.sleep(0.1)
+    s = bpy.context.scene.recast
+    out = {"message": run.message, "level": run.level, "lora_1": s.lora_1, "weight": s.lora_1_weight,
+           "progress_messages": messages[-2:]}
+    editor().active_strip = strip
+    out["render"] = run_operator()
+    out["result"] = [describe(x) for x in strips() if x.name.startswith("plate recast")]
+    s.train_steps = 400
+    editor().active_strip = strip
+    again = training.Training.start(bpy.context)
+    while not again.process.frames_done and not again.poll():
+        time.sleep(0.05)
+    bpy.ops.recast.cancel(strip=strip.name)  # the panel's Cancel while it trains
+    while not again.poll():
+        time.sleep(0.1)
+    out["cancelled"] = [again.level, again.message]
+    out["lora_1_after"] = s.lora_1
+    return out
+
+
 def main():
     scenario, args = sys.argv[-2], json.loads(sys.argv[-1])
     install(args["zip"])

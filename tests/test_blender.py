@@ -239,3 +239,22 @@ def test_the_panel_shows_missing_model_parts_and_fetches_them_in_the_background(
     assert r["fetch"] == "{'FINISHED'}"
     assert len(r["fetched"]) == 1 and r["fetched"][0].startswith("models 'hubtiny': all 7 parts present (")
     assert r["render again"] is None and "plate recast v001" in r["strips"]
+
+
+def test_train_lora_on_a_strip_fills_a_slot_and_the_render_uses_it(blender, addon_zip, tmp_path):
+    from recast.core.io.exrio import read_header
+    from recast.core.shot.synthetic import write_synthetic_plate
+
+    folder = tmp_path / "plate"
+    write_synthetic_plate(str(folder / "sh040.####.exr"), 1, 4, width=96, height=64)  # 64 px a side to train
+    r = scenario(blender, addon_zip, tmp_path, "train_lora", plate_dir=str(folder), names=sorted(os.listdir(folder)))
+    lora = os.path.join(tmp_path, "out", "plate", "lora", "plate_sks_clay.safetensors")
+    assert r["level"] == "INFO" and r["message"] == (f"Recast: LoRA trained: {lora}, in slot 1; use 'sks clay' in "
+                                                     "the prompt")
+    assert r["lora_1"] == lora and r["weight"] == 1.0 and os.path.isfile(lora)
+    assert any("training" in m and "steps" in m for m in r["progress_messages"])
+    assert r["render"] is None and len(r["result"]) == 1
+    note = read_header(r["result"][0]["files"][0]).attribute("recast/loras")
+    assert note.startswith("plate_sks_clay.safetensors@1 sha256:")
+    assert r["cancelled"] == ["WARNING", "Recast: training cancelled; Train LoRA with the same settings resumes it"]
+    assert r["lora_1_after"] == lora and os.path.isfile(lora)

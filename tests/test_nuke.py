@@ -137,13 +137,13 @@ def test_every_job_parameter_has_a_knob_with_the_job_default_and_doc(gui, plate,
     by_field = {"window.length": "window_length", "window.overlap": "window_overlap"}
     for cls, prefix in ((Job, ""), (WindowSpec, "window.")):
         for f in dataclasses.fields(cls):
-            if f.name in ("input", "output", "window", "schema", "root", "reference_image"):
-                continue  # the inputs, the output folder and the ref input stand for these
+            if f.name in ("input", "output", "window", "schema", "root", "reference_image", "loras"):
+                continue  # the inputs, the output folder, the ref input and the LoRA slots stand for these
             knob = fresh[by_field.get(prefix + f.name, f.name)]
             assert knob.value() == f.default, f.name
             assert knob.tooltip() == f.metadata["doc"], f.name
     for name in ("colorspace", "depth_channel", "mask_channel", "first_frame", "last_frame", "use_input_range",
-                 "output_folder", "worker", "model_file", "ref_frame"):
+                 "output_folder", "worker", "model_file", "ref_frame", "lora_1", "lora_3_weight"):
         assert fresh[name].tooltip(), name  # the input-side fields: each explained
     assert node["first_frame"].enabled() is False  # the input's range is used until unticked
     node.showControlPanel()  # the artist unticks it in the node's panel
@@ -505,7 +505,7 @@ def test_the_node_shows_missing_model_parts_and_fetches_them_in_the_background(g
     from recast.plugin import nuke_node
     from recast.plugin.queue import RENDERS
 
-    nuke, (hub, preset) = gui, fake_hub
+    nuke, (_, preset) = gui, fake_hub
     node = recast_node(nuke, read_plate(nuke, plate), tmp_path / "out", model="preset file", model_file=preset)
     assert node["models"].value().startswith("not checked")
     # a render now fails on the missing parts, and says what to press
@@ -516,7 +516,7 @@ def test_the_node_shows_missing_model_parts_and_fetches_them_in_the_background(g
     assert "\n" not in message and node["label"].value() == "render failed"
     # the failure asked the worker which parts are there: the models line says it
     assert nuke.fake_process_events(until=lambda: "parts missing" in node["models"].value(), timeout=60)
-    assert node["models"].value() == (f"models 'hubtiny': 7 of 7 parts missing (base, controlnet, motion_adapter, "
+    assert node["models"].value() == ("models 'hubtiny': 7 of 7 parts missing (base, controlnet, motion_adapter, "
                                       "ip_adapter, image_encoder, depth, clip); Fetch models downloads them")
     nuke.fake_press(node, "fetch_models")
     task = nuke.fake_tasks()[-1]
@@ -568,3 +568,49 @@ def test_opening_the_panel_or_choosing_another_model_checks_the_models(gui, plat
     node["model_file"].setValue(str(tmp_path / "nowhere.toml"))
     assert nuke.fake_process_events(until=lambda: "cannot check" in node["models"].value(), timeout=60)
     assert "nowhere.toml" in node["models"].value() and "\n" not in node["models"].value()
+
+
+# --- Train LoRA: customization from the node ------------------------------------------------
+
+def test_train_lora_on_the_plate_frames_fills_a_slot_and_the_render_uses_it(gui, tmp_path):
+    from recast.core.shot.synthetic import write_synthetic_plate
+    from recast.plugin import nuke_node
+    from recast.plugin.queue import RENDERS
+
+    nuke = gui
+    plate = str(tmp_path / "plate" / "sh030.####.exr")
+    write_synthetic_plate(plate, 1001, 6, width=96, height=64)  # training wants 64 px on each side
+    out = tmp_path / "out"
+    node = recast_node(nuke, read_plate(nuke, plate), out, train_token="sks clay", train_steps=3,
+                       use_input_range=False, first_frame=1001, last_frame=1003)
+    nuke.fake_press(node, "train_lora")
+    task = nuke.fake_tasks()[-1]
+    assert task.name == "Recast Recast1: training LoRA"
+    nuke.fake_press(node, "render")  # one thing at a time
+    assert nuke.fake_messages()[-1] == "Recast1: a LoRA of this node is training; wait for it, or cancel it first"
+    assert nuke.fake_process_events(until=lambda: not nuke_node._training, timeout=120)
+    lora = str(out / "lora" / "Recast1_sks_clay.safetensors")
+    assert node["status"].value().startswith(f"LoRA trained: {lora}, in slot 1; use 'sks clay' in the prompt")
+    assert node["lora_1"].value() == lora and node["lora_1_weight"].value() == 1.0 and os.path.isfile(lora)
+    assert any("training" in m and "steps" in m for m in task.messages) and task.progress[-1] == 100
+    (entry,) = [e for e in RENDERS.entries() if e.name.startswith("train LoRA")]
+    assert entry.process.unit == "steps" and entry.process.frames_done == 3
+    assert files(out / "plate") == [f"Recast1.{f}.exr" for f in (1001, 1002, 1003)]
+    # the render uses it: its frames say which LoRA, with its hash
+    node["prompt"].setValue("sks clay street")
+    nuke.fake_press(node, "render")
+    finish(nuke, node)
+    assert node["label"].value() == "rendered 1001-1003"
+    from recast.core.io.exrio import read_header
+
+    note = read_header(str(out / "render" / "v001" / "Recast1.1001.exr")).attribute("recast/loras")
+    assert note.startswith("Recast1_sks_clay.safetensors@1 sha256:")
+    # a training cancelled from the Cancel button says how to resume
+    node["train_steps"].setValue(400)
+    nuke.fake_press(node, "train_lora")
+    task = nuke.fake_tasks()[-1]
+    assert nuke.fake_process_events(until=lambda: any("training" in m for m in task.messages), timeout=120)
+    nuke.fake_press(node, "cancel")
+    assert nuke.fake_process_events(until=lambda: not nuke_node._training, timeout=120)
+    assert node["status"].value() == "training cancelled; Train LoRA with the same settings resumes it"
+    assert os.path.isfile(lora) and node["lora_1"].value() == lora  # the earlier LoRA is untouched

@@ -30,7 +30,7 @@ class AnimateDiffBackend(Backend):
     name = "animatediff"
     description = "recast temporal diffusion (depth ControlNet + AnimateDiff + IP-Adapter)"
     capabilities = Capabilities(strength=True, temporal_guidance=True, reference_image=True, masks=True,
-                                loras=False)
+                                loras=True)
     temporal_compression = 1
     size_multiple = 8
     window_limits = (2, 32)
@@ -50,6 +50,14 @@ class AnimateDiffBackend(Backend):
         for role in ["base", "controlnet", "motion_adapter"] + (["ip_adapter", "image_encoder"]
                                                                 if job.reference_image else []):
             locate(self.loader.preset, role)
+        if job.loras:  # a LoRA for another base is one line before anything runs
+            import json
+            import os
+
+            from ..models.lora import check_loras_fit
+
+            with open(os.path.join(locate(self.loader.preset, "base"), "unet", "config.json"), encoding="utf-8") as fh:
+                check_loras_fit(job.lora_files, int(json.load(fh)["cross_attention_dim"]))
 
     @property
     def device(self):
@@ -110,7 +118,7 @@ class AnimateDiffBackend(Backend):
         from .clip_content import encode_content
 
         content = encode_content(job, self.loader, content_cache, self.warnings)
-        self.loader.release("base:text", "image_encoder")
+        self.loader.release(*[k for k in self.loader.keys() if k.startswith("base:text")], "image_encoder")
         image = None
         if content.image_embeds is not None:
             image = torch.cat([content.negative_image_embeds, content.image_embeds])[:, None]

@@ -68,7 +68,14 @@ class Engine:
         return self._part("unet", self._motion_unet)
 
     def _motion_unet(self):
-        unet = self.loader.built("motion_unet+ip" if self.reference else "motion_unet", self._build_unet)
+        from ..models.lora import loras_signature
+
+        # LoRAs are fused into the weights, so each set of them is its own motion UNet (a server that renders
+        # jobs with other LoRAs builds it again, from the files; the one it replaces is let go)
+        key = ("motion_unet+ip" if self.reference else "motion_unet") + (
+            f"+lora:{loras_signature(self.job.lora_files)}" if loras_signature(self.job.lora_files) else "")
+        self.loader.release(*[k for k in self.loader.keys() if k.startswith("motion_unet") and k != key])
+        unet = self.loader.built(key, self._build_unet)
         if self.reference:
             self._set_reference_weight(unet)
         return unet
@@ -85,6 +92,10 @@ class Engine:
         if unet.dtype != self.dtype:
             unet = unet.to(dtype=self.dtype)
         unet = unet.to(self._home()).eval()
+        if self.job.loras:
+            from ..models.lora import fuse_loras_into_unet
+
+            fuse_loras_into_unet(unet, self.job.lora_files)
         if self.reference:
             self._load_ip_adapter(unet)
         if self.plan.mode == "low":

@@ -61,10 +61,10 @@ def load_reference_image(path: str, view: str = "clip") -> np.ndarray:
     return model_input(to_model(rgb, space, view if str(h.formats[0]).startswith(("half", "float")) else "clip"))
 
 
-def _encode_text(loader, texts: list[str], warnings: list | None = None):
+def _encode_text(loader, texts: list[str], warnings: list | None = None, loras=()):
     import torch
 
-    tok, enc = loader.text_encoder()
+    tok, enc = loader.text_encoder(loras)
     limit = tok.model_max_length
     for text in texts:  # the job caps prompts at 10 000 characters, so counting the tokens is quick
         used = len(tok(text, truncation=False).input_ids)
@@ -95,7 +95,10 @@ def encode_content(job, loader, cache_dir: str | None, warnings: list | None = N
 
     rgb = load_reference_image(job.path(job.reference_image), job.model_view) if job.reference_image else None
     base = loader.preset.part("base")
-    parts = ["text", base.describe(), base.revision, job.prompt, job.negative_prompt]
+    from ..models.lora import loras_signature, text_encoder_loras
+
+    te_loras = text_encoder_loras(job.lora_files)  # LoRAs that change the text encoder change the embeddings
+    parts = ["text", base.describe(), base.revision, job.prompt, job.negative_prompt, loras_signature(te_loras)]
     if rgb is not None:
         enc = loader.preset.part("image_encoder")
         parts += ["image", enc.describe(), enc.revision, rgb.shape, rgb]
@@ -104,7 +107,7 @@ def encode_content(job, loader, cache_dir: str | None, warnings: list | None = N
     if path and os.path.isfile(path):
         t = load_file(path)
         return Content(t["prompt"], t["negative"], t.get("image"), t.get("negative_image"), job.reference_weight, True)
-    text = _encode_text(loader, [job.prompt, job.negative_prompt], warnings)
+    text = _encode_text(loader, [job.prompt, job.negative_prompt], warnings, te_loras)
     tensors = {"prompt": text[:1].contiguous(), "negative": text[1:].contiguous()}
     if rgb is not None:
         img = _encode_image(loader, rgb)

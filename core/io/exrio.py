@@ -10,6 +10,7 @@ leaves a truncated EXR under a frame's name.
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 import numpy as np
@@ -39,6 +40,35 @@ def oiio_error(source=None) -> str:
     return lines[0] if lines else ""
 
 
+_EXR = (".exr", ".sxr", ".mxr")
+
+
+@contextlib.contextmanager
+def _c_stderr_quiet(path: str):
+    """Around reading a non-EXR file: the C libraries under OpenImageIO (libpng, libjpeg) print their own
+    complaints about a damaged file straight to file descriptor 2, which would put a second line beside
+    Recast's one-line error. OIIO reports the same text through ``geterror``, so that output is dropped.
+    Written by hand (no library offers it); EXR reads, the hot path, are left alone."""
+    if path.lower().endswith(_EXR):
+        yield
+        return
+    import sys
+
+    try:
+        sys.stderr.flush()  # what Python holds goes out first, to the real stderr
+        saved = os.dup(2)
+    except (OSError, ValueError, AttributeError):
+        yield
+        return
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def _open(path: str):
     import OpenImageIO as oiio
 
@@ -48,7 +78,8 @@ def _open(path: str):
         raise ImageError(f"{path}: does not exist")
     if os.path.getsize(path) == 0:
         raise ImageError(f"{path}: is an empty (0-byte) file; re-render or replace this frame")
-    inp = oiio.ImageInput.open(path)
+    with _c_stderr_quiet(path):
+        inp = oiio.ImageInput.open(path)
     if inp is None:
         raise ImageError(f"{path}: cannot be read as an image ({oiio_error() or 'unknown format'})")
     return inp
@@ -130,7 +161,8 @@ def check_complete(path: str) -> None:
 
 
 def _pixels(path: str, inp, header: Header) -> np.ndarray:
-    pixels = inp.read_image(header.part, 0, 0, len(header.channels), "float")
+    with _c_stderr_quiet(path):
+        pixels = inp.read_image(header.part, 0, 0, len(header.channels), "float")
     if pixels is None or inp.has_error:
         raise ImageError(f"{path}: pixels cannot be read, the file is damaged or truncated "
                          f"({oiio_error(inp) or 'read failed'})")

@@ -172,6 +172,39 @@ def _views(v):
 
 _allows(_views, list)
 
+LORA_WEIGHT = (-2.0, 2.0)
+
+
+def _loras(v):
+    """A list of LoRAs: ``{"path": ..., "weight": w}`` objects, or (on the command line) 'PATH[:WEIGHT]' text;
+    normalised to objects, weight 1.0 when not given."""
+    lo, hi = LORA_WEIGHT
+    expected = (f"a list of LoRAs such as [{{\"path\": \"look.safetensors\", \"weight\": 0.8}}] (weight {lo:g}..{hi:g}), "
+                "or null")
+    if not isinstance(v, list):
+        raise ValueError(expected)
+    out = []
+    for item in v:
+        if isinstance(item, str):  # 'path:0.8' (a Windows drive's colon is not a weight)
+            head, sep, tail = item.rpartition(":")
+            try:
+                item = {"path": head, "weight": float(tail)} if sep and head and not tail.startswith(("\\", "/")) \
+                    else {"path": item}
+            except ValueError:
+                item = {"path": item}
+        if not isinstance(item, dict) or set(item) - {"path", "weight"} or not isinstance(item.get("path"), str) \
+                or not item["path"].strip():
+            raise ValueError(expected)
+        weight = item.get("weight", 1.0)
+        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not math.isfinite(weight) \
+                or not lo <= weight <= hi:
+            raise ValueError(f"LoRA weights from {lo:g} to {hi:g} ({item['path']} has {weight!r})")
+        out.append({"path": item["path"], "weight": float(weight)})
+    return out or None
+
+
+_allows(_loras, list)
+
 MODEL_VIEWS = ("filmic", "clip")
 
 

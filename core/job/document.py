@@ -21,8 +21,8 @@ from typing import Any
 from ..errors import JobError
 from ..io.atomic import atomic_path
 from ..io.frames import FrameRange, SequencePattern
-from .checks import (SCHEMA, _choice, _colorspace, _device, _exr_pattern, _frames, _integer, _number, _optional,
-                     _model_view, _pattern, _prompt, _resolution, _schema, _spec, _string, _views)
+from .checks import (SCHEMA, _choice, _colorspace, _device, _exr_pattern, _frames, _integer, _loras, _number,
+                     _optional, _model_view, _pattern, _prompt, _resolution, _schema, _spec, _string, _views)
 
 __all__ = ["SCHEMA", "Job", "InputSpec", "OutputSpec", "WindowSpec", "load_job"]
 
@@ -87,6 +87,9 @@ class Job:
     temporal_guidance: float = _spec(_number(0.0, 10.0), "temporal guidance ω_t (1 = plain video CFG)", 1.0)
     steps: int = _spec(_integer(1, 200), "denoising steps", 20)
     seed: int = _spec(_integer(0, 2**32 - 1), "noise seed", 1234)
+    loras: list | None = _spec(_optional(_loras), "LoRA files (safetensors: diffusers or kohya names) fused into the "
+                               "model with their weights, e.g. [{\"path\": \"look.safetensors\", \"weight\": 0.8}]; "
+                               "on the command line PATH[:WEIGHT],...; weight 0 turns one off", None)
     model: str = _spec(_string(False), "model preset: 'default', 'tiny' or a preset file", "default")
     device: str = _spec(_device, "'auto', 'cpu', 'cuda[:N]' or 'mps'", "auto")
     resolution: int = _spec(_resolution, "long side, in pixels, the model runs at", 512)
@@ -119,12 +122,36 @@ class Job:
             raise JobError("job has neither a 'prompt' nor a 'reference_image'; give at least one of them")
         if self.reference_image and not os.path.isfile(self.path(self.reference_image)):
             raise JobError(f"job field 'reference_image': {self.path(self.reference_image)!r} is not a file")
+        self._check_loras()
         if _same(self.path(self.input.pattern), self.path(self.output.pattern)):
             raise JobError("job fields 'input.pattern' and 'output.pattern' name the same files; "
                            "the plate would be overwritten, choose another output")
         if self.input.mask_pattern and _same(self.path(self.input.mask_pattern), self.path(self.output.pattern)):
             raise JobError("job fields 'input.mask_pattern' and 'output.pattern' name the same files; "
                            "the matte would be overwritten, choose another output")
+
+    def _check_loras(self):
+        """Each LoRA is a readable safetensors LoRA (its header, no tensor loaded), and none is there twice."""
+        from ..errors import ModelError
+        from ..models.lora import read_lora_header
+
+        seen: list[str] = []
+        for i, lora in enumerate(self.loras or ()):
+            path = self.path(lora["path"])
+            try:
+                read_lora_header(path)
+            except ModelError as exc:
+                raise JobError(f"job field 'loras[{i}]': {exc}") from None
+            for j, other in enumerate(seen):
+                if _same(path, other) or os.path.samefile(path, other):
+                    raise JobError(f"job field 'loras[{i}]': {path!r} is the same LoRA as loras[{j}]; give each "
+                                   "LoRA once, with the weight you want")
+            seen.append(path)
+
+    @property
+    def lora_files(self) -> list[tuple[str, float]]:
+        """(absolute path, weight) of each LoRA, in order."""
+        return [(self.path(x["path"]), x["weight"]) for x in self.loras or ()]
 
     # --- using ----------------------------------------------------------------------
 
@@ -169,7 +196,8 @@ class Job:
         inp = dataclasses.replace(self.input, pattern=self.path(self.input.pattern), mask_pattern=mask)
         out = dataclasses.replace(self.output, pattern=self.path(self.output.pattern))
         ref = self.path(self.reference_image) if self.reference_image else None
-        return dataclasses.replace(self, input=inp, output=out, reference_image=ref)
+        loras = [{"path": p, "weight": w} for p, w in self.lora_files] or None
+        return dataclasses.replace(self, input=inp, output=out, reference_image=ref, loras=loras)
 
     def replace(self, **changes) -> "Job":
         """A validated copy with fields changed (nested ones as dicts, e.g. input={'frames': ...})."""
@@ -185,6 +213,10 @@ class Job:
         """A hash of every parameter that shapes the pixels (with absolute paths)."""
         data = self.absolute().to_dict()
         data["input"].pop("frames", None)  # a sub-range renders the same frames the same way
+        if self.loras:  # a LoRA retrained into the same file is another render
+            from ..models.lora import lora_digest
+
+            data["lora_digests"] = [lora_digest(p) for p, _ in self.lora_files]
         blob = json.dumps(data, sort_keys=True, ensure_ascii=True).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
 

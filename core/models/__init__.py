@@ -2,11 +2,22 @@
 
 ``presets`` (what a preset is and where the built-in ones live) → ``parts`` (find, check,
 fetch each part) → ``loader`` (load parts once per device; :func:`loader_for` a job);
-``tiny`` builds the seeded random-weight preset; ``cache`` holds the cache folders and keys.
+``lora`` reads and fuses LoRA files; ``tiny`` builds the seeded random-weight preset; ``cache`` holds the
+cache folders and keys.
+
+The names below load on first use, so a host's Python (3.9, no tomllib or torch) can import
+``recast.core.models.lora`` to check a job's LoRA files.
 """
 
-from .loader import Loader, loader_for
-from .parts import check_preset, locate
-from .presets import PARTS, Preset, load_preset
+import importlib
 
 __all__ = ["PARTS", "Preset", "load_preset", "locate", "check_preset", "Loader", "loader_for"]
+
+_HOME = {"PARTS": "presets", "Preset": "presets", "load_preset": "presets", "locate": "parts",
+         "check_preset": "parts", "Loader": "loader", "loader_for": "loader"}
+
+
+def __getattr__(name):
+    if name in _HOME:
+        return getattr(importlib.import_module(f"{__name__}.{_HOME[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

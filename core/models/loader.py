@@ -97,6 +97,10 @@ class Loader:
         chunks (``recast serve``) builds it once."""
         return self._once(key, build)
 
+    def keys(self) -> list[str]:
+        """The parts loaded now."""
+        return list(self._cache)
+
     def release(self, *keys: str) -> None:
         """Forget loaded parts ('depth', 'base:text', 'image_encoder', ...) so their memory can be freed."""
         for key in keys:
@@ -127,16 +131,25 @@ class Loader:
         return self._once("depth", build)
 
     # --- content -------------------------------------------------------------------
-    def text_encoder(self):
-        """``(tokenizer, text_encoder)`` of the base model."""
+    def text_encoder(self, loras=()):
+        """``(tokenizer, text_encoder)`` of the base model; with ``loras`` ((path, weight) pairs) their
+        text-encoder weights fused in (a separate copy: the plain one stays as it is)."""
+        from .lora import loras_signature, text_encoder_loras
+
+        with_te = text_encoder_loras(loras) if loras else []
+
         def build():
             from transformers import CLIPTextModel, CLIPTokenizer
 
             folder = locate(self.preset, "base")
             tok = CLIPTokenizer.from_pretrained(folder, subfolder="tokenizer", local_files_only=True)
             enc = CLIPTextModel.from_pretrained(folder, subfolder="text_encoder", **self._kw(folder))
+            if with_te:
+                from .lora import fuse_loras_into_text_encoder
+
+                fuse_loras_into_text_encoder(enc, with_te)
             return tok, self._to(enc)
-        return self._once("base:text", build)
+        return self._once("base:text" + (f"+lora:{loras_signature(with_te)}" if with_te else ""), build)
 
     def image_encoder(self):
         """``(image_processor, CLIPVisionModelWithProjection)`` for the IP-Adapter."""

@@ -131,7 +131,15 @@ def header_attributes(plan, renderer: str) -> dict[str, str]:
         "recast/model_size": f"{plan.size[0]}x{plan.size[1]}",
         "recast/layers": ", ".join(layer.describe() for layer in plan.layers),
         "oiio:ColorSpace": plan.checked.colorspace,
+        **({"recast/loras": _loras_note(plan.job)} if plan.job.loras else {}),
     }
+
+
+def _loras_note(job) -> str:
+    """Each LoRA by file name, weight and content hash: what a reviewer needs to find the exact file again."""
+    from ..models.lora import lora_digest
+
+    return ", ".join(f"{os.path.basename(p)}@{w:g} sha256:{lora_digest(p)[:16]}" for p, w in job.lora_files)
 
 
 def _edited(plan, layer, model_img, part_frame, f):

@@ -1,0 +1,125 @@
+"""``recast customize``: train a LoRA on a few images of a subject or style (Gen-1's customization)."""
+
+from __future__ import annotations
+
+import os
+import time
+
+from .parser import add_json
+
+__all__ = ["add_parser", "run"]
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("customize", help="train a LoRA on a few images of a subject or style (use it with the job's "
+                                         "'loras')")
+    p.add_argument("--images", required=True, metavar="DIR_OR_PATTERN",
+                   help="a folder of images, a glob pattern ('look/*.png') or a plate's frame pattern (with --frames); "
+                        "PNG, JPEG, TIFF, EXR…, any size (centre-cropped to a square, resized to --resolution)")
+    p.add_argument("--frames", metavar="A-B", help="with a frame pattern: the frames to train on (default: all)")
+    p.add_argument("--out", required=True, metavar="NAME.safetensors", help="the LoRA file to write")
+    p.add_argument("--token", default="sks", help="the identifier the LoRA learns, used in prompts (e.g. 'sks person')")
+    p.add_argument("--caption", help="caption of every image (the token is put in front when it lacks it); default: "
+                                     "a .txt beside each image, else the token")
+    p.add_argument("--steps", type=int, default=400, help="training steps (default 400)")
+    p.add_argument("--rank", type=int, default=8, help="LoRA rank (alpha = rank) (default 8)")
+    p.add_argument("--lr", type=float, default=1e-4, help="learning rate, constant (default 1e-4)")
+    p.add_argument("--resolution", type=int, default=512, help="training size in pixels, square (default 512)")
+    p.add_argument("--seed", type=int, default=0, help="seed: the same seed and images train the same LoRA")
+    p.add_argument("--model", default="default", help="model preset whose SD 1.5 base is trained (default: default)")
+    p.add_argument("--train-text-encoder", action="store_true", help="train a LoRA on the text encoder too")
+    p.add_argument("--class-images", metavar="DIR_OR_PATTERN",
+                   help="prior preservation: images of the subject's class (e.g. other people)")
+    p.add_argument("--class-prompt", default="", help="prior preservation: their caption (e.g. 'a person')")
+    p.add_argument("--prior-weight", type=float, default=1.0, help="prior preservation: weight of their loss")
+    p.add_argument("--checkpoint-every", type=int, default=50, metavar="N",
+                   help="save a checkpoint every N steps (and on a cancel); a run with the same settings resumes "
+                        "from it (default 50)")
+    p.add_argument("--device", default="auto", help="'auto', 'cpu', 'cuda[:N]' or 'mps'")
+    p.add_argument("--precision", default="auto", choices=["auto", "fp32", "fp16", "bf16"],
+                   help="number format of the frozen model (LoRA weights train in fp32)")
+    p.add_argument("--model-view", default="filmic", help="how scene-linear images are shown to the model (as in a job)")
+    add_json(p)
+    p.add_argument("--control", choices=["stdin"], help="take control messages on stdin ('cancel')")
+
+
+def _check(args):
+    """Every argument checked before anything is read or written: one line each."""
+    from ..errors import JobError
+    from ..job.checks import _device, _model_view
+
+    problems = [(not args.out.lower().endswith(".safetensors"), f"--out {args.out!r}: give a .safetensors file name"),
+                (not 1 <= args.steps <= 100_000, f"--steps {args.steps}: expected 1..100000"),
+                (not 1 <= args.rank <= 256, f"--rank {args.rank}: expected 1..256"),
+                (not 0 < args.lr <= 0.1, f"--lr {args.lr:g}: expected more than 0 and at most 0.1"),
+                (not 64 <= args.resolution <= 2048 or args.resolution % 8,
+                 f"--resolution {args.resolution}: expected a multiple of 8 from 64 to 2048"),
+                (not 0 <= args.seed < 2**32, f"--seed {args.seed}: expected 0..4294967295"),
+                (not args.token.strip(), "--token: give the identifier the LoRA learns, e.g. 'sks person'"),
+                (args.checkpoint_every < 0, f"--checkpoint-every {args.checkpoint_every}: expected 0 or more"),
+                (bool(args.class_images) and not args.class_prompt.strip(),
+                 "--class-images needs --class-prompt (their caption, e.g. 'a person')")]
+    for bad, line in problems:
+        if bad:
+            raise JobError(line)
+    for check, value, flag in ((_device, args.device, "--device"), (_model_view, args.model_view, "--model-view")):
+        try:
+            check(value)
+        except ValueError as exc:
+            raise JobError(f"{flag} {value!r}: expected {exc}") from None
+    folder = os.path.dirname(os.path.abspath(args.out))
+    if not os.path.isdir(folder):
+        raise JobError(f"--out {args.out!r}: folder {folder!r} does not exist")
+    if not os.access(folder, os.W_OK):
+        raise JobError(f"--out {args.out!r}: folder {folder!r} cannot be written")
+
+
+def run(args, reporter, cancel) -> int:
+    from .. import __version__
+    from ..customize.images import find_images, load_training_images
+    from ..customize.lora_file import write_lora
+    from ..customize.train import TrainSettings, train_lora
+    from ..models.loader import Loader
+    from ..models.lora import base_arch
+    from ..models.parts import locate
+    from ..models.presets import load_preset
+
+    _check(args)
+    if args.control == "stdin":
+        from ..progress.cancel import cancel_on_stdin
+
+        cancel_on_stdin(cancel)
+    started = time.monotonic()
+    preset = load_preset(args.model, os.getcwd())
+    locate(preset, "base")  # a missing base is one line before any image is read
+    paths = find_images(args.images, args.frames)
+    images = load_training_images(paths, args.resolution, args.token.strip(), args.caption, args.model_view)
+    classes = []
+    if args.class_images:
+        classes = load_training_images(find_images(args.class_images), args.resolution, args.class_prompt.strip(),
+                                       args.class_prompt, args.model_view)
+    settings = TrainSettings(token=args.token.strip(), steps=args.steps, rank=args.rank, learning_rate=args.lr,
+                             resolution=args.resolution, seed=args.seed, train_text_encoder=args.train_text_encoder,
+                             prior_weight=args.prior_weight, class_prompt=args.class_prompt,
+                             checkpoint_every=args.checkpoint_every)
+    reporter.start(job=None, output=os.path.abspath(args.out), total=args.steps, images=len(images),
+                   classes=len(classes), stage="train")
+    loader = Loader(preset, args.device, args.precision)
+    checkpoint = os.path.abspath(args.out) + ".checkpoint"
+    result = train_lora(loader, images, settings, checkpoint, reporter, cancel, classes)
+    base = preset.part("base")
+    write_lora(args.out, result.unet_state, result.text_state, {
+        "recast.version": __version__, "recast.base_model": base.describe(), "recast.base_preset": preset.name,
+        "recast.base_arch": base_arch(result.base_cross_width), "recast.token": settings.token,
+        "recast.steps": settings.steps, "recast.rank": settings.rank, "recast.alpha": settings.rank,
+        "recast.learning_rate": settings.learning_rate, "recast.resolution": settings.resolution,
+        "recast.seed": settings.seed, "recast.images": len(images), "recast.text_encoder": settings.train_text_encoder,
+        "recast.prior_preservation": bool(classes)})
+    import shutil
+
+    shutil.rmtree(checkpoint, ignore_errors=True)  # the LoRA is written: the checkpoint has served
+    seconds = round(time.monotonic() - started, 2)
+    reporter.done(output=os.path.abspath(args.out), steps=result.steps, resumed_from=result.resumed_from,
+                  loss_start=round(result.loss_start, 6), loss_end=round(result.loss_end, 6),
+                  seconds_per_step=round(result.seconds_per_step, 4), seconds=seconds)
+    return 0
