@@ -186,3 +186,15 @@ def test_core_and_its_packages_import_without_torch_or_openimageio():
             "print(sorted(m for m in ('torch', 'diffusers', 'transformers', 'OpenImageIO') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_every_core_package_is_in_the_install():
+    """A sub-package missing from setup.cfg works in a checkout and is absent from a real install (the Blender
+    wheel, a studio's pip install)."""
+    import configparser
+
+    cfg = configparser.ConfigParser()
+    cfg.read(os.path.join(os.path.dirname(CORE), "setup.cfg"))
+    listed = set(cfg["options"]["packages"].split())
+    packages = {m for m, p in _modules() if p.endswith("__init__.py")}
+    assert packages <= listed, sorted(packages - listed)

@@ -308,3 +308,14 @@ def test_bad_training_input_is_one_line_and_nothing_is_written(tmp_path, case, e
     r = customize(str(out), str(folder), steps=2)
     assert r.returncode == 1 and expected in r.stderr and r.stderr.count("\n") == 1, r.stderr
     assert listing(out.parent) == []
+
+
+def test_customize_without_images_or_a_job_section_is_one_line(tmp_path, plate):
+    job = tmp_path / "job.json"
+    job.write_text(json.dumps(job_dict(input={"pattern": plate})))
+    for args, expected in ((["--job", job], "has no 'customize' section: nothing to train"),
+                           (["--images", str(tmp_path)], "give --images and --out (or --job FILE with a 'customize' "
+                                                         "section)")):
+        r = run_cli("customize", *args)
+        assert r.returncode == 1 and expected in r.stderr and r.stderr.count("\n") == 1, r.stderr
+    assert listing(tmp_path) == ["job.json", "plate"]

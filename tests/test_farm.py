@@ -186,3 +186,39 @@ def test_the_openjd_render_takes_its_paths_from_the_command_line_as_path_mapping
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-1000:]
     assert listing(tmp_path / "mounted" / "render") == [f"sh010_recast.{f}.exr" for f in range(1001, 1011)]
     assert not (tmp_path / "render").exists()
+
+
+def test_a_job_that_trains_a_lora_gets_a_customize_step_before_the_render(tmp_path):
+    from recast.core.shot.synthetic import write_synthetic_plate
+    from tests.test_customize import _images
+
+    write_synthetic_plate(str(tmp_path / "plate" / "sh010.####.exr"), 1001, 4, width=64, height=40)
+    _images(tmp_path / "look")
+    path = tmp_path / "job.json"
+    path.write_text(json.dumps(job_dict(input={"frames": "1001-1004"}, prompt="sks street", customize={
+        "images": "look", "token": "sks", "steps": 2, "rank": 4, "resolution": 64, "weight": 0.7})))
+    # rendering first is one line: the LoRA is not trained yet
+    r = run_cli("render", "--job", path)
+    assert r.returncode == 1 and "job field 'customize': its LoRA" in r.stderr and "not trained yet" in r.stderr
+    assert r.stderr.count("\n") == 1 and not listing(tmp_path / "render")
+    r = run_cli("farm", "openjd", "--job", path, "--chunk-size", "4", "--out", tmp_path / "bundle")
+    assert r.returncode == 0, r.stderr
+    template = json.loads((tmp_path / "bundle" / "template.json").read_text())
+    steps = {s["name"]: s for s in template["steps"]}
+    assert list(steps) == ["Customize", "Depth", "Render", "Assemble"]
+    assert {"dependsOn": "Customize"} in steps["Render"]["dependencies"]
+    args = steps["Customize"]["script"]["actions"]["onRun"]["args"]
+    assert args[:3] == ["customize", "--job", "{{Param.JobFile}}"]
+    assert "{{Param.TrainingImages}}" in args and "{{Param.OutputFolder}}/sh010_recast.####.exr" in args
+    params = {p["name"]: p for p in template["parameterDefinitions"]}
+    assert (params["TrainingImages"]["objectType"], params["TrainingImages"]["dataFlow"]) == ("DIRECTORY", "IN")
+    check = subprocess.run([os.path.join(BIN, "openjd"), "check", str(tmp_path / "bundle" / "template.json")],
+                           capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout + check.stderr
+    argv = shlex.split(r.stdout.strip().splitlines()[-1])
+    run = subprocess.run([os.path.join(BIN, argv[0]), *argv[1:]], capture_output=True, text=True, timeout=900)
+    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
+    lora = tmp_path / "render" / "lora" / "customize.safetensors"
+    assert lora.is_file()
+    note = read_header(str(tmp_path / "render" / "sh010_recast.1001.exr")).attribute("recast/loras")
+    assert note.startswith("customize.safetensors@0.7 sha256:")

@@ -50,7 +50,8 @@ class AnimateDiffBackend(Backend):
         for role in ["base", "controlnet", "motion_adapter"] + (["ip_adapter", "image_encoder"]
                                                                 if job.reference_image else []):
             locate(self.loader.preset, role)
-        if job.loras:  # a LoRA for another base is one line before anything runs
+        if job.lora_files:  # a LoRA for another base (or one not trained yet) is one line before anything runs
+            job.require_trained_lora()
             import json
             import os
 

@@ -92,7 +92,7 @@ class Engine:
         if unet.dtype != self.dtype:
             unet = unet.to(dtype=self.dtype)
         unet = unet.to(self._home()).eval()
-        if self.job.loras:
+        if self.job.lora_files:
             from ..models.lora import fuse_loras_into_unet
 
             fuse_loras_into_unet(unet, self.job.lora_files)

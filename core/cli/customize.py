@@ -13,21 +13,27 @@ __all__ = ["add_parser", "run"]
 def add_parser(sub) -> None:
     p = sub.add_parser("customize", help="train a LoRA on a few images of a subject or style (use it with the job's "
                                          "'loras')")
-    p.add_argument("--images", required=True, metavar="DIR_OR_PATTERN",
+    p.add_argument("--job", help="train what the job file's 'customize' section says (the LoRA its render then uses); "
+                                 "the flags below override it")
+    p.add_argument("--output", metavar="PATTERN", help="with --job: the job's output pattern (the LoRA goes to "
+                                                       "lora/customize.safetensors in its folder unless the job says)")
+    p.add_argument("--images", metavar="DIR_OR_PATTERN",
                    help="a folder of images, a glob pattern ('look/*.png') or a plate's frame pattern (with --frames); "
                         "PNG, JPEG, TIFF, EXR…, any size (centre-cropped to a square, resized to --resolution)")
     p.add_argument("--frames", metavar="A-B", help="with a frame pattern: the frames to train on (default: all)")
-    p.add_argument("--out", required=True, metavar="NAME.safetensors", help="the LoRA file to write")
-    p.add_argument("--token", default="sks", help="the identifier the LoRA learns, used in prompts (e.g. 'sks person')")
+    p.add_argument("--out", metavar="NAME.safetensors", help="the LoRA file to write")
+    p.add_argument("--token", default=None, help="the identifier the LoRA learns, used in prompts (e.g. 'sks person')")
     p.add_argument("--caption", help="caption of every image (the token is put in front when it lacks it); default: "
                                      "a .txt beside each image, else the token")
-    p.add_argument("--steps", type=int, default=400, help="training steps (default 400)")
-    p.add_argument("--rank", type=int, default=8, help="LoRA rank (alpha = rank) (default 8)")
-    p.add_argument("--lr", type=float, default=1e-4, help="learning rate, constant (default 1e-4)")
-    p.add_argument("--resolution", type=int, default=512, help="training size in pixels, square (default 512)")
-    p.add_argument("--seed", type=int, default=0, help="seed: the same seed and images train the same LoRA")
-    p.add_argument("--model", default="default", help="model preset whose SD 1.5 base is trained (default: default)")
-    p.add_argument("--train-text-encoder", action="store_true", help="train a LoRA on the text encoder too")
+    p.add_argument("--steps", type=int, default=None, help="training steps (default 400)")
+    p.add_argument("--rank", type=int, default=None, help="LoRA rank (alpha = rank) (default 8)")
+    p.add_argument("--lr", type=float, default=None, help="learning rate, constant (default 1e-4)")
+    p.add_argument("--resolution", type=int, default=None, help="training size in pixels, square (default 512)")
+    p.add_argument("--seed", type=int, default=None, help="seed: the same seed and images train the same LoRA "
+                                                          "(default 0)")
+    p.add_argument("--model", default=None, help="model preset whose SD 1.5 base is trained (default: default)")
+    p.add_argument("--train-text-encoder", action="store_true", default=None,
+                   help="train a LoRA on the text encoder too")
     p.add_argument("--class-images", metavar="DIR_OR_PATTERN",
                    help="prior preservation: images of the subject's class (e.g. other people)")
     p.add_argument("--class-prompt", default="", help="prior preservation: their caption (e.g. 'a person')")
@@ -35,12 +41,52 @@ def add_parser(sub) -> None:
     p.add_argument("--checkpoint-every", type=int, default=50, metavar="N",
                    help="save a checkpoint every N steps (and on a cancel); a run with the same settings resumes "
                         "from it (default 50)")
-    p.add_argument("--device", default="auto", help="'auto', 'cpu', 'cuda[:N]' or 'mps'")
-    p.add_argument("--precision", default="auto", choices=["auto", "fp32", "fp16", "bf16"],
-                   help="number format of the frozen model (LoRA weights train in fp32)")
-    p.add_argument("--model-view", default="filmic", help="how scene-linear images are shown to the model (as in a job)")
+    p.add_argument("--device", default=None, help="'auto', 'cpu', 'cuda[:N]' or 'mps' (default auto)")
+    p.add_argument("--precision", default=None, choices=["auto", "fp32", "fp16", "bf16"],
+                   help="number format of the frozen model (LoRA weights train in fp32) (default auto)")
+    p.add_argument("--model-view", default=None, help="how scene-linear images are shown to the model, as in a job "
+                                                      "(default filmic)")
     add_json(p)
     p.add_argument("--control", choices=["stdin"], help="take control messages on stdin ('cancel')")
+
+
+_DEFAULTS = {"token": "sks", "steps": 400, "rank": 8, "lr": 1e-4, "resolution": 512, "seed": 0, "model": "default",
+             "train_text_encoder": False, "device": "auto", "precision": "auto", "model_view": "filmic", "frames": None,
+             "caption": None}
+
+
+def _settings(args) -> None:
+    """Fill what the flags leave open: from the job's 'customize' section (and its model, device, precision,
+    model view and output folder) with ``--job``, else the defaults."""
+    from ..errors import JobError
+
+    if args.job:
+        from ..job import load_job
+
+        job = load_job(args.job)
+        if args.output:
+            job = job.replace(output={"pattern": os.path.abspath(args.output)})
+        c = job.customize
+        if c is None:
+            raise JobError(f"job file {args.job!r} has no 'customize' section: nothing to train")
+        given = {"images": job.path(c.images), "frames": c.frames, "token": c.token, "caption": c.caption,
+                 "steps": c.steps, "rank": c.rank, "lr": c.learning_rate, "resolution": c.resolution, "seed": c.seed,
+                 "train_text_encoder": c.train_text_encoder, "out": job.trained_lora, "model": job.model,
+                 "device": job.device, "precision": job.precision, "model_view": job.model_view}
+        if not os.path.isabs(given["model"]) and given["model"].endswith(".toml"):
+            given["model"] = job.path(given["model"])
+        if args.images:  # the farm maps the images' folder
+            given["images"] = args.images
+    else:
+        given = dict(_DEFAULTS)
+        if not args.images or not args.out:
+            raise JobError("give --images and --out (or --job FILE with a 'customize' section)")
+    for name, value in given.items():
+        if getattr(args, name, None) is None:
+            setattr(args, name, value)
+    for name, value in _DEFAULTS.items():
+        if getattr(args, name, None) is None:
+            setattr(args, name, value)
 
 
 def _check(args):
@@ -48,6 +94,7 @@ def _check(args):
     from ..errors import JobError
     from ..job.checks import _device, _model_view
 
+    _settings(args)
     problems = [(not args.out.lower().endswith(".safetensors"), f"--out {args.out!r}: give a .safetensors file name"),
                 (not 1 <= args.steps <= 100_000, f"--steps {args.steps}: expected 1..100000"),
                 (not 1 <= args.rank <= 256, f"--rank {args.rank}: expected 1..256"),
@@ -68,6 +115,11 @@ def _check(args):
         except ValueError as exc:
             raise JobError(f"{flag} {value!r}: expected {exc}") from None
     folder = os.path.dirname(os.path.abspath(args.out))
+    if not os.path.isdir(folder) and args.job:  # the job's own lora folder, in its output folder: made when needed
+        try:
+            os.makedirs(folder, exist_ok=True)
+        except OSError as exc:
+            raise JobError(f"the LoRA's folder {folder!r} cannot be created: {exc.strerror}") from None
     if not os.path.isdir(folder):
         raise JobError(f"--out {args.out!r}: folder {folder!r} does not exist")
     if not os.access(folder, os.W_OK):

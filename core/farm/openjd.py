@@ -2,7 +2,9 @@
 
 The bundle folder holds ``template.json`` (the job template), ``parameter_values.json``
 (Deadline Cloud's ``parameterValues`` list) and ``job.json`` (the Recast job, every path
-absolute). Steps: **Depth** (the shot's depth, cached beside the output), **Render** (chunks
+absolute). Steps: **Customize** (only when the job has a ``customize`` section: ``recast customize --job``
+trains the LoRA the render then fuses; its images travel as the ``TrainingImages`` PATH parameter),
+**Depth** (the shot's depth, cached beside the output), **Render** (chunks
 of ``ChunkSize`` frames through the ``TASK_CHUNKING`` extension, contiguous, with handles
 from the job) and **Assemble** (the seams). Every parameter of the render travels in the job
 file: the command lines hold only paths, frame ranges and names, as separate arguments (no
@@ -61,6 +63,14 @@ _PATHS = {"PlateFolder": ("DIRECTORY", "IN", "--input", "input.pattern"),
           "OutputFolder": ("DIRECTORY", "OUT", "--output", "output.pattern")}
 
 
+def _training_images(job) -> tuple[str, str] | None:
+    """The Customize step's TrainingImages parameter: (folder, the name the job adds to it), when it trains."""
+    if job.customize is None:
+        return None
+    path = job.path(job.customize.images)
+    return (path, "") if os.path.isdir(path) else (os.path.dirname(path), os.path.basename(path))
+
+
 def _job_paths(job) -> dict[str, tuple[str, str]]:
     """PATH parameter → (its value: an absolute folder or file, the name the job adds to a folder)."""
     out = {}
@@ -81,11 +91,23 @@ def _overrides(paths: dict) -> list[str]:
     return args
 
 
-def template(name: str, gpu: bool, paths: dict | None = None) -> dict:
+def _gpu(gpu: bool) -> dict:
+    return {"hostRequirements": {"amounts": [{"name": "amount.worker.gpu", "min": 1}]}} if gpu else {}
+
+
+def template(name: str, gpu: bool, paths: dict | None = None, training: tuple[str, str] | None = None) -> dict:
     job = "{{Param.JobFile}}"
     paths = paths or {}
     over = _overrides(paths)
-    host = {"hostRequirements": {"amounts": [{"name": "amount.worker.gpu", "min": 1}]}} if gpu else {}
+    customize = []  # the Customize step and its images' parameter, when the job trains a LoRA first
+    if training is not None:
+        images = "{{Param.TrainingImages}}" + (f"/{training[1]}" if training[1] else "")
+        output = [a for flag, a in zip(over, over[1:]) if flag == "--output"]
+        customize = [{"name": "Customize",
+                      "script": {"actions": {"onRun": _action(["customize", "--job", job, "--images", images,
+                                                               *(["--output", output[0]] if output else [])])}},
+                      **_gpu(gpu)}]
+    host = _gpu(gpu)
     path_params = [{"name": p, "type": "PATH", "objectType": _PATHS[p][0], "dataFlow": _PATHS[p][1],
                     "description": f"{_PATHS[p][3]}: {'read' if _PATHS[p][1] == 'IN' else 'written'} by the render"}
                    for p in paths]
@@ -105,13 +127,16 @@ def template(name: str, gpu: bool, paths: dict | None = None) -> dict:
             {"name": "RecastWorker", "type": "STRING", "default": "recast",
              "description": "the recast executable on the worker hosts (default: recast on their PATH)"},
             *path_params,
+            *([{"name": "TrainingImages", "type": "PATH", "objectType": "DIRECTORY", "dataFlow": "IN",
+                "description": "customize.images: read by the Customize step"}] if training else []),
         ],
         "steps": [
+            *customize,
             {"name": "Depth",
              "script": {"actions": {"onRun": _action(["depth", "--job", job, *over])}},
              **host},
             {"name": "Render",
-             "dependencies": [{"dependsOn": "Depth"}],
+             "dependencies": [{"dependsOn": "Depth"}] + ([{"dependsOn": "Customize"}] if training else []),
              "stepEnvironments": [{
                  "name": "RecastServer",
                  "description": "keeps the models loaded on this host for every chunk it renders",
@@ -172,12 +197,14 @@ def write_openjd_bundle(job, out: str, chunk_size: int = 16, worker: str | None 
     gpu = job.device not in ("cpu", "mps") if gpu is None else gpu
     name = f"Recast {os.path.basename(job.output_sequence.pattern).split('.')[0]}"
     paths = _job_paths(job)
-    document = template(name, gpu, paths)
+    training = _training_images(job)
+    document = template(name, gpu, paths, training)
     check_template(document)
     chunk_set = time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
     # JobFile is left to its default (job.json, resolved inside the bundle by the submitter)
     values = {"Frames": job.input.frames, "ChunkSize": chunk_size, "ChunkSet": chunk_set, "RecastWorker": worker,
-              **{param: value for param, (value, _) in paths.items()}}
+              **{param: value for param, (value, _) in paths.items()},
+              **({"TrainingImages": training[0]} if training else {})}
     os.makedirs(out, exist_ok=True)
     job.absolute().save(os.path.join(out, "job.json"))
     _write_json(os.path.join(out, "template.json"), document)

@@ -172,6 +172,14 @@ def _views(v):
 
 _allows(_views, list)
 
+def _boolean(v):
+    if not isinstance(v, bool):
+        raise ValueError("true or false")
+    return v
+
+
+_allows(_boolean, bool)
+
 LORA_WEIGHT = (-2.0, 2.0)
 
 

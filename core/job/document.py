@@ -21,48 +21,11 @@ from typing import Any
 from ..errors import JobError
 from ..io.atomic import atomic_path
 from ..io.frames import FrameRange, SequencePattern
-from .checks import (SCHEMA, _choice, _colorspace, _device, _exr_pattern, _frames, _integer, _loras, _number,
-                     _optional, _model_view, _pattern, _prompt, _resolution, _schema, _spec, _string, _views)
+from .checks import (SCHEMA, _choice, _device, _integer, _loras, _number, _optional, _model_view, _prompt,
+                     _resolution, _schema, _spec, _string)
+from .sections import CustomizeSpec, InputSpec, OutputSpec, WindowSpec
 
-__all__ = ["SCHEMA", "Job", "InputSpec", "OutputSpec", "WindowSpec", "load_job"]
-
-
-@dataclass(frozen=True)
-class InputSpec:
-    """Where the plate comes from."""
-
-    pattern: str = _spec(_pattern, "plate frames, e.g. 'plate/sh010.####.exr'", required=True, flag="input")
-    frames: str | None = _spec(_optional(_frames), "frame range 'FIRST-LAST'; null = every frame on disk", None,
-                               flag="input_frames")
-    colorspace: str | None = _spec(_optional(_colorspace),
-                                   "plate colour space; null = the file's oiio:ColorSpace, else Linear Rec.709", None)
-    depth_channel: str | None = _spec(_optional(_string(False)), "depth AOV channel to use as structure, e.g. 'Z'", None)
-    mask_channel: str | None = _spec(_optional(_string(False)),
-                                     "channel restricting the edit (1 = edit, 0 = keep the plate), e.g. 'A'; "
-                                     "with mask_pattern, the matte's channel (default: its alpha, or its only one)", None)
-    part: str | None = _spec(_optional(_string(False)), "multi-part EXR: the part to edit, by name; null = the "
-                             "first part with colour of the default view", None)
-    views: list | None = _spec(_optional(_views), "stereo/multi-view EXR: the views to edit, e.g. [\"left\", "
-                               "\"right\"]; null = the default (hero) view only", None)
-    mask_pattern: str | None = _spec(_optional(_pattern), "matte sequence restricting the edit, e.g. "
-                                     "'matte/sh010_fg.####.exr'", None)
-
-
-@dataclass(frozen=True)
-class OutputSpec:
-    """Where the result goes."""
-
-    pattern: str = _spec(_exr_pattern, "result frames, e.g. 'render/sh010_recast.####.exr'", required=True,
-                         flag="output")
-
-
-@dataclass(frozen=True)
-class WindowSpec:
-    """Temporal context windows."""
-
-    length: int = _spec(_integer(2, 32), "frames per context window (the motion adapter's length)", 16,
-                        flag="window_length")
-    overlap: int = _spec(_integer(0, 31), "frames shared by neighbouring windows", 4, flag="window_overlap")
+__all__ = ["SCHEMA", "Job", "load_job"]
 
 
 @dataclass(frozen=True)
@@ -99,6 +62,8 @@ class Job:
                         "'fast' keeps every model on the device; 'low' offloads, tiles the VAE and decodes one frame "
                         "at a time; 'auto' picks 'low' on GPUs under 16 GiB", "auto")
     window: WindowSpec = field(default_factory=WindowSpec, metadata={"doc": "context windows"})
+    customize: CustomizeSpec | None = field(default=None, metadata={"doc": "train a LoRA first (optional)",
+                                                                    "optional_section": True})
     handles: int = _spec(_integer(0, 64), "extra frames rendered around a farm chunk", 4)
     root: str = field(default=".", compare=False, metadata={"internal": True})
 
@@ -149,9 +114,28 @@ class Job:
             seen.append(path)
 
     @property
+    def trained_lora(self) -> str | None:
+        """The LoRA the ``customize`` section trains (absolute path), if the job has one."""
+        if self.customize is None:
+            return None
+        if self.customize.out:
+            return self.path(self.customize.out)
+        return os.path.join(os.path.dirname(self.path(self.output.pattern)), "lora", "customize.safetensors")
+
+    @property
     def lora_files(self) -> list[tuple[str, float]]:
-        """(absolute path, weight) of each LoRA, in order."""
-        return [(self.path(x["path"]), x["weight"]) for x in self.loras or ()]
+        """(absolute path, weight) of each LoRA, in order: the job's ``loras``, then the trained one."""
+        files = [(self.path(x["path"]), x["weight"]) for x in self.loras or ()]
+        if self.customize is not None:
+            files.append((self.trained_lora, self.customize.weight))
+        return files
+
+    def require_trained_lora(self) -> None:
+        """JobError when the ``customize`` section's LoRA is not trained yet (before a render needs it)."""
+        path = self.trained_lora
+        if path and not os.path.isfile(path):
+            raise JobError(f"job field 'customize': its LoRA {path!r} is not trained yet; run 'recast customize --job "
+                           "FILE' first (a farm bundle's Customize step does)")
 
     # --- using ----------------------------------------------------------------------
 
@@ -196,8 +180,11 @@ class Job:
         inp = dataclasses.replace(self.input, pattern=self.path(self.input.pattern), mask_pattern=mask)
         out = dataclasses.replace(self.output, pattern=self.path(self.output.pattern))
         ref = self.path(self.reference_image) if self.reference_image else None
-        loras = [{"path": p, "weight": w} for p, w in self.lora_files] or None
-        return dataclasses.replace(self, input=inp, output=out, reference_image=ref, loras=loras)
+        loras = [{"path": self.path(x["path"]), "weight": x["weight"]} for x in self.loras or ()] or None
+        custom = self.customize and dataclasses.replace(  # a null 'out' stays null: it follows the output folder
+            self.customize, images=self.path(self.customize.images),
+            out=self.path(self.customize.out) if self.customize.out else None)
+        return dataclasses.replace(self, input=inp, output=out, reference_image=ref, loras=loras, customize=custom)
 
     def replace(self, **changes) -> "Job":
         """A validated copy with fields changed (nested ones as dicts, e.g. input={'frames': ...})."""
@@ -213,9 +200,10 @@ class Job:
         """A hash of every parameter that shapes the pixels (with absolute paths)."""
         data = self.absolute().to_dict()
         data["input"].pop("frames", None)  # a sub-range renders the same frames the same way
-        if self.loras:  # a LoRA retrained into the same file is another render
+        if self.lora_files:  # a LoRA retrained into the same file is another render
             from ..models.lora import lora_digest
 
+            self.require_trained_lora()
             data["lora_digests"] = [lora_digest(p) for p, _ in self.lora_files]
         blob = json.dumps(data, sort_keys=True, ensure_ascii=True).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
@@ -232,7 +220,8 @@ def _same(a: str, b: str) -> bool:
     return os.path.normcase(os.path.normpath(a)) == os.path.normcase(os.path.normpath(b))
 
 
-_SECTIONS = {"InputSpec": InputSpec, "OutputSpec": OutputSpec, "WindowSpec": WindowSpec}
+_SECTIONS = {"InputSpec": InputSpec, "OutputSpec": OutputSpec, "WindowSpec": WindowSpec,
+             "CustomizeSpec | None": CustomizeSpec}
 
 
 def _build(cls, data: dict, prefix: str) -> dict:
@@ -251,10 +240,13 @@ def _build(cls, data: dict, prefix: str) -> dict:
         if name not in data:
             if f.metadata.get("required"):
                 raise JobError(f"job field '{full}' is missing; it is required ({f.metadata['doc']})")
-            if sub is not None:
+            if sub is not None and not f.metadata.get("optional_section"):
                 values[name] = sub(**_build(sub, {}, full + "."))
             continue
         value = data[name]
+        if sub is not None and value is None and f.metadata.get("optional_section"):
+            values[name] = None
+            continue
         if sub is not None:
             if not isinstance(value, dict):
                 raise JobError(f"job field '{full}': {value!r} is not allowed; expected an object")

@@ -7,7 +7,8 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from .document import _SECTIONS, InputSpec, Job, OutputSpec, WindowSpec
+from .document import _SECTIONS, Job
+from .sections import InputSpec, OutputSpec, WindowSpec
 
 __all__ = ["FieldInfo", "JOB_FIELDS", "job_field"]
 

@@ -64,6 +64,7 @@ def render(job: Job, frames: FrameRange | None = None, reporter: Reporter | None
     result = RenderResult()
 
     # 1-2. check the inputs, plan the render
+    job.require_trained_lora()  # a job that trains a LoRA first renders only once it is there
     plan = plan_render(job, frames, chunk, chunk_set, context)
     result.skipped = plan.skipped
 

@@ -131,7 +131,7 @@ def header_attributes(plan, renderer: str) -> dict[str, str]:
         "recast/model_size": f"{plan.size[0]}x{plan.size[1]}",
         "recast/layers": ", ".join(layer.describe() for layer in plan.layers),
         "oiio:ColorSpace": plan.checked.colorspace,
-        **({"recast/loras": _loras_note(plan.job)} if plan.job.loras else {}),
+        **({"recast/loras": _loras_note(plan.job)} if plan.job.lora_files else {}),
     }
 
 
