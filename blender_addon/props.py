@@ -5,13 +5,15 @@ Nuke node uses: names, ranges, defaults and help texts cannot drift from the job
 """
 
 import bpy
-from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, PointerProperty, StringProperty
+from bpy.props import (BoolProperty, CollectionProperty, EnumProperty, FloatProperty, IntProperty, PointerProperty,
+                       StringProperty)
 
+from recast.plugin.matte import MATTE_SIZES
 from recast.plugin.params import JOB_PARAMS
 
 from . import compat
 
-__all__ = ["RecastSettings", "RecastPreferences", "classes", "register_scene", "unregister_scene"]
+__all__ = ["RecastMattePoint", "RecastSettings", "RecastPreferences", "classes", "register_scene", "unregister_scene"]
 
 
 _RELATIVE = compat.BLEND_RELATIVE  # '//' paths, relative to the .blend file
@@ -35,6 +37,18 @@ def _prop(p):
     raise ValueError(f"no Blender property for kind {p.kind!r}")
 
 
+class RecastMattePoint(bpy.types.PropertyGroup):
+    """One click for Matte strip."""
+
+    frame: IntProperty(name="Frame", default=1, description="the timeline frame the point is on")
+    x: FloatProperty(name="X", default=0.0, min=0.0, description="pixels from the image's left edge")
+    y: FloatProperty(name="Y", default=0.0, min=0.0, description="pixels from the image's top edge")
+    positive: BoolProperty(name="On the object", default=True,
+                           description="on: the point is on the object; off: it is not (takes a part away)")
+    object: StringProperty(name="Object", default="matte",
+                           description="the object the point belongs to (each gets its own channel matte.<object>)")
+
+
 _annotations = {p.name: _prop(p) for p in JOB_PARAMS}
 _annotations.update(
     reference_image=StringProperty(name="Reference image", subtype="FILE_PATH", default="", options=_RELATIVE,
@@ -51,6 +65,12 @@ _annotations.update(
     train_steps=IntProperty(name="Training steps", default=400, min=1, max=100_000,
                             description="steps of Train LoRA (400 suits a handful of frames on a GPU)"),
     show_advanced=BoolProperty(name="Advanced", default=False),
+    matte_points=CollectionProperty(type=RecastMattePoint, name="Points"),
+    matte_size=EnumProperty(name="SAM 2.1 size", default="preset", items=[(i, i, "") for i in MATTE_SIZES],
+                            description="the SAM 2.1 model size ('preset': the model preset's own)"),
+    mask_strip=StringProperty(name="Mask strip", default="",
+                              description="a matte strip (Matte strip makes one) limiting the edit: 1 edits, 0 keeps "
+                                          "the plate; empty: the whole frame is edited"),
 )
 
 RecastSettings = type("RecastSettings", (bpy.types.PropertyGroup,), {"__annotations__": _annotations})
@@ -68,7 +88,7 @@ class RecastPreferences(bpy.types.AddonPreferences):
         self.layout.prop(self, "worker")
 
 
-classes = (RecastSettings, RecastPreferences)
+classes = (RecastMattePoint, RecastSettings, RecastPreferences)
 
 
 def register_scene():

@@ -25,7 +25,7 @@ from recast.plugin.worker import RenderProcess, worker_command
 from . import compat
 from .plates import plate_for, _stem
 
-__all__ = ["StripRender", "StripError", "prepare", "usable_strip", "strip_folder"]
+__all__ = ["StripRender", "StripError", "prepare", "usable_strip", "strip_folder", "add_image_strip"]
 
 
 class StripError(HostError):
@@ -104,28 +104,34 @@ class StripRender:
 
     # --- the new strip -----------------------------------------------------------------
     def _add_strip(self) -> str:
-        scene = bpy.data.scenes[self.scene_name]
-        editor = scene.sequence_editor
-        source = next((s for s in compat.all_strips(editor) if s.name == self.strip_name), None)
-        if source is None:
-            raise StripError(f"strip '{self.strip_name}' was removed while it rendered; the frames are in "
-                              f"{os.path.dirname(self.output_pattern)}")
-        seq = SequencePattern.parse(self.output_pattern)
-        files = [seq.path(f) for f in range(self.plate.first, self.plate.last + 1)]
-        missing = [f for f in files if not os.path.isfile(f)]
-        if missing:
-            raise StripError(f"the worker finished but {len(missing)} frame(s) are missing, e.g. {missing[0]}")
-        start, length = int(source.frame_final_start), len(files)
-        channel = _free_channel(editor, source.channel + 1, start, start + length)
-        strip = compat.strips(editor).new_image(f"{source.name} recast v{self.version:03d}", files[0], channel, start)
-        try:
-            for path in files[1:]:
-                strip.elements.append(os.path.basename(path))
-            strip.colorspace_settings.name = self.plate.blender_space
-        except Exception:
-            compat.strips(editor).remove(strip)  # never leave half a strip on the timeline
-            raise
-        return strip.name
+        return add_image_strip(bpy.data.scenes[self.scene_name], self.strip_name, self.output_pattern,
+                               self.plate.first, self.plate.last, f"{self.strip_name} recast v{self.version:03d}",
+                               self.plate.blender_space)
+
+
+def add_image_strip(scene, source_name: str, pattern: str, first: int, last: int, name: str, colorspace: str) -> str:
+    """Frames ``first..last`` of ``pattern`` as an image strip ``name`` on the lowest free channel above the source
+    strip, starting where it starts, in one step (never half a strip on the timeline); returns its name."""
+    editor = scene.sequence_editor
+    source = next((s for s in compat.all_strips(editor) if s.name == source_name), None)
+    if source is None:
+        raise StripError(f"strip '{source_name}' was removed meanwhile; the frames are in {os.path.dirname(pattern)}")
+    seq = SequencePattern.parse(pattern)
+    files = [seq.path(f) for f in range(first, last + 1)]
+    missing = [f for f in files if not os.path.isfile(f)]
+    if missing:
+        raise StripError(f"the worker finished but {len(missing)} frame(s) are missing, e.g. {missing[0]}")
+    start, length = int(source.frame_final_start), len(files)
+    channel = _free_channel(editor, source.channel + 1, start, start + length)
+    strip = compat.strips(editor).new_image(name, files[0], channel, start)
+    try:
+        for path in files[1:]:
+            strip.elements.append(os.path.basename(path))
+        strip.colorspace_settings.name = colorspace
+    except Exception:
+        compat.strips(editor).remove(strip)  # never leave half a strip on the timeline
+        raise
+    return strip.name
 
 
 def _free_channel(editor, lowest: int, start: int, end: int) -> int:
@@ -170,10 +176,16 @@ def prepare(context, worker: str = "") -> _Prepared:
     for name in ("model_file",) + tuple(f for f, _ in LORA_SLOTS):  # '//' paths, relative to the .blend
         values[name] = bpy.path.abspath(values[name]) if values[name].strip() else ""
     fill_job(data, values)
+    if s.mask_strip.strip():  # stands in for the mask strip's frames until the plate's range is known
+        data["input"]["mask_pattern"] = os.path.join(folder, "mask", "mask.####.exr")
     validate(data, folder)  # every value checked before a frame is written
     plate = plate_for(strip, scene, folder)
+    from .matte_ui import mask_pattern
+
+    mask = mask_pattern(scene, plate)
     data["input"] = {"pattern": plate.pattern, "frames": f"{plate.first}-{plate.last}",
-                     "colorspace": plate.colorspace, "depth_channel": plate.depth_channel}
+                     "colorspace": plate.colorspace, "depth_channel": plate.depth_channel,
+                     "mask_pattern": mask, "mask_invert": bool(values["mask_invert"])}
     # a render with changed values (or another source) is a new version: the strips of earlier ones keep their frames
     key = json.dumps({k: v for k, v in data.items() if k != "output"}, sort_keys=True)
     version = choose_version(os.path.join(folder, "render"), key)[0]

@@ -11,7 +11,7 @@ import bpy
 from recast.plugin.host_job import HostError, farm_report
 from recast.plugin.params import JOB_PARAMS, LORA_SLOTS, MODEL_FILE
 
-from . import compat, models_ui, training
+from . import compat, matte_ui, models_ui, training
 from .modal import ModalRun
 from .models_ui import worker as _worker
 from .strip_render import StripRender
@@ -71,7 +71,7 @@ class RECAST_OT_cancel(bpy.types.Operator):
     strip: bpy.props.StringProperty()
 
     def execute(self, context):
-        run = running.get(self.strip) or training.training.get(self.strip)
+        run = running.get(self.strip) or training.training.get(self.strip) or matte_ui.matting.get(self.strip)
         if run is None:
             self.report({"WARNING"}, f"Recast: strip '{self.strip}' is not rendering")
             return {"CANCELLED"}
@@ -116,13 +116,14 @@ class RECAST_PT_panel(bpy.types.Panel):
         settings.prop(s, "train_token", text="token")
         settings.prop(s, "train_steps", text="steps")
         train.operator(training.RECAST_OT_train_lora.bl_idname, icon="SHADERFX")
+        matte_ui.draw(layout, context, strip)
         models_ui.draw(layout, context)
         layout.prop(s, "output_folder")
         layout.prop(s, "show_advanced", icon="TRIA_DOWN" if s.show_advanced else "TRIA_RIGHT", emboss=False)
         if s.show_advanced:
             box = layout.box()
             for p in JOB_PARAMS:
-                if p.advanced:
+                if p.advanced and p.name != "mask_invert":  # drawn in the Matte box, with the mask strip
                     box.prop(s, p.name)
             box.prop(s, "farm_chunk_size")
         run = (running.get(strip.name) or training.training.get(strip.name)) if strip else None
@@ -138,4 +139,4 @@ class RECAST_PT_panel(bpy.types.Panel):
 
 
 classes = (RECAST_OT_recast_strip, RECAST_OT_submit_strip, RECAST_OT_cancel, *models_ui.classes, *training.classes,
-           RECAST_PT_panel)
+           *matte_ui.classes, RECAST_PT_panel)

@@ -76,12 +76,13 @@ JOB_KNOBS = tuple(k.name for k in KNOBS if k.kind not in ("button", "status", "d
                   and k.name not in ("output_folder", "worker", "version", "train_token", "train_steps"))
 
 
-def add_knobs(node, nuke) -> None:
-    """Add every knob of :data:`KNOBS` to ``node`` (a Group), tab by tab, set to its default."""
+def add_knobs(node, nuke, specs=KNOBS, title: str = "Recast") -> None:
+    """Add every knob of ``specs`` (default :data:`KNOBS`) to ``node`` (a Group), tab by tab, set to its
+    default; the main tab is called ``title``."""
     tab = None
-    for spec in KNOBS:
+    for spec in specs:
         if spec.advanced != tab:
-            name = "Advanced" if spec.advanced else "Recast"
+            name = "Advanced" if spec.advanced else title
             node.addKnob(nuke.Tab_Knob(name.lower(), name))
             tab = spec.advanced
         knob = _make(spec, nuke)
@@ -109,6 +110,9 @@ def _make(spec: Param, nuke):
     elif spec.kind == "choice":
         knob = nuke.Enumeration_Knob(spec.name, spec.label, list(spec.items))
         knob.setValue(value)
+    elif spec.kind == "xy":  # a position the artist drags in the Viewer
+        knob = nuke.XY_Knob(spec.name, spec.label)
+        knob.setValue(list(value))
     elif spec.kind == "button":
         knob = nuke.PyScript_Knob(spec.name, spec.label, spec.command)
     elif spec.kind == "status":
@@ -123,14 +127,13 @@ def _make(spec: Param, nuke):
     return knob
 
 
-_RAW = {k.name for k in KNOBS if k.kind in ("prompt", "text", "file")}
-
-
-def knob_values(node) -> dict:
-    """The node's parameter knobs as plain values (name → value). Text is read as typed (``getText()``): a
-    prompt's ``value()`` is evaluated as TCL by Nuke, so '[...]' or '$' in it would change the prompt."""
-    return {name: node[name].getText() if name in _RAW else node[name].value()
-            for name in JOB_KNOBS + ("output_folder", "worker")}
+def knob_values(node, names=None, specs=KNOBS) -> dict:
+    """The node's parameter knobs (``names``, default the job's and the output folder and worker) as plain
+    values (name → value). Text is read as typed (``getText()``): a prompt's ``value()`` is evaluated as TCL by
+    Nuke, so '[...]' or '$' in it would change the prompt."""
+    raw = {k.name for k in specs if k.kind in ("prompt", "text", "file")}
+    names = names if names is not None else JOB_KNOBS + ("output_folder", "worker")
+    return {name: node[name].getText() if name in raw else node[name].value() for name in names}
 
 
 @dataclass(frozen=True)

@@ -74,6 +74,7 @@ JOB_PARAMS: tuple[Param, ...] = (
     Param("window_length", "int", "window length", field="window.length", advanced=True),
     Param("window_overlap", "int", "window overlap", field="window.overlap", advanced=True),
     Param("handles", "int", "handles", field="handles", advanced=True),
+    Param("mask_invert", "bool", "invert mask", field="input.mask_invert", advanced=True),
     *(p for i in range(1, 4) for p in (
         Param(f"lora_{i}", "file", f"LoRA {i}", default="",
               doc="a LoRA file (.safetensors, diffusers or kohya names, e.g. from Train LoRA) fused into the model; "

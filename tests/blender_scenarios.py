@@ -403,6 +403,51 @@ def train_lora(args):
     return out
 
 
+def matte(args):
+    """Matte strip from one point, then a Recast render that keeps the clicked object (the mask strip, inverted);
+    and the bad points, each one line."""
+    strip = image_strip(args["plate_dir"], args["names"], channel=2, start=10)
+    settings(args)
+    s = bpy.context.scene.recast
+    bpy.context.scene.frame_current = 12  # the strip's third frame: plate frame 1003
+    bpy.ops.recast.matte_point_add()
+    s.matte_points[0].x, s.matte_points[0].y = 30.0, 28.0
+    out = {}
+    try:
+        bpy.ops.recast.matte_strip()
+        out["matte"] = None
+    except RuntimeError as exc:
+        out["matte"] = str(exc)
+    out["strips"] = [describe(x) for x in strips() if x.name.startswith("plate matte")]
+    out["mask_strip"] = s.mask_strip
+    out["recast_matte"] = next(x for x in strips() if x.name.startswith("plate matte")).get("recast_matte")
+    s.mask_invert = True
+    editor().active_strip = strip
+    out["render"] = run_operator()
+    out["job_input"] = json.load(open(os.path.join(args["out"], "plate", "plate.recast.json")))["input"]
+    out["result"] = [describe(x) for x in strips() if x.name.startswith("plate recast")]
+
+    def attempt():
+        editor().active_strip = strip
+        try:
+            bpy.ops.recast.matte_strip()
+            return None
+        except RuntimeError as exc:
+            return str(exc)
+
+    s.matte_points.clear()
+    out["no point"] = attempt()
+    p = s.matte_points.add()
+    p.frame, p.x, p.y = 40, 5.0, 5.0
+    out["outside the strip"] = attempt()
+    p.frame, p.x = 11, 500.0
+    out["outside the image"] = attempt()
+    s.mask_strip = "nothing here"
+    editor().active_strip = strip
+    out["no mask strip"] = run_operator()
+    return out
+
+
 def main():
     scenario, args = sys.argv[-2], json.loads(sys.argv[-1])
     install(args["zip"])

@@ -258,3 +258,35 @@ def test_train_lora_on_a_strip_fills_a_slot_and_the_render_uses_it(blender, addo
     assert note.startswith("plate_sks_clay.safetensors@1 sha256:")
     assert r["cancelled"] == ["WARNING", "Recast: training cancelled; Train LoRA with the same settings resumes it"]
     assert r["lora_1_after"] == lora and os.path.isfile(lora)
+
+
+def test_matte_strip_from_a_point_and_a_render_that_keeps_the_object(blender, addon_zip, tmp_path, plate_args):
+    import numpy as np
+
+    from recast.core.io.exrio import read_frame
+
+    r = scenario(blender, addon_zip, tmp_path, "matte", **plate_args)
+    assert r["matte"] is None
+    (strip,) = r["strips"]
+    assert strip["name"] == "plate matte v001" and strip["channel"] == 3 and strip["exist"]
+    assert (strip["start"], strip["length"], strip["colorspace"]) == (10, 6, "Non-Color")
+    assert r["mask_strip"] == "plate matte v001"
+    matte = str(tmp_path / "out" / "plate" / "matte" / "v001" / "plate_matte.####.exr")
+    assert r["recast_matte"] == matte
+    assert r["render"] is None and r["job_input"]["mask_pattern"] == matte and r["job_input"]["mask_invert"] is True
+    header = read_frame(matte.replace("####", "1003")).header
+    assert header.attribute("recast/matte/prompts") == '[{"name":"matte","points":["1003:30,28,+"],"boxes":[]}]'
+    kept = 0
+    for f in range(1001, 1007):
+        a = read_frame(matte.replace("####", str(f))).channel("A")
+        src = read_frame(os.path.join(plate_args["plate_dir"], f"sh010.{f}.exr")).pixels[:, :, :3]
+        got = read_frame(str(tmp_path / "out" / "plate" / "render" / "v001" / f"plate.{f}.exr")).pixels[:, :, :3]
+        kept += int((a == 1.0).sum())
+        assert np.array_equal(got[a == 1.0], src[a == 1.0])  # the clicked object kept, bit-exact
+    assert kept > 0
+    assert "no prompt: add a point" in r["no point"]
+    assert "frame 1031 is outside the range 1001-1006" in r["outside the strip"]
+    assert "is outside the display window (64x40" in r["outside the image"]
+    assert "the mask strip 'nothing here' is not in the sequencer" in r["no mask strip"]
+    for key in ("no point", "outside the strip", "outside the image", "no mask strip"):
+        assert "\n" not in r[key].strip(), key

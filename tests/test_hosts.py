@@ -166,7 +166,7 @@ def test_windows_paths_in_job_files_on_the_windows_code_path(monkeypatch):
     import ntpath
 
     from recast.core.io import frames
-    from recast.core.job import document
+    from recast.core.job import before_render, document
 
     class WindowsOS:  # os as Windows' Python has it, for path handling
         path = ntpath
@@ -176,6 +176,7 @@ def test_windows_paths_in_job_files_on_the_windows_code_path(monkeypatch):
 
     monkeypatch.setattr(frames, "os", WindowsOS())
     monkeypatch.setattr(document, "os", WindowsOS())
+    monkeypatch.setattr(before_render, "os", WindowsOS())  # the same-file check of paths as text
     seq = frames.SequencePattern.parse(r"C:\shots\sh010\plate\sh010.####.exr")
     assert seq.path(1001) == r"C:\shots\sh010\plate\sh010.1001.exr" and seq.folder == r"C:\shots\sh010\plate"
     job = document.Job.from_dict({"input": {"pattern": r"plate\sh010.%04d.exr"},

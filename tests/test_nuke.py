@@ -121,7 +121,7 @@ def test_toolbar_builds_a_recast_node_on_the_selected_plate(gui, plate, tmp_path
     assert node["label"].value().startswith("not rendered")
     assert node.firstFrame() == 1001 and node.lastFrame() == 1006  # before a render the output is the plate
     assert [k.name() for k in node.knobs().values() if type(k).__name__ == "PyScript_Knob"] == [
-        "check_models", "fetch_models", "render", "cancel", "submit"]
+        "train_lora", "check_models", "fetch_models", "render", "cancel", "submit"]
     assert node["models"].value() == "not checked: press Check models"
 
 
@@ -137,8 +137,10 @@ def test_every_job_parameter_has_a_knob_with_the_job_default_and_doc(gui, plate,
     by_field = {"window.length": "window_length", "window.overlap": "window_overlap"}
     for cls, prefix in ((Job, ""), (WindowSpec, "window.")):
         for f in dataclasses.fields(cls):
-            if f.name in ("input", "output", "window", "schema", "root", "reference_image", "loras"):
-                continue  # the inputs, the output folder, the ref input and the LoRA slots stand for these
+            if f.name in ("input", "output", "window", "schema", "root", "reference_image", "loras", "customize",
+                          "matte"):
+                continue  # the inputs, the output folder, the ref input, the LoRA slots, Train LoRA and the mask
+                # input (a RecastMatte node's output) stand for these
             knob = fresh[by_field.get(prefix + f.name, f.name)]
             assert knob.value() == f.default, f.name
             assert knob.tooltip() == f.metadata["doc"], f.name
@@ -562,7 +564,7 @@ def test_opening_the_panel_or_choosing_another_model_checks_the_models(gui, plat
     node = recast_node(nuke, read_plate(nuke, plate), tmp_path / "out")
     node.showControlPanel()
     assert nuke.fake_process_events(until=lambda: "present" in node["models"].value(), timeout=60)
-    assert node["models"].value().startswith("models 'tiny': all 7 parts present")
+    assert node["models"].value().startswith("models 'tiny': all 8 parts present")
     node["model"].setValue("preset file")  # no file yet: said at once, nothing asked
     assert node["models"].value() == "model is 'preset file' but no preset file is set"
     node["model_file"].setValue(str(tmp_path / "nowhere.toml"))

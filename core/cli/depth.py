@@ -35,7 +35,7 @@ def run_depth(job, frames: FrameRange | None, reporter, cancel):
     from ..shot.model_frames import ModelFrames
 
     started = time.monotonic()
-    checked = check_inputs(job, frames)
+    checked = check_inputs(job, frames, with_matte=False)
     plate = checked.plate
     reporter.start(job=job.root, frames=str(plate.frames), total=len(plate.frames), stage="depth",
                    source=f"aov:{job.input.depth_channel}" if job.input.depth_channel else "estimator")

@@ -14,6 +14,8 @@ def add_parser(sub) -> None:
     p.add_argument("action", choices=["list", "check", "pull"],
                    help="list: presets and their parts; check: what is present/missing; pull: download")
     p.add_argument("--model", default="default", help="preset: 'default', 'tiny' or a preset file (default: default)")
+    p.add_argument("--matte-size", choices=["tiny", "small", "base-plus", "large"],
+                   help="the SAM 2.1 size 'recast matte --matte-size' uses (default: the preset's)")
     p.add_argument("--json", action="store_true", help="print JSON (pull: progress as JSON lines, what hosts read)")
     p.add_argument("--control", choices=["stdin"], help="pull: take control messages on stdin ('cancel'; the pipe "
                                                          "closing cancels too): how hosts cancel a fetch")
@@ -21,9 +23,9 @@ def add_parser(sub) -> None:
 
 def run(args, reporter, cancel) -> int:
     from ..models.parts import check_preset
-    from ..models.presets import PARTS, load_preset
+    from ..models.presets import PARTS, load_preset, with_matte_size
 
-    preset = load_preset(args.model, os.getcwd())
+    preset = with_matte_size(load_preset(args.model, os.getcwd()), args.matte_size)
     if args.action == "pull":
         return _pull(args, preset, reporter, cancel)
     if args.action == "list":

@@ -8,7 +8,8 @@ __all__ = ["COMMANDS", "build_parser", "add_job_file", "add_json", "add_job_flag
 
 #: command → module of this package defining ``add_parser(sub)`` and ``run(args, reporter, cancel)``
 COMMANDS = {"render": "render", "serve": "serve", "farm": "farm", "eval": "eval", "assemble": "assemble",
-            "depth": "depth", "models": "models", "info": "info", "demo": "demo", "customize": "customize"}
+            "depth": "depth", "models": "models", "info": "info", "demo": "demo", "customize": "customize",
+            "matte": "matte"}
 
 
 def add_job_file(parser, required: bool = True) -> None:
@@ -32,8 +33,21 @@ def add_job_flags(parser) -> None:
         kind, metavar = info.kind, info.kind.__name__.upper()
         if kind is list:  # a list field on the command line: comma-separated
             kind, metavar = (lambda text: [x.strip() for x in text.split(",") if x.strip()]), "A,B"
+        elif kind is bool:
+            kind, metavar = _truth, "true|false"
         grp.add_argument("--" + info.flag.replace("_", "-"), dest=info.flag, type=kind, default=None,
                          metavar=metavar, help=f"job '{info.path}': {info.describe()}")
+
+
+def _truth(text: str) -> bool:
+    """A boolean job field on the command line."""
+    import argparse
+
+    value = {"true": True, "1": True, "yes": True, "on": True, "false": False, "0": False, "no": False,
+             "off": False}.get(text.strip().lower())
+    if value is None:
+        raise argparse.ArgumentTypeError(f"{text!r} is not true or false")
+    return value
 
 
 def job_overrides(args) -> dict:

@@ -100,9 +100,19 @@ def write_opencue_outline(job, out: str, chunk_size: int = 16, worker: str | Non
                                          "--chunk-set", chunk_set), range=str(frames), chunk=chunk_size, **extra)
     assemble = Shell("assemble", command=cmd("assemble", "--job", job_file, "--chunk-set", chunk_set),
                      range=str(frames.first), chunk=1)
-    for layer in (depth, render, assemble):
+    before = []  # what the render needs made first: the trained LoRA, the matte from clicks
+    if job.customize is not None:
+        before.append(Shell("customize", command=cmd("customize", "--job", job_file), range=str(frames.first),
+                            chunk=1, **extra))
+    if job.matte is not None:
+        before.append(Shell("matte", command=cmd("matte", "--job", job_file), range=str(frames.first),
+                            chunk=1, **extra))
+    layers = [*before, depth, render, assemble]
+    for layer in layers:
         outline.add_layer(layer)
     render.depend_all(depth)
+    for layer in before:
+        render.depend_all(layer)
     assemble.depend_all(render)
     spec = _serialize(outline, OutlineLauncher, serialize_simple, user)
     path = os.path.join(os.path.abspath(out), f"{name}.cuejob.xml")
@@ -110,7 +120,7 @@ def write_opencue_outline(job, out: str, chunk_size: int = 16, worker: str | Non
 
     with atomic_path(path, JobError) as tmp, open(tmp, "w", encoding="utf-8") as fh:
         fh.write(spec)
-    return {"spec": path, "layers": ["depth", "render", "assemble"], "chunk_set": chunk_set, "name": name,
+    return {"spec": path, "layers": [layer.get_name() for layer in layers], "chunk_set": chunk_set, "name": name,
             "show": show, "shot": shot, "user": user,
             "submit": shlex.join(["python", "-c", f"import opencue; opencue.api.launchSpec(open({path!r}).read())"])}
 

@@ -4,7 +4,8 @@ The bundle folder holds ``template.json`` (the job template), ``parameter_values
 (Deadline Cloud's ``parameterValues`` list) and ``job.json`` (the Recast job, every path
 absolute). Steps: **Customize** (only when the job has a ``customize`` section: ``recast customize --job``
 trains the LoRA the render then fuses; its images travel as the ``TrainingImages`` PATH parameter),
-**Depth** (the shot's depth, cached beside the output), **Render** (chunks
+**Matte** (only when the job has a ``matte`` section: ``recast matte --job`` makes the matte from its
+clicks, into the output folder, where the render reads it), **Depth** (the shot's depth, cached beside the output), **Render** (chunks
 of ``ChunkSize`` frames through the ``TASK_CHUNKING`` extension, contiguous, with handles
 from the job) and **Assemble** (the seams). Every parameter of the render travels in the job
 file: the command lines hold only paths, frame ranges and names, as separate arguments (no
@@ -95,7 +96,8 @@ def _gpu(gpu: bool) -> dict:
     return {"hostRequirements": {"amounts": [{"name": "amount.worker.gpu", "min": 1}]}} if gpu else {}
 
 
-def template(name: str, gpu: bool, paths: dict | None = None, training: tuple[str, str] | None = None) -> dict:
+def template(name: str, gpu: bool, paths: dict | None = None, training: tuple[str, str] | None = None,
+             with_matte: bool = False) -> dict:
     job = "{{Param.JobFile}}"
     paths = paths or {}
     over = _overrides(paths)
@@ -107,6 +109,15 @@ def template(name: str, gpu: bool, paths: dict | None = None, training: tuple[st
                       "script": {"actions": {"onRun": _action(["customize", "--job", job, "--images", images,
                                                                *(["--output", output[0]] if output else [])])}},
                       **_gpu(gpu)}]
+    matte = []  # the Matte step, when the job makes its matte from clicks
+    if with_matte:
+        plate = [a for flag, a in zip(over, over[1:]) if flag == "--input"]
+        output = [a for flag, a in zip(over, over[1:]) if flag == "--output"]
+        matte = [{"name": "Matte",
+                  "script": {"actions": {"onRun": _action(["matte", "--job", job,
+                                                           *(["--input", plate[0]] if plate else []),
+                                                           *(["--job-output", output[0]] if output else [])])}},
+                  **_gpu(gpu)}]
     host = _gpu(gpu)
     path_params = [{"name": p, "type": "PATH", "objectType": _PATHS[p][0], "dataFlow": _PATHS[p][1],
                     "description": f"{_PATHS[p][3]}: {'read' if _PATHS[p][1] == 'IN' else 'written'} by the render"}
@@ -132,11 +143,13 @@ def template(name: str, gpu: bool, paths: dict | None = None, training: tuple[st
         ],
         "steps": [
             *customize,
+            *matte,
             {"name": "Depth",
              "script": {"actions": {"onRun": _action(["depth", "--job", job, *over])}},
              **host},
             {"name": "Render",
-             "dependencies": [{"dependsOn": "Depth"}] + ([{"dependsOn": "Customize"}] if training else []),
+             "dependencies": [{"dependsOn": "Depth"}] + ([{"dependsOn": "Customize"}] if training else [])
+             + ([{"dependsOn": "Matte"}] if with_matte else []),
              "stepEnvironments": [{
                  "name": "RecastServer",
                  "description": "keeps the models loaded on this host for every chunk it renders",
@@ -198,7 +211,7 @@ def write_openjd_bundle(job, out: str, chunk_size: int = 16, worker: str | None 
     name = f"Recast {os.path.basename(job.output_sequence.pattern).split('.')[0]}"
     paths = _job_paths(job)
     training = _training_images(job)
-    document = template(name, gpu, paths, training)
+    document = template(name, gpu, paths, training, job.matte is not None)
     check_template(document)
     chunk_set = time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
     # JobFile is left to its default (job.json, resolved inside the bundle by the submitter)

@@ -228,3 +228,19 @@ def _model_view(v):
 
 
 _allows(_model_view, str, choices=MODEL_VIEWS)
+
+
+def _matte_objects(v):
+    """The ``matte`` section's objects, parsed (:mod:`recast.core.matte.prompts`) and kept in their JSON form."""
+    from ..matte.prompts import objects_from_data, objects_to_data
+
+    try:
+        objects = objects_from_data(v)
+    except RecastError as exc:
+        raise ValueError(f"objects whose prompts read ({exc})") from None
+    if not objects:
+        raise ValueError("at least one object with a click or a box")
+    return objects_to_data(objects)
+
+
+_allows(_matte_objects, list)

@@ -23,13 +23,14 @@ from ..io.atomic import atomic_path
 from ..io.frames import FrameRange, SequencePattern
 from .checks import (SCHEMA, _choice, _device, _integer, _loras, _number, _optional, _model_view, _prompt,
                      _resolution, _schema, _spec, _string)
-from .sections import CustomizeSpec, InputSpec, OutputSpec, WindowSpec
+from .before_render import BeforeRender, _same
+from .sections import CustomizeSpec, InputSpec, MatteSpec, OutputSpec, WindowSpec
 
 __all__ = ["SCHEMA", "Job", "load_job"]
 
 
 @dataclass(frozen=True)
-class Job:
+class Job(BeforeRender):
     """Every parameter of one render. Build with :func:`load_job` or :meth:`Job.from_dict`."""
 
     input: InputSpec = _spec(None, "the plate", required=True)
@@ -64,6 +65,8 @@ class Job:
     window: WindowSpec = field(default_factory=WindowSpec, metadata={"doc": "context windows"})
     customize: CustomizeSpec | None = field(default=None, metadata={"doc": "train a LoRA first (optional)",
                                                                     "optional_section": True})
+    matte: MatteSpec | None = field(default=None, metadata={"doc": "make the edit's matte from clicks first "
+                                                            "(optional)", "optional_section": True})
     handles: int = _spec(_integer(0, 64), "extra frames rendered around a farm chunk", 4)
     root: str = field(default=".", compare=False, metadata={"internal": True})
 
@@ -91,51 +94,18 @@ class Job:
         if _same(self.path(self.input.pattern), self.path(self.output.pattern)):
             raise JobError("job fields 'input.pattern' and 'output.pattern' name the same files; "
                            "the plate would be overwritten, choose another output")
+        if self.input.mask_invert and not (self.input.mask_channel or self.input.mask_pattern or self.matte):
+            raise JobError("job field 'input.mask_invert' is true but the job has no matte to invert; give "
+                           "'input.mask_pattern', 'input.mask_channel' or a 'matte' section, or set it to false")
+        if self.matte is not None and self.input.mask_pattern:
+            raise JobError("job fields 'matte' and 'input.mask_pattern' both name the edit's matte; keep one (the "
+                           "'matte' section makes it from clicks, 'input.mask_pattern' reads one already made)")
+        if self.matte is not None and _same(self.matte_output, self.path(self.output.pattern)):
+            raise JobError("job fields 'matte.output' and 'output.pattern' name the same files; choose another "
+                           "matte output")
         if self.input.mask_pattern and _same(self.path(self.input.mask_pattern), self.path(self.output.pattern)):
             raise JobError("job fields 'input.mask_pattern' and 'output.pattern' name the same files; "
                            "the matte would be overwritten, choose another output")
-
-    def _check_loras(self):
-        """Each LoRA is a readable safetensors LoRA (its header, no tensor loaded), and none is there twice."""
-        from ..errors import ModelError
-        from ..models.lora import read_lora_header
-
-        seen: list[str] = []
-        for i, lora in enumerate(self.loras or ()):
-            path = self.path(lora["path"])
-            try:
-                read_lora_header(path)
-            except ModelError as exc:
-                raise JobError(f"job field 'loras[{i}]': {exc}") from None
-            for j, other in enumerate(seen):
-                if _same(path, other) or os.path.samefile(path, other):
-                    raise JobError(f"job field 'loras[{i}]': {path!r} is the same LoRA as loras[{j}]; give each "
-                                   "LoRA once, with the weight you want")
-            seen.append(path)
-
-    @property
-    def trained_lora(self) -> str | None:
-        """The LoRA the ``customize`` section trains (absolute path), if the job has one."""
-        if self.customize is None:
-            return None
-        if self.customize.out:
-            return self.path(self.customize.out)
-        return os.path.join(os.path.dirname(self.path(self.output.pattern)), "lora", "customize.safetensors")
-
-    @property
-    def lora_files(self) -> list[tuple[str, float]]:
-        """(absolute path, weight) of each LoRA, in order: the job's ``loras``, then the trained one."""
-        files = [(self.path(x["path"]), x["weight"]) for x in self.loras or ()]
-        if self.customize is not None:
-            files.append((self.trained_lora, self.customize.weight))
-        return files
-
-    def require_trained_lora(self) -> None:
-        """JobError when the ``customize`` section's LoRA is not trained yet (before a render needs it)."""
-        path = self.trained_lora
-        if path and not os.path.isfile(path):
-            raise JobError(f"job field 'customize': its LoRA {path!r} is not trained yet; run 'recast customize --job "
-                           "FILE' first (a farm bundle's Customize step does)")
 
     # --- using ----------------------------------------------------------------------
 
@@ -155,6 +125,9 @@ class Job:
 
     @property
     def mask_sequence(self) -> SequencePattern | None:
+        """The matte restricting the edit: ``input.mask_pattern``, or what the ``matte`` section makes."""
+        if self.matte is not None:
+            return SequencePattern.parse(self.matte_output)
         return SequencePattern.parse(self.path(self.input.mask_pattern)) if self.input.mask_pattern else None
 
     @property
@@ -184,7 +157,10 @@ class Job:
         custom = self.customize and dataclasses.replace(  # a null 'out' stays null: it follows the output folder
             self.customize, images=self.path(self.customize.images),
             out=self.path(self.customize.out) if self.customize.out else None)
-        return dataclasses.replace(self, input=inp, output=out, reference_image=ref, loras=loras, customize=custom)
+        matte = self.matte and dataclasses.replace(  # a null 'output' stays null: it follows the output folder
+            self.matte, output=self.path(self.matte.output) if self.matte.output else None)
+        return dataclasses.replace(self, input=inp, output=out, reference_image=ref, loras=loras, customize=custom,
+                                   matte=matte)
 
     def replace(self, **changes) -> "Job":
         """A validated copy with fields changed (nested ones as dicts, e.g. input={'frames': ...})."""
@@ -214,14 +190,8 @@ class Job:
             fh.write(self.to_json() + "\n")
 
 
-def _same(a: str, b: str) -> bool:
-    """Two paths as text name the same file (case folded where the OS folds it: Windows). The files
-    themselves are compared before a render (:mod:`recast.core.shot.protect`)."""
-    return os.path.normcase(os.path.normpath(a)) == os.path.normcase(os.path.normpath(b))
-
-
 _SECTIONS = {"InputSpec": InputSpec, "OutputSpec": OutputSpec, "WindowSpec": WindowSpec,
-             "CustomizeSpec | None": CustomizeSpec}
+             "CustomizeSpec | None": CustomizeSpec, "MatteSpec | None": MatteSpec}
 
 
 def _build(cls, data: dict, prefix: str) -> dict:

@@ -1,14 +1,15 @@
 """The sections of a job document: the plate (``input``), the result (``output``), the context windows
-(``window``) and the optional LoRA training (``customize``). Each field carries its check and doc."""
+(``window``), the optional LoRA training (``customize``) and the optional matte from prompts (``matte``).
+Each field carries its check and doc."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .checks import (_boolean, _colorspace, _exr_pattern, _frames, _integer, _number, _optional, _pattern, _spec,
-                     _string, _views)
+from .checks import (_boolean, _choice, _colorspace, _exr_pattern, _frames, _integer, _matte_objects, _number,
+                     _optional, _pattern, _spec, _string, _views)
 
-__all__ = ["InputSpec", "OutputSpec", "WindowSpec", "CustomizeSpec"]
+__all__ = ["InputSpec", "OutputSpec", "WindowSpec", "CustomizeSpec", "MatteSpec"]
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,8 @@ class InputSpec:
                                "\"right\"]; null = the default (hero) view only", None)
     mask_pattern: str | None = _spec(_optional(_pattern), "matte sequence restricting the edit, e.g. "
                                      "'matte/sh010_fg.####.exr'", None)
+    mask_invert: bool = _spec(_boolean, "edit where the matte is 0 and keep the plate where it is 1 (keep the actor, "
+                              "replace the world)", False)
 
 
 @dataclass(frozen=True)
@@ -68,3 +71,18 @@ class CustomizeSpec:
     weight: float = _spec(_number(-2.0, 2.0), "how strongly the render applies the trained LoRA", 1.0)
     out: str | None = _spec(_optional(_string(False)), "the LoRA file; null = lora/customize.safetensors in the "
                             "output folder", None)
+
+
+@dataclass(frozen=True)
+class MatteSpec:
+    """Make the edit's matte from clicks and boxes first (``recast matte --job``; the farm bundle's Matte step);
+    the render then uses it as ``input.mask_pattern`` (its alpha: every object)."""
+
+    objects: list = _spec(_matte_objects, "objects to matte, each with clicks and boxes on frames, e.g. "
+                          "[{\"name\": \"actor\", \"points\": [\"1001:640,360\"], \"boxes\": []}]; coordinates are "
+                          "display-window pixels from the top left", required=True)
+    output: str | None = _spec(_optional(_exr_pattern), "the matte sequence; null = matte/matte.####.exr in the "
+                               "output folder", None)
+    size: str | None = _spec(_optional(_choice("tiny", "small", "base-plus", "large")),
+                             "SAM 2.1 size when the preset's matte part is a public SAM 2.1 checkpoint; null = "
+                             "the preset's", None)

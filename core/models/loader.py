@@ -176,6 +176,28 @@ class Loader:
                 CLIPModel.from_pretrained(folder, **self._kw(folder)))
         return self._once("clip", build)
 
+    def matte(self):
+        """``(Sam2VideoModel, image mean, image std)``: SAM 2.1 video for ``recast matte``. Its processor
+        needs torchvision, so only its normalisation is read (``preprocessor_config.json``; ImageNet's
+        without one) and frames are prepared by :mod:`recast.core.matte.frames`."""
+        def build():
+            import json
+
+            from transformers import Sam2VideoModel
+
+            folder = locate(self.preset, "matte")
+            model = Sam2VideoModel.from_pretrained(folder, **self._kw(folder))
+            mean, std = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+            for name in ("preprocessor_config.json", "video_preprocessor_config.json"):
+                config = os.path.join(folder, name)
+                if os.path.isfile(config):
+                    with open(config, encoding="utf-8") as fh:
+                        data = json.load(fh)
+                    mean, std = tuple(data.get("image_mean", mean)), tuple(data.get("image_std", std))
+                    break
+            return self._to(model), mean, std
+        return self._once("matte", build)
+
     # --- diffusion -------------------------------------------------------------------
     def vae(self):
         def build():

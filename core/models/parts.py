@@ -15,7 +15,7 @@ import warnings
 from dataclasses import dataclass
 
 from ..errors import ModelError
-from .presets import PARTS, ModelPart, Preset
+from .presets import OPTIONAL_PARTS, PARTS, ModelPart, Preset
 
 __all__ = ["PartStatus", "locate", "use_safetensors", "check_preset", "pull_preset", "parameter_count"]
 
@@ -103,9 +103,12 @@ def use_safetensors(preset: Preset, folder: str) -> bool:
 
 
 def check_preset(preset: Preset) -> list[PartStatus]:
-    """Every part: present or not, where, how big, and what is wrong."""
+    """Every part (an optional one only when the preset names it): present or not, where, how big, and what is
+    wrong."""
     out = []
     for role in PARTS:
+        if role in OPTIONAL_PARTS and role not in preset.parts:
+            continue
         if role not in preset.parts:
             out.append(PartStatus(role, "-", False, problem="not named in the preset"))
             continue

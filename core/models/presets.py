@@ -15,6 +15,7 @@ preset file.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import tomllib
@@ -22,7 +23,7 @@ from dataclasses import dataclass, field
 
 from ..errors import ModelError
 
-__all__ = ["PARTS", "ModelPart", "Preset", "load_preset", "read_preset_file"]
+__all__ = ["PARTS", "OPTIONAL_PARTS", "MATTE_SIZES", "ModelPart", "Preset", "load_preset", "read_preset_file", "with_matte_size"]
 
 #: every part a preset names, and what it is for
 PARTS = {
@@ -33,11 +34,17 @@ PARTS = {
     "image_encoder": "CLIP vision encoder for the IP-Adapter",
     "depth": "monocular depth estimator",
     "clip": "CLIP for metrics",
+    "matte": "SAM 2.1 video segmentation (recast matte)",
 }
 
+#: parts a preset may leave out: only the command that uses one needs it (``recast matte``)
+OPTIONAL_PARTS = frozenset({"matte"})
+
+#: ``matte_size`` → the public SAM 2.1 checkpoint of that size (``recast matte --matte-size``)
+MATTE_SIZES = {"tiny": "facebook/sam2.1-hiera-tiny", "small": "facebook/sam2.1-hiera-small",
+               "base-plus": "facebook/sam2.1-hiera-base-plus", "large": "facebook/sam2.1-hiera-large"}
+
 _BUILTIN = os.path.join(os.path.dirname(__file__), "preset_files")
-
-
 
 
 @dataclass(frozen=True)
@@ -139,3 +146,19 @@ def load_preset(name: str, base_folder: str = ".") -> Preset:
         known = sorted(["tiny"] + [os.path.splitext(n)[0] for n in os.listdir(_BUILTIN) if n.endswith(".toml")])
         raise ModelError(f"model preset {name!r} is neither a built-in preset ({', '.join(known)}) nor a preset file")
     return read_preset_file(path)
+
+
+def with_matte_size(preset: Preset, size: str | None) -> Preset:
+    """``preset`` with its matte part swapped for the public SAM 2.1 checkpoint of ``size`` (tiny, small,
+    base-plus, large); the preset itself for None. Only a preset whose matte part is one of those
+    checkpoints can change size (a local or studio model has one size)."""
+    if size is None:
+        return preset
+    if size not in MATTE_SIZES:
+        raise ModelError(f"matte size {size!r} is not one of {', '.join(MATTE_SIZES)}")
+    part = preset.part("matte")
+    if part.local or part.source not in MATTE_SIZES.values():
+        raise ModelError(f"matte size {size!r}: the preset's matte part ({part.describe()}) is not one of the public "
+                         "SAM 2.1 checkpoints, so its size cannot be chosen; leave the size unset")
+    parts = {**preset.parts, "matte": ModelPart("matte", MATTE_SIZES[size], revision=part.revision)}
+    return dataclasses.replace(preset, parts=parts)

@@ -19,7 +19,7 @@ from .cache import cache_root
 
 __all__ = ["TINY_VERSION", "ensure_tiny", "build_tiny"]
 
-TINY_VERSION = "1"
+TINY_VERSION = "2"  # 2: the matte part (SAM 2.1 video)
 SEED = 0
 CROSS_DIM = 32  # text hidden size = UNet cross-attention dim
 BLOCKS = (32, 64)  # UNet / ControlNet / motion adapter channels
@@ -44,6 +44,8 @@ source = "./image_encoder"
 source = "./depth"
 [parts.clip]
 source = "./clip"
+[parts.matte]
+source = "./matte"
 """
 
 
@@ -175,6 +177,10 @@ def build_tiny(folder: str) -> str:
     clip.save_pretrained(os.path.join(folder, "clip"), safe_serialization=True)
     CLIPProcessor(image_processor=CLIPImageProcessor(**_clip_processor_kw()), tokenizer=tok).save_pretrained(
         os.path.join(folder, "clip"))
+
+    from .tiny_matte import build_tiny_matte
+
+    build_tiny_matte(os.path.join(folder, "matte"))
 
     path = os.path.join(folder, "preset.toml")
     with open(path, "w", encoding="utf-8") as fh:

@@ -27,9 +27,10 @@ class Checked:
     matte: Matte  #: the edit's weight per frame (disabled when the job has no mask)
 
 
-def check_inputs(job, frames: FrameRange | None = None) -> Checked:
+def check_inputs(job, frames: FrameRange | None = None, with_matte: bool = True) -> Checked:
     """The plate's frames, layout, colour space, depth and mask channels, matte and output folder of
-    ``job`` (or of its sub-range ``frames``)."""
+    ``job`` (or of its sub-range ``frames``); ``with_matte=False`` leaves the matte out (depth needs none, and
+    on the farm it runs beside the step that makes it)."""
     job_range = job.frame_range
     if frames is not None and job_range is not None and not (frames.first in job_range and frames.last in job_range):
         raise SequenceError(f"frames {frames} are outside the job's range {job_range}")
@@ -40,11 +41,11 @@ def check_inputs(job, frames: FrameRange | None = None) -> Checked:
     for layer in plate.layers:
         if job.input.depth_channel:
             find_channel(plate.parts, layer, job.input.depth_channel)
-        if job.input.mask_channel and not job.input.mask_pattern:
+        if with_matte and job.input.mask_channel and not job.mask_sequence:
             if job.input.mask_channel not in plate.parts[layer.part].channels and \
                     layer.prefix + job.input.mask_channel not in plate.parts[layer.part].channels:
                 plate.parts[layer.part].index(job.input.mask_channel)  # the one-line error naming the channels
-    matte = Matte(job, plate)
+    matte = Matte(job, plate) if with_matte else Matte.off(plate)
     space = plate_colorspace(job.input.colorspace, plate.header.colorspace)
     check_outputs_spare_inputs(job, shot.frames)  # before the output folder (or its cache) is created
     folder = prepare_output(job.output_sequence)

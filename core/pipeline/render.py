@@ -65,6 +65,7 @@ def render(job: Job, frames: FrameRange | None = None, reporter: Reporter | None
 
     # 1-2. check the inputs, plan the render
     job.require_trained_lora()  # a job that trains a LoRA first renders only once it is there
+    job.require_matte()  # a job that makes its matte from clicks first, likewise
     plan = plan_render(job, frames, chunk, chunk_set, context)
     result.skipped = plan.skipped
 

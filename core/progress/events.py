@@ -6,7 +6,8 @@ One JSON object per line on stdout, flushed at once, each with an ``event`` key:
   (render: also ``rendered`` — the range denoised, handles included —, ``model_size``,
   ``windows``, ``steps``, ``skipped``)
 * ``progress``: ``stage`` (load / depth / encode / denoise / write; assemble; read / measure in eval; fetch in
-  ``models pull``, with ``part``), ``done``,
+  ``models pull``, with ``part``; train in ``customize``; track in ``matte``, with ``direction``: prompt,
+  forward or backward), ``done``,
   ``total``; denoise also
   ``step`` and ``steps`` (one event per window per step)
 * ``frame``: ``frame`` (number), ``path`` (the finished file; it is complete when announced),
@@ -32,13 +33,14 @@ __all__ = ["Reporter", "STAGE_SHARES", "STAGE_WORDS", "overall"]
 #: share of a render's whole progress each stage fills (depth and content are quick, denoising is most of it)
 STAGE_SHARES = {"load": (0.0, 0.01), "depth": (0.01, 0.1), "encode": (0.1, 0.15), "denoise": (0.15, 0.9), "write": (0.9, 1.0),
                 "assemble": (0.0, 1.0), "read": (0.0, 0.3), "measure": (0.3, 1.0),
-                "fetch": (0.0, 1.0), "train": (0.02, 1.0)}
+                "fetch": (0.0, 1.0), "train": (0.02, 1.0), "track": (0.02, 1.0)}
 
 
 #: what a person reads for each stage
 STAGE_WORDS = {"load": "loading models", "depth": "depth", "encode": "encoding the plate", "denoise": "denoising",
                "write": "writing frames", "assemble": "assembling seams", "read": "reading frames",
-               "measure": "measuring", "fetch": "fetching model parts", "train": "training"}
+               "measure": "measuring", "fetch": "fetching model parts", "train": "training",
+                "track": "tracking"}
 
 
 def overall(stage: str, done: int, total: int) -> float | None:

@@ -1,8 +1,10 @@
 """Masked editing: where the edit applies (1) and where the plate is kept (0).
 
 The weight comes from a channel of the plate (``input.mask_channel``, e.g. its alpha) or from
-a matte sequence (``input.mask_pattern``; its ``mask_channel``, else its alpha, else its only
-channel). A matte's data window may differ from the plate's (Nuke writes a matte's bounding
+a matte sequence (``input.mask_pattern``, or the one the job's ``matte`` section makes; its
+``mask_channel``, else its alpha, else its only channel). ``input.mask_invert`` turns it round:
+the edit goes where the matte is 0 and the plate is kept where it is 1 (keep the actor, replace
+the world) — outside the matte's data window, then, is edited. A matte's data window may differ from the plate's (Nuke writes a matte's bounding
 box): it is placed by pixel coordinates, and pixels outside it are 0 (keep the plate). NaN
 counts as 0; values are clipped to 0..1.
 
@@ -30,9 +32,17 @@ class Matte:
         self.plate = plate
         self.sequence = job.mask_sequence
         self.channel = job.input.mask_channel
+        self.invert = job.input.mask_invert
         self.enabled = bool(self.sequence or self.channel)
         if self.sequence:
             self._check_sequence()
+
+    @classmethod
+    def off(cls, plate) -> "Matte":
+        """No matte: what needs the plate alone (``recast depth``) does not read or check one."""
+        matte = cls.__new__(cls)
+        matte.plate, matte.sequence, matte.channel, matte.invert, matte.enabled = plate, None, None, False, False
+        return matte
 
     def _check_sequence(self) -> None:
         seq = self.sequence
@@ -69,7 +79,8 @@ class Matte:
         else:  # a matte sequence: its own (possibly moving) bounding boxes, placed by coordinates
             matte = read_frame(self.sequence.path(f))
             values = place(matte.channel(self.channel), matte.header.data_window, window)
-        return np.clip(np.nan_to_num(values, nan=0.0), 0.0, 1.0).astype(np.float32)[:, :, None]
+        values = np.clip(np.nan_to_num(values, nan=0.0), 0.0, 1.0).astype(np.float32)
+        return (1.0 - values if self.invert else values)[:, :, None]
 
 
 def composite(plate_rgb: np.ndarray, new_rgb: np.ndarray, weight: np.ndarray) -> np.ndarray:

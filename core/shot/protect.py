@@ -14,7 +14,7 @@ import os
 
 from ..errors import OutputError
 
-__all__ = ["check_outputs_spare_inputs"]
+__all__ = ["check_outputs_spare_inputs", "check_spares"]
 
 
 def _identities(path: str) -> list:
@@ -27,31 +27,37 @@ def _identities(path: str) -> list:
     return ids
 
 
-def _inputs(job) -> dict:
-    """identity → what the input is, for every input file on disk (and every plate frame of the range)."""
+def _inputs(sequences, files, frame_range) -> dict:
+    """identity → what the input is, for every input file on disk (and every frame of ``frame_range``)."""
     known = {}
-    sequences = [("plate", job.input_sequence)] + ([("matte", job.mask_sequence)] if job.mask_sequence else [])
     for kind, seq in sequences:
         paths = dict(seq.scan())
-        if job.frame_range is not None:
-            paths.update({f: seq.path(f) for f in job.frame_range})
+        if frame_range is not None:
+            paths.update({f: seq.path(f) for f in frame_range})
         for f, path in paths.items():
             for ident in _identities(path):
                 known.setdefault(ident, f"{kind} frame {f} ({path})")
-    if job.reference_image:
-        for ident in _identities(job.path(job.reference_image)):
-            known.setdefault(ident, f"the reference image ({job.path(job.reference_image)})")
+    for what, path in files:
+        for ident in _identities(path):
+            known.setdefault(ident, f"{what} ({path})")
     return known
 
 
-def check_outputs_spare_inputs(job, frames) -> None:
-    """OutputError when an output frame of ``frames`` is the same file as any input of ``job``."""
-    known = _inputs(job)
-    out = job.output_sequence
+def check_spares(out, frames, sequences, files=(), frame_range=None, doing: str = "the render") -> None:
+    """OutputError when a frame of ``out`` (a SequencePattern) in ``frames`` is the same file as a frame of one
+    of ``sequences`` ((kind, SequencePattern) pairs: on disk, or in ``frame_range``) or one of ``files``
+    ((what, path) pairs)."""
+    known = _inputs(sequences, files, frame_range)
     for f in frames:
         path = out.path(f)
         for ident in _identities(path):
             if ident in known:
-                what = known[ident]
-                raise OutputError(f"output frame {f} ({path}) is the same file as {what}: the render would "
+                raise OutputError(f"output frame {f} ({path}) is the same file as {known[ident]}: {doing} would "
                                   f"overwrite its input; choose another output pattern or folder")
+
+
+def check_outputs_spare_inputs(job, frames) -> None:
+    """OutputError when an output frame of ``frames`` is the same file as any input of ``job``."""
+    sequences = [("plate", job.input_sequence)] + ([("matte", job.mask_sequence)] if job.mask_sequence else [])
+    files = [("the reference image", job.path(job.reference_image))] if job.reference_image else []
+    check_spares(job.output_sequence, frames, sequences, files, job.frame_range)

@@ -270,11 +270,69 @@ class Double_Knob(Array_Knob):
     _default = 0.0
 
 
+class XY_Knob(Array_Knob):
+    """A 2-D position (``value(0)`` x, ``value(1)`` y; ``x()``, ``y()``): in Nuke's pixel coordinates, origin at the
+    bottom left of the format, as the viewer's handle places it. ``value()`` without an index is x, as Nuke's
+    Array_Knob gives its first value; ``setValue([x, y])`` or ``setValue(v, index)``."""
+
+    def __init__(self, name, label=None, *args):
+        super().__init__(name, label)
+        self._value = [0.0, 0.0]
+
+    def value(self, index=0):
+        self._live("value")
+        return self._value[index]
+
+    def getValue(self):
+        return list(self._value)
+
+    def x(self):
+        return self.value(0)
+
+    def y(self):
+        return self.value(1)
+
+    def setValue(self, value, index=None):
+        self._live("setValue")
+        if index is None:
+            if not isinstance(value, (list, tuple)) or len(value) != 2:
+                raise TypeError(f"{self._name}: expected [x, y] or a value and its index")
+            self._value = [self._coerce(v) for v in value]
+        else:
+            if index not in (0, 1):
+                raise IndexError(f"{self._name}: index {index} out of range")
+            self._value[index] = self._coerce(value)
+        if self._node is not None:
+            self._node._knob_changed(self)
+        return True
+
+
 class ColorChip_Knob(Int_Knob):
     def _coerce(self, value):
         if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**32:
             raise TypeError(f"{self._name}: expected an unsigned 0xRRGGBBAA int")
         return value
+
+
+class Channel_Knob(Knob):
+    """One channel, named as Nuke names it: ``rgba.red`` … ``rgba.alpha``, ``layer.channel``, or ``none``."""
+
+    def __init__(self, name, label=None, value="rgba.alpha"):
+        super().__init__(name, label)
+        self._value = value
+
+    def _coerce(self, value):
+        if not isinstance(value, str) or not (value == "none" or re.match(r"^\w+\.\w+$", value)):
+            raise ValueError(f"{self._name}: {value!r} is not a channel ('layer.channel', e.g. rgba.alpha)")
+        return value
+
+
+#: Nuke's rgba channels ↔ the EXR channel names Nuke reads and writes for them
+_NUKE_RGBA = {"rgba.red": "R", "rgba.green": "G", "rgba.blue": "B", "rgba.alpha": "A"}
+
+
+def _exr_channel(nuke_name: str) -> str:
+    return _NUKE_RGBA.get(nuke_name, nuke_name)
 
 
 class Boolean_Knob(Knob):
@@ -362,6 +420,7 @@ def _builtin_knobs(cls):
         "Output": [],
         "Dot": [],
         "Switch": [Double_Knob("which")],
+        "Copy": [Channel_Knob("from0", "Copy channel"), Channel_Knob("to0", "to")],
         "Read": [File_Knob("file"), Int_Knob("first"), Int_Knob("last"), Int_Knob("origfirst"),
                  Int_Knob("origlast"),
                  Enumeration_Knob("on_error", "missing frames", ["error", "black", "checkerboard", "nearest frame"]),
@@ -530,7 +589,7 @@ class Node:
         self._live("maxInputs")
         if self._class == "Group":
             return sum(1 for c in self._children if c._class == "Input")
-        return {"Read": 0, "Root": 0, "Input": 0, "Switch": 2}.get(self._class, 1)
+        return {"Read": 0, "Root": 0, "Input": 0, "Switch": 2, "Copy": 2}.get(self._class, 1)
 
     def dependencies(self):
         return [n for n in self._inputs if n is not None]
@@ -578,6 +637,8 @@ class Node:
             return src._image(frame) if src is not None else _black()
         if self._class == "Read":
             return self._read(frame)
+        if self._class == "Copy":
+            return self._copy(frame)
         src = self._upstream()
         if src is None:
             return _black()
@@ -600,6 +661,55 @@ class Node:
             buf.read(force=True)
             self._cache[frame] = buf
         return self._cache[frame]
+
+    def _copy(self, frame):
+        """Input B (0) with channel ``to0`` replaced by input A's (1) ``from0``, over B's bounding box (A is 0
+        where it has no pixels, as in Nuke)."""
+        import numpy as np
+        import OpenImageIO as oiio
+
+        b = self.input(0)._image(frame) if self.input(0) is not None else _black()
+        a_node = self.input(1)
+        src, dst = _exr_channel(self._knobs["from0"]._value), _exr_channel(self._knobs["to0"]._value)
+        if a_node is None or "none" in (src, dst):
+            return b
+        a = a_node._image(frame)
+        spec = b.spec()
+        roi = oiio.ROI(spec.x, spec.x + spec.width, spec.y, spec.y + spec.height, 0, 1, 0, spec.nchannels)
+        pixels = np.array(b.get_pixels(oiio.FLOAT, roi), dtype=np.float32).reshape(spec.height, spec.width, -1)
+        names = list(spec.channelnames)
+        values = np.zeros((spec.height, spec.width), np.float32)
+        a_names = list(a.spec().channelnames)
+        if src in a_names:
+            k = a_names.index(src)
+            got = np.array(a.get_pixels(oiio.FLOAT, oiio.ROI(roi.xbegin, roi.xend, roi.ybegin, roi.yend, 0, 1, k, k + 1)),
+                           dtype=np.float32)
+            values = got.reshape(spec.height, spec.width)
+        if dst in names:
+            pixels[:, :, names.index(dst)] = values
+        else:
+            pixels = np.concatenate([pixels, values[:, :, None]], axis=2)
+            names.append(dst)
+        out_spec = oiio.ImageSpec(spec.width, spec.height, len(names), oiio.FLOAT)
+        out_spec.x, out_spec.y = spec.x, spec.y
+        out_spec.full_x, out_spec.full_y, out_spec.full_width, out_spec.full_height = (
+            spec.full_x, spec.full_y, spec.full_width, spec.full_height)
+        out_spec.channelnames = tuple(names)
+        for attr in spec.extra_attribs:
+            out_spec.attribute(attr.name, attr.type, attr.value)
+        out = oiio.ImageBuf(out_spec)
+        out.set_pixels(oiio.ROI(spec.x, spec.x + spec.width, spec.y, spec.y + spec.height, 0, 1, 0, len(names)),
+                       np.ascontiguousarray(pixels))
+        return out
+
+    def format(self):
+        """The node's format (display window): a Read's files', else what flows into it."""
+        self._live("format")
+        if self._class == "Read":
+            spec = self._read(self.frameRange()[0]).spec()
+            return Format(spec.full_width, spec.full_height, spec.full_x, spec.full_y)
+        src = self.input(0) if self._class == "Copy" else self._upstream()
+        return src.format() if src is not None else Format(2048, 1556)
 
     def _write(self, frame):
         import OpenImageIO as oiio
@@ -673,6 +783,36 @@ class Group(Node):
     def __init__(self, cls, parent):
         self._children = []
         super().__init__(cls, parent)
+
+
+class Format:
+    """A node's format: its display window's size (``width()``, ``height()``) and origin."""
+
+    def __init__(self, width, height, x=0, y=0):
+        self._size, self._origin = (int(width), int(height)), (int(x), int(y))
+
+    def width(self):
+        return self._size[0]
+
+    def height(self):
+        return self._size[1]
+
+    def x(self):
+        return self._origin[0]
+
+    def y(self):
+        return self._origin[1]
+
+
+_frame = [1]
+
+
+def frame(f=None):
+    """The current frame (what the viewer shows); ``frame(f)`` moves to it, as Nuke's ``nuke.frame(f)``."""
+    _main_only("frame")
+    if f is not None:
+        _frame[0] = int(f)
+    return _frame[0]
 
 
 def _black():
@@ -943,6 +1083,7 @@ def fake_reset(gui=True):
     _root = Group("Root", None)
     _root._knobs["last_frame"]._value = 100
     _root._knobs["first_frame"]._value = 1
+    _frame[0] = 1
     _context.clear()
     _this_node = _this_knob = None
     _messages.clear()
