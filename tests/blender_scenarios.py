@@ -254,7 +254,7 @@ class _Layout:
     def __init__(self, log, enabled=True):
         self.log, self.enabled = log, enabled
 
-    def _child(self):
+    def _child(self, **kw):
         child = _Layout(self.log)
         child.parent = self
         return child
@@ -269,6 +269,9 @@ class _Layout:
     column = row = box = _child
 
     def prop(self, data, name, **kw):
+        self.log.append(("prop", name, self._on()))
+
+    def prop_search(self, data, name, search_data, search_name, **kw):
         self.log.append(("prop", name, self._on()))
 
     def operator(self, idname, **kw):

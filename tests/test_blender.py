@@ -221,6 +221,8 @@ def test_the_panel_greys_out_what_cannot_be_used(blender, addon_zip, tmp_path, p
     assert plain["operator:recast.recast_strip"] is True
     assert plain["prop:reference_weight"] is False and with_ref["prop:reference_weight"] is True
     assert "prop:reference_image" in plain and "prop:farm_chunk_size" not in plain  # advanced closed
+    assert nothing["operator:recast.matte_strip"] is False and plain["operator:recast.matte_strip"] is True
+    assert plain["prop:mask_invert"] is False  # nothing to invert without a mask strip
 
 
 def test_the_panel_shows_missing_model_parts_and_fetches_them_in_the_background(blender, addon_zip, tmp_path,
