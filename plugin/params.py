@@ -29,10 +29,11 @@ class Param:
     lo: float | None = None  #: None: the job field's lower bound
     hi: float | None = None  #: None: the job field's upper bound
     items: tuple = ()  #: choices; empty: the job field's
-    default: object = None  #: for controls that fill no job field
+    default: object = None  #: for controls that fill no job field (and for an optional one: its 'unset' value)
     doc: str = ""  #: help text for controls that fill no job field
     advanced: bool = False  #: shown apart (Nuke: the Advanced tab; Blender: a sub-panel)
     command: str = ""  #: buttons: what they run
+    unset: object = None  #: the control's value that leaves an optional job field unset (0: the preset's default)
 
     def __post_init__(self):
         if self.field is not None:  # what the host does not narrow comes from the job schema
@@ -43,8 +44,8 @@ class Param:
 
     @property
     def default_value(self):
-        if self.field is None:
-            return self.default
+        if self.field is None or self.unset is not None:
+            return self.default if self.unset is None else self.unset
         default = job_field(self.field).default
         return default if default is not None else self.default
 
@@ -60,11 +61,12 @@ JOB_PARAMS: tuple[Param, ...] = (
     Param("structure_level", "int", "structure level", field="structure_level"),
     Param("structure_weight", "float", "structure weight", field="structure_weight"),
     Param("strength", "float", "strength", field="strength", lo=0.01),  # the job allows any value above 0
-    Param("guidance_scale", "float", "guidance", field="guidance_scale"),
+    Param("guidance_scale", "float", "guidance", field="guidance_scale", lo=0.0, unset=0.0),  # 0: the preset's
     Param("temporal_guidance", "float", "temporal guidance", field="temporal_guidance"),
-    Param("steps", "int", "steps", field="steps"),
+    Param("steps", "int", "steps", field="steps", lo=0, unset=0),  # 0: the preset's
     Param("seed", "int", "seed", field="seed", hi=INT_MAX),
-    Param("model", "choice", "model", field="model", items=("default", "tiny", MODEL_FILE)),  # the host's menu
+    Param("model", "choice", "model", field="model", items=("default", "fast", "tiny", "tiny-fast", MODEL_FILE)),
+    # (the host's menu)
     Param("model_file", "file", "preset file", default="", doc=f"a preset .toml file, used when model is '{MODEL_FILE}'"),
     Param("device", "choice", "device", field="device", items=("auto", "cuda", "cpu", "mps")),  # 'cuda:N' by file
     Param("resolution", "int", "resolution", field="resolution", advanced=True),
@@ -93,7 +95,9 @@ def fill_job(data: dict, values: dict) -> dict:
         if p.field is None or p.name == "model":
             continue
         section, _, name = p.field.rpartition(".")
-        (data.setdefault(section, {}) if section else data)[name] = values[p.name]
+        value = values[p.name]
+        (data.setdefault(section, {}) if section else data)[name] = None if p.unset is not None and \
+            value == p.unset else value
     data["model"] = values["model_file"].strip() if values["model"] == MODEL_FILE else values["model"]
     data["loras"] = [{"path": values[f].strip(), "weight": float(values[w])} for f, w in LORA_SLOTS
                      if values[f].strip()] or None

@@ -451,6 +451,16 @@ def matte(args):
     return out
 
 
+def fast(args):
+    """The fast tier from the panel: model tiny-fast, steps and guidance left at 0 (the preset's)."""
+    image_strip(args["plate_dir"], args["names"])
+    settings(args, model="tiny-fast", steps=0, guidance_scale=0.0)
+    error = run_operator()
+    job = json.load(open(os.path.join(args["out"], "plate", "plate.recast.json")))
+    return {"error": error, "model": job["model"], "steps": job["steps"], "guidance": job["guidance_scale"],
+            "result": [describe(x) for x in strips() if x.name.startswith("plate recast")]}
+
+
 def main():
     scenario, args = sys.argv[-2], json.loads(sys.argv[-1])
     install(args["zip"])

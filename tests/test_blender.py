@@ -292,3 +292,13 @@ def test_matte_strip_from_a_point_and_a_render_that_keeps_the_object(blender, ad
     assert "the mask strip 'nothing here' is not in the sequencer" in r["no mask strip"]
     for key in ("no point", "outside the strip", "outside the image", "no mask strip"):
         assert "\n" not in r[key].strip(), key
+
+
+def test_the_fast_tier_from_the_panel_takes_its_presets_steps(blender, addon_zip, tmp_path, plate_args):
+    from recast.core.io.exrio import read_header
+
+    r = scenario(blender, addon_zip, tmp_path, "fast", **plate_args)
+    assert r["error"] is None and (r["model"], r["steps"], r["guidance"]) == ("tiny-fast", None, None)
+    (strip,) = r["result"]
+    h = read_header(strip["files"][0])
+    assert (h.attribute("recast/steps"), h.attribute("recast/guidance_scale")) == ("4", "1.5")

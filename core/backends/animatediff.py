@@ -40,6 +40,8 @@ class AnimateDiffBackend(Backend):
         from .animatediff_net import Engine
 
         self.loader, self.job = loader, job
+        if loader.preset.scheduler == "lcm":  # what the frames' headers say made them
+            self.description = AnimateDiffBackend.description + " · LCM few-step sampling (fast tier)"
         self.engine = Engine(loader, job, reference=bool(job.reference_image))
         self.timing = self.engine.timing
         self.decode_chunk = self.engine.plan.decode_chunk
@@ -47,9 +49,10 @@ class AnimateDiffBackend(Backend):
     def require_parts(self, job) -> None:
         from ..models.parts import locate
 
-        for role in ["base", "controlnet", "motion_adapter"] + (["ip_adapter", "image_encoder"]
-                                                                if job.reference_image else []):
-            locate(self.loader.preset, role)
+        preset = self.loader.preset
+        for role in (["base", "controlnet", "motion_adapter"] + (["lcm_lora"] if "lcm_lora" in preset.parts else [])
+                     + (["ip_adapter", "image_encoder"] if job.reference_image else [])):
+            locate(preset, role)
         if job.lora_files:  # a LoRA for another base (or one not trained yet) is one line before anything runs
             job.require_trained_lora()
             import json
@@ -147,8 +150,26 @@ class AnimateDiffBackend(Backend):
     def add_noise(self, clean, noise, timestep):
         return self.scheduler.add_noise(clean, noise.to(clean.device), timestep)
 
-    def step(self, prediction, timestep, latents):
-        return self.scheduler.step(prediction, timestep, latents).prev_sample
+    @property
+    def stochastic_steps(self) -> bool:
+        """The LCM scheduler (the fast tier) adds fresh noise between its steps; DDIM (η = 0) does not."""
+        return self.loader.preset.scheduler == "lcm"
+
+    def step(self, prediction, timestep, latents, noise=None):
+        if not self.stochastic_steps:
+            return self.scheduler.step(prediction, timestep, latents).prev_sample
+        # LCM: the scheduler's own denoised sample; the noise it would draw for the whole batch at once is drawn per
+        # frame instead (the sampler's ``noise``), with the scheduler's own weights (LCMScheduler.step)
+        import torch
+
+        scheduler = self.scheduler
+        scratch = torch.Generator(device=prediction.device).manual_seed(0)  # its own draw is discarded: keep the
+        denoised = scheduler.step(prediction, timestep, latents, generator=scratch).denoised  # global RNG untouched
+        index = scheduler.step_index  # the next step's (the scheduler has moved on)
+        if noise is None or index >= len(scheduler.timesteps):
+            return denoised
+        alpha = scheduler.alphas_cumprod[scheduler.timesteps[index]].to(denoised.device, denoised.dtype)
+        return alpha.sqrt() * denoised + (1 - alpha).sqrt() * noise.to(denoised.device, denoised.dtype)
 
     # --- one window ------------------------------------------------------------------------
     def predict(self, latents, timestep, conditions, window):

@@ -13,6 +13,10 @@ IP-Adapter's projection and attention weights loaded into the UNet.
   for the unconditional content are the same for μ and μπ and are reused, not recomputed;
 * ω = ω_t = 1: the conditional pass alone.
 
+``job.compile``: the UNet and the ControlNet go through ``torch.compile`` when first used; their first call
+(the compilation) is timed as 'load', not as the part's compute. The image-model pass of ω_t ≠ 1 runs the
+UNet uncompiled (its motion modules are switched off by patching, which a compiled graph would not see).
+
 Memory (``job.memory``): 'fast' keeps every model on the device and decodes 8 frames at a time;
 'low' keeps models on the CPU until their stage needs them (the depth estimator and the
 encoders are released before the UNet loads), chunks the UNet's feed-forward layers, slices the
@@ -46,6 +50,8 @@ class Engine:
         self.timing: dict[str, float] = defaultdict(float)
         self.synchronize = False  #: wait for the GPU around each timed call (benchmarks)
         self._parts: dict[str, object] = {}
+        self.compile = bool(getattr(job, "compile", False))
+        self._warm: set[str] = set()  #: compiled parts whose first call (the compilation) has run
         if self.device.type == "cuda":
             import torch
 
@@ -64,20 +70,51 @@ class Engine:
         return self._parts[name]
 
     @property
+    def loras(self) -> list[tuple[str, float]]:
+        """(path, weight) of every LoRA fused into the UNet: the preset's LCM LoRA (the fast tier), then the job's."""
+        from ..models.parts import locate
+
+        preset = self.loader.preset
+        own = [(locate(preset, "lcm_lora"), 1.0)] if "lcm_lora" in preset.parts else []
+        return own + list(self.job.lora_files)
+
+    @property
     def unet(self):
         return self._part("unet", self._motion_unet)
+
+    def _compiled(self, name: str, module):
+        """``module`` through torch.compile (job.compile), kept per part; else ``module`` itself."""
+        if not self.compile:
+            return module
+        key = f"{name}:compiled"
+        if key not in self._parts:
+            import torch
+
+            self._parts[key] = torch.compile(module)
+        return self._parts[key]
+
+    def _call(self, name: str, module, *args, **kwargs):
+        """A part's forward call, timed as its own compute; a compiled part's first call (the compilation) as 'load'."""
+        compiled = self._compiled(name, module)
+        part = name if not self.compile or name in self._warm else "load"
+        with self._timed(part):
+            out = compiled(*args, **kwargs)
+        self._warm.add(name)
+        return out
 
     def _motion_unet(self):
         from ..models.lora import loras_signature
 
         # LoRAs are fused into the weights, so each set of them is its own motion UNet (a server that renders
         # jobs with other LoRAs builds it again, from the files; the one it replaces is let go)
-        key = ("motion_unet+ip" if self.reference else "motion_unet") + (
-            f"+lora:{loras_signature(self.job.lora_files)}" if loras_signature(self.job.lora_files) else "")
+        signature = loras_signature(self.loras)
+        key = ("motion_unet+ip" if self.reference else "motion_unet") + (f"+lora:{signature}" if signature else "")
         self.loader.release(*[k for k in self.loader.keys() if k.startswith("motion_unet") and k != key])
         unet = self.loader.built(key, self._build_unet)
         if self.reference:
-            self._set_reference_weight(unet)
+            from .clip_content import set_reference_weight
+
+            set_reference_weight(unet, self.job.reference_weight)
         return unet
 
     def _build_unet(self):
@@ -92,42 +129,17 @@ class Engine:
         if unet.dtype != self.dtype:
             unet = unet.to(dtype=self.dtype)
         unet = unet.to(self._home()).eval()
-        if self.job.lora_files:
+        if self.loras:
             from ..models.lora import fuse_loras_into_unet
 
-            fuse_loras_into_unet(unet, self.job.lora_files)
+            fuse_loras_into_unet(unet, self.loras)
         if self.reference:
-            self._load_ip_adapter(unet)
+            from .clip_content import load_ip_adapter
+
+            load_ip_adapter(unet, self.loader.ip_adapter_file())
         if self.plan.mode == "low":
             unet.enable_forward_chunking(chunk_size=1, dim=1)
         return unet
-
-    def _load_ip_adapter(self, unet) -> None:
-        """IP-Adapter weights into the UNet. diffusers does this in a pipeline mixin
-        (IPAdapterMixin.load_ip_adapter); Recast has no pipeline object, so it splits the file's
-        two state dicts the same way and hands them to the UNet's own loader."""
-        from safetensors import safe_open
-
-        path = self.loader.ip_adapter_file()
-        state = {"image_proj": {}, "ip_adapter": {}}
-        with safe_open(path, framework="pt", device="cpu") as fh:
-            for key in fh.keys():
-                head, _, rest = key.partition(".")
-                if head in state:
-                    state[head][rest] = fh.get_tensor(key)
-        if not state["image_proj"] or not state["ip_adapter"]:
-            raise ModelError(f"model part 'ip_adapter': {path!r} has no image_proj/ip_adapter weights")
-        try:
-            unet._load_ip_adapter_weights([state], low_cpu_mem_usage=False)
-        except (KeyError, RuntimeError, ValueError) as exc:
-            raise ModelError(f"model part 'ip_adapter' does not fit the UNet: {type(exc).__name__}: {exc}") from None
-
-    def _set_reference_weight(self, unet) -> None:
-        from diffusers.models.attention_processor import IPAdapterAttnProcessor, IPAdapterAttnProcessor2_0
-
-        for proc in unet.attn_processors.values():
-            if isinstance(proc, (IPAdapterAttnProcessor, IPAdapterAttnProcessor2_0)):
-                proc.scale = [self.job.reference_weight] * len(proc.scale)
 
     @property
     def controlnet(self):
@@ -227,15 +239,13 @@ class Engine:
             z = self.scheduler.scale_model_input(latents, t).to(self.dtype)
             flat = z.repeat(batch, 1, 1, 1)  # (B·F, 4, h, w), batch-major as diffusers' pipelines lay it
             text_bf = text[sel].to(self.device, self.dtype).repeat_interleave(frames, dim=0)
-            with self._timed("controlnet"):
-                down, mid = controlnet(flat, t, encoder_hidden_states=text_bf,
-                                       controlnet_cond=depth.to(self.device, self.dtype).repeat(batch, 1, 1, 1),
-                                       conditioning_scale=job.structure_weight, return_dict=False)
+            down, mid = self._call("controlnet", controlnet, flat, t, encoder_hidden_states=text_bf,
+                                   controlnet_cond=depth.to(self.device, self.dtype).repeat(batch, 1, 1, 1),
+                                   conditioning_scale=job.structure_weight, return_dict=False)
             video = z.unsqueeze(0).expand(batch, -1, -1, -1, -1).permute(0, 2, 1, 3, 4)  # (B, 4, F, h, w)
             added = {"image_embeds": [image[sel].to(self.device, self.dtype)]} if image is not None else None
-            with self._timed("unet"):
-                out = unet(video, t, encoder_hidden_states=text_bf, added_cond_kwargs=added,
-                           down_block_additional_residuals=down, mid_block_additional_residual=mid).sample
+            out = self._call("unet", unet, video, t, encoder_hidden_states=text_bf, added_cond_kwargs=added,
+                             down_block_additional_residuals=down, mid_block_additional_residual=mid).sample
             out = out.permute(0, 2, 1, 3, 4).float()  # (B, F, 4, h, w)
             if not both:
                 return out[0]

@@ -124,9 +124,14 @@ class Backend(ABC):
     def add_noise(self, clean, noise, timestep):
         """``clean`` latents at the noise level of ``timestep`` (a one-element tensor)."""
 
+    #: the scheduler draws fresh noise at every step (LCM's multistep sampling): the sampler hands :meth:`step` each
+    #: frame's noise for that step, drawn from (seed, frame, step), so chunks and resumed renders agree
+    stochastic_steps: bool = False
+
     @abstractmethod
-    def step(self, prediction, timestep, latents):
-        """One scheduler step of every frame from the fused prediction; returns the next latents."""
+    def step(self, prediction, timestep, latents, noise=None):
+        """One scheduler step of every frame from the fused prediction; returns the next latents. ``noise``: each
+        frame's fresh noise for this step (only for a backend with :attr:`stochastic_steps`)."""
 
     # --- one window ------------------------------------------------------------------------
     @abstractmethod

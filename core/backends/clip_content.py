@@ -4,7 +4,8 @@
 * reference image (anything OpenImageIO reads, EXR included) → colour-converted to model
   space like the plate (its ``oiio:ColorSpace``, else Linear Rec.709 for float files and sRGB
   for 8/16-bit ones) → the preset's CLIP vision encoder → image embeddings for the IP-Adapter,
-  with zeros as the unconditional embedding (as IP-Adapter was trained).
+  with zeros as the unconditional embedding (as IP-Adapter was trained); the IP-Adapter's weights go into the
+  UNet with :func:`load_ip_adapter` and its scale is the job's ``reference_weight`` (:func:`set_reference_weight`).
 
 Prompt only, image only and both work. Embeddings are cached in
 ``<output folder>/recast_cache/content/<key>.safetensors``, keyed by the text, the image's
@@ -21,9 +22,9 @@ import numpy as np
 from ..io.atomic import atomic_path
 from ..models.cache import cache_key
 from ..io.colour import model_input, plate_colorspace, to_model
-from ..errors import ImageError
+from ..errors import ImageError, ModelError
 
-__all__ = ["Content", "load_reference_image", "encode_content"]
+__all__ = ["Content", "load_reference_image", "encode_content", "load_ip_adapter", "set_reference_weight"]
 
 
 @dataclass
@@ -119,3 +120,32 @@ def encode_content(job, loader, cache_dir: str | None, warnings: list | None = N
             save_file(tensors, tmp)
     return Content(tensors["prompt"], tensors["negative"], tensors.get("image"), tensors.get("negative_image"),
                    job.reference_weight, False)
+
+
+def load_ip_adapter(unet, path: str) -> None:
+    """IP-Adapter weights (the single file at ``path``) into the UNet. diffusers does this in a pipeline mixin
+    (IPAdapterMixin.load_ip_adapter); Recast has no pipeline object, so it splits the file's two state dicts the
+    same way and hands them to the UNet's own loader."""
+    from safetensors import safe_open
+
+    state = {"image_proj": {}, "ip_adapter": {}}
+    with safe_open(path, framework="pt", device="cpu") as fh:
+        for key in fh.keys():
+            head, _, rest = key.partition(".")
+            if head in state:
+                state[head][rest] = fh.get_tensor(key)
+    if not state["image_proj"] or not state["ip_adapter"]:
+        raise ModelError(f"model part 'ip_adapter': {path!r} has no image_proj/ip_adapter weights")
+    try:
+        unet._load_ip_adapter_weights([state], low_cpu_mem_usage=False)
+    except (KeyError, RuntimeError, ValueError) as exc:
+        raise ModelError(f"model part 'ip_adapter' does not fit the UNet: {type(exc).__name__}: {exc}") from None
+
+
+def set_reference_weight(unet, weight: float) -> None:
+    """The IP-Adapter's scale in every attention processor of ``unet``."""
+    from diffusers.models.attention_processor import IPAdapterAttnProcessor, IPAdapterAttnProcessor2_0
+
+    for proc in unet.attn_processors.values():
+        if isinstance(proc, (IPAdapterAttnProcessor, IPAdapterAttnProcessor2_0)):
+            proc.scale = [weight] * len(proc.scale)

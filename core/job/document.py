@@ -21,12 +21,14 @@ from typing import Any
 from ..errors import JobError
 from ..io.atomic import atomic_path
 from ..io.frames import FrameRange, SequencePattern
-from .checks import (SCHEMA, _choice, _device, _integer, _loras, _number, _optional, _model_view, _prompt,
-                     _resolution, _schema, _spec, _string)
+from .checks import (SCHEMA, _boolean, _choice, _device, _integer, _loras, _number, _optional, _model_view,
+                     _prompt, _resolution, _schema, _spec, _string)
 from .before_render import BeforeRender, _same
 from .sections import CustomizeSpec, InputSpec, MatteSpec, OutputSpec, WindowSpec
 
-__all__ = ["SCHEMA", "Job", "load_job"]
+__all__ = ["SCHEMA", "Job", "load_job", "DEFAULT_STEPS", "DEFAULT_GUIDANCE"]
+
+DEFAULT_STEPS, DEFAULT_GUIDANCE = 20, 7.5  #: what a job that leaves them unset gets from a preset without defaults
 
 
 @dataclass(frozen=True)
@@ -47,9 +49,11 @@ class Job(BeforeRender):
     model_view: str = _spec(_model_view, "how scene-linear plates are shown to the model, inverted on the way back: "
                             "'filmic' (highlights rolled off, restored above 1.0), 'clip' (values above display "
                             "white clipped) or an OCIO 'display/view'", "filmic")
-    guidance_scale: float = _spec(_number(1.0, 30.0), "content (classifier-free) guidance ω", 7.5)
+    guidance_scale: float | None = _spec(_optional(_number(1.0, 30.0)), "content (classifier-free) guidance ω; null "
+                                         "(0 in the hosts) = the model preset's default (7.5; fast: 1.5)", None)
     temporal_guidance: float = _spec(_number(0.0, 10.0), "temporal guidance ω_t (1 = plain video CFG)", 1.0)
-    steps: int = _spec(_integer(1, 200), "denoising steps", 20)
+    steps: int | None = _spec(_optional(_integer(1, 200)), "denoising steps; null (0 in the hosts) = the model "
+                              "preset's default (20; fast: 6)", None)
     seed: int = _spec(_integer(0, 2**32 - 1), "noise seed", 1234)
     loras: list | None = _spec(_optional(_loras), "LoRA files (safetensors: diffusers or kohya names) fused into the "
                                "model with their weights, e.g. [{\"path\": \"look.safetensors\", \"weight\": 0.8}]; "
@@ -62,6 +66,8 @@ class Job(BeforeRender):
     memory: str = _spec(_choice("auto", "fast", "low"),
                         "'fast' keeps every model on the device; 'low' offloads, tiles the VAE and decodes one frame "
                         "at a time; 'auto' picks 'low' on GPUs under 16 GiB", "auto")
+    compile: bool = _spec(_boolean, "torch.compile the UNet and ControlNet: slower to start (reported as loading), "
+                          "faster per step on a GPU; off by default", False)
     window: WindowSpec = field(default_factory=WindowSpec, metadata={"doc": "context windows"})
     customize: CustomizeSpec | None = field(default=None, metadata={"doc": "train a LoRA first (optional)",
                                                                     "optional_section": True})
@@ -161,6 +167,16 @@ class Job(BeforeRender):
             self.matte, output=self.path(self.matte.output) if self.matte.output else None)
         return dataclasses.replace(self, input=inp, output=out, reference_image=ref, loras=loras, customize=custom,
                                    matte=matte)
+
+    def with_preset_defaults(self, preset) -> "Job":
+        """The job with ``steps`` and ``guidance_scale`` it leaves unset taken from the model preset's defaults
+        (:attr:`recast.core.models.presets.Preset.defaults`), else :data:`DEFAULT_STEPS` and
+        :data:`DEFAULT_GUIDANCE`: what the render runs, and what its frames record."""
+        defaults = getattr(preset, "defaults", None) or {}
+        steps = self.steps if self.steps is not None else int(defaults.get("steps", DEFAULT_STEPS))
+        guidance = (self.guidance_scale if self.guidance_scale is not None
+                    else float(defaults.get("guidance_scale", DEFAULT_GUIDANCE)))
+        return dataclasses.replace(self, steps=steps, guidance_scale=guidance)
 
     def replace(self, **changes) -> "Job":
         """A validated copy with fields changed (nested ones as dicts, e.g. input={'frames': ...})."""

@@ -216,10 +216,15 @@ class Loader:
         return self._once("base:unet", build)
 
     def scheduler(self):
+        """The preset's sampler: DDIM (η = 0), or for ``scheduler = "lcm"`` the LCM scheduler with a linear beta
+        schedule (as AnimateLCM is used), both from the base model's scheduler config."""
         def build():
-            from diffusers import DDIMScheduler
+            from diffusers import DDIMScheduler, LCMScheduler
 
             folder = locate(self.preset, "base")
+            if self.preset.scheduler == "lcm":
+                return LCMScheduler.from_pretrained(folder, subfolder="scheduler", local_files_only=True,
+                                                    beta_schedule="linear")
             return DDIMScheduler.from_pretrained(folder, subfolder="scheduler", local_files_only=True)
         return self._once("base:scheduler", build)
 

@@ -1,15 +1,17 @@
 """Model presets: which checkpoint (or local folder) serves each part of the stack.
 
 A preset is data (TOML or JSON): a ``name``, the ``backend`` its parts make (default
-``animatediff``, see :mod:`recast.core.backends`) and a table ``parts`` whose entries each have a
+``animatediff``, see :mod:`recast.core.backends`), the ``scheduler`` it samples with (``ddim``, the
+default, or ``lcm``: few-step sampling with an LCM LoRA), ``defaults`` for the job's ``steps`` and
+``guidance_scale`` (used when a job leaves them unset) and a table ``parts`` whose entries each have a
 ``source`` — a Hugging Face repository id (``org/name``) or a local folder — and optionally
 ``subfolder``, ``weight_name`` (single-file weights such as IP-Adapter's) and ``revision``.
 ``allow_pickle = true`` (or ``RECAST_ALLOW_PICKLE=1``) lets a part load pickle weights
 (``.bin``/``.pt``): off by default, because unpickling can run code.
 
-Built in: ``default`` (public checkpoints, see ``presets/default.toml``) and ``tiny`` (the
-same architecture families at a tiny size with seeded random weights, built on first use in
-the cache folder; for the demo, tests and CI). A job's ``model`` names one of these, or a
+Built in: ``default`` (public checkpoints, see ``preset_files/default.toml``), ``fast`` (AnimateLCM:
+``preset_files/fast.toml``), and ``tiny`` / ``tiny-fast`` (the same wiring at a tiny size with seeded
+random weights, built on first use in the cache folder; for the demo, tests and CI). A job's ``model`` names one of these, or a
 preset file.
 """
 
@@ -35,10 +37,15 @@ PARTS = {
     "depth": "monocular depth estimator",
     "clip": "CLIP for metrics",
     "matte": "SAM 2.1 video segmentation (recast matte)",
+    "lcm_lora": "LCM LoRA fused into the UNet (the fast tier: few-step sampling)",
 }
 
+SCHEDULERS = ("ddim", "lcm")  #: what a preset's ``scheduler`` may say
+#: a preset's ``defaults``: job field → (kind, lowest, highest)
+PRESET_DEFAULTS = {"steps": (int, 1, 200), "guidance_scale": (float, 1.0, 30.0)}
+
 #: parts a preset may leave out: only the command that uses one needs it (``recast matte``)
-OPTIONAL_PARTS = frozenset({"matte"})
+OPTIONAL_PARTS = frozenset({"matte", "lcm_lora"})
 
 #: ``matte_size`` → the public SAM 2.1 checkpoint of that size (``recast matte --matte-size``)
 MATTE_SIZES = {"tiny": "facebook/sam2.1-hiera-tiny", "small": "facebook/sam2.1-hiera-small",
@@ -72,6 +79,8 @@ class Preset:
     description: str = ""
     allow_pickle: bool = False  #: let parts load pickle weights (with a warning)
     backend: str = "animatediff"  #: the diffusion engine these parts make (:mod:`recast.core.backends`)
+    scheduler: str = "ddim"  #: 'ddim', or 'lcm' (few-step: with an ``lcm_lora`` part)
+    defaults: dict = field(default_factory=dict)  #: ``steps`` / ``guidance_scale`` for jobs that leave them unset
     path: str | None = None  #: the preset file
 
     def part(self, role: str) -> ModelPart:
@@ -93,7 +102,7 @@ def _from_data(data: dict, path: str) -> Preset:
     folder = os.path.dirname(os.path.abspath(path))
     if not isinstance(data, dict) or not isinstance(data.get("parts"), dict):
         raise ModelError(f"model preset {path!r} has no [parts] table")
-    unknown = sorted(set(data) - {"name", "description", "parts", "allow_pickle", "backend"})
+    unknown = sorted(set(data) - {"name", "description", "parts", "allow_pickle", "backend", "scheduler", "defaults"})
     if unknown:
         raise ModelError(f"model preset {path!r}: unknown key {unknown[0]!r}")
     parts = {}
@@ -111,10 +120,29 @@ def _from_data(data: dict, path: str) -> Preset:
             source = os.path.normpath(os.path.join(folder, os.path.expanduser(source)))
         parts[role] = ModelPart(role, source, spec.get("subfolder"), spec.get("weight_name"), spec.get("revision"),
                                 local)
+    scheduler = data.get("scheduler", "ddim")
+    if scheduler not in SCHEDULERS:
+        raise ModelError(f"model preset {path!r}: scheduler {scheduler!r} is not one of {', '.join(SCHEDULERS)}")
     return Preset(name=str(data.get("name", os.path.splitext(os.path.basename(path))[0])), parts=parts,
                   description=str(data.get("description", "")), allow_pickle=bool(data.get("allow_pickle", False)),
-                  backend=str(data.get("backend", "animatediff")),
-                  path=os.path.abspath(path))
+                  backend=str(data.get("backend", "animatediff")), scheduler=scheduler,
+                  defaults=_defaults(data.get("defaults", {}), path), path=os.path.abspath(path))
+
+
+def _defaults(data, path: str) -> dict:
+    """A preset's ``[defaults]`` table, checked: job field → value."""
+    if not isinstance(data, dict):
+        raise ModelError(f"model preset {path!r}: [defaults] must be a table such as steps = 6")
+    out = {}
+    for key, value in data.items():
+        if key not in PRESET_DEFAULTS:
+            raise ModelError(f"model preset {path!r}: [defaults] has {key!r}; it may set {', '.join(PRESET_DEFAULTS)}")
+        kind, lo, hi = PRESET_DEFAULTS[key]
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or (kind is int and not isinstance(value, int)) \
+                or not lo <= value <= hi:
+            raise ModelError(f"model preset {path!r}: [defaults] {key} = {value!r}; expected {kind.__name__} {lo}..{hi}")
+        out[key] = kind(value)
+    return out
 
 
 def read_preset_file(path: str) -> Preset:
@@ -134,16 +162,18 @@ def read_preset_file(path: str) -> Preset:
 
 def load_preset(name: str, base_folder: str = ".") -> Preset:
     """``default``, ``tiny`` (built on first use), or a preset file (relative to ``base_folder``)."""
-    if name == "tiny":
+    if name in ("tiny", "tiny-fast"):
         from .tiny import ensure_tiny
 
-        return read_preset_file(ensure_tiny())
+        tiny = ensure_tiny()
+        return read_preset_file(tiny if name == "tiny" else os.path.join(os.path.dirname(tiny), "preset_fast.toml"))
     builtin = os.path.join(_BUILTIN, f"{name}.toml")
     if os.path.sep not in name and "." not in name and os.path.isfile(builtin):
         return read_preset_file(builtin)
     path = name if os.path.isabs(name) else os.path.join(base_folder, name)
     if not os.path.isfile(path):
-        known = sorted(["tiny"] + [os.path.splitext(n)[0] for n in os.listdir(_BUILTIN) if n.endswith(".toml")])
+        known = sorted(["tiny", "tiny-fast"] + [os.path.splitext(n)[0] for n in os.listdir(_BUILTIN)
+                                                if n.endswith(".toml")])
         raise ModelError(f"model preset {name!r} is neither a built-in preset ({', '.join(known)}) nor a preset file")
     return read_preset_file(path)
 

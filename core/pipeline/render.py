@@ -48,7 +48,8 @@ class RenderResult:
 
 def render(job: Job, frames: FrameRange | None = None, reporter: Reporter | None = None,
            cancel: CancelFlag | None = None, loader=None, chunk: FrameRange | None = None,
-           chunk_set: str = "default", context: bool = False, backend=None) -> RenderResult:
+           chunk_set: str = "default", context: bool = False, backend=None,
+           write_behind: bool = True) -> RenderResult:
     """Render ``job`` (or the sub-range ``frames`` of it); returns what was written.
 
     With ``context`` (what ``recast render --frames`` does) a sub-range is rendered with the
@@ -57,7 +58,8 @@ def render(job: Job, frames: FrameRange | None = None, reporter: Reporter | None
     (:mod:`recast.core.farm.chunks`): the frames only it renders go to the output, the rest to
     its seam folder of set ``chunk_set``. ``loader`` (a :class:`~recast.core.models.Loader`) may
     be given to reuse loaded models between renders (the farm server); ``backend`` replaces the
-    preset's backend (tests drive the render through a fake one)."""
+    preset's backend (tests drive the render through a fake one); ``write_behind=False`` writes frames in
+    turn instead of on the writer thread (what ``bench/io_overlap`` compares)."""
     reporter = reporter or Reporter()
     cancel = cancel or CancelFlag()
     started = time.monotonic()
@@ -66,6 +68,10 @@ def render(job: Job, frames: FrameRange | None = None, reporter: Reporter | None
     # 1-2. check the inputs, plan the render
     job.require_trained_lora()  # a job that trains a LoRA first renders only once it is there
     job.require_matte()  # a job that makes its matte from clicks first, likewise
+    if job.strength > 0.0:  # steps and guidance left unset come from the model preset (what the frames record)
+        from ..models.presets import load_preset
+
+        job = job.with_preset_defaults(loader.preset if loader is not None else load_preset(job.model, job.root))
     plan = plan_render(job, frames, chunk, chunk_set, context)
     result.skipped = plan.skipped
 
@@ -113,7 +119,7 @@ def render(job: Job, frames: FrameRange | None = None, reporter: Reporter | None
         # 5. decode and write
         from .stages import header_attributes, write_frames
 
-        write_frames(plan, backend, latents, header_attributes(plan, renderer), reporter, cancel, result)
+        write_frames(plan, backend, latents, header_attributes(plan, renderer), reporter, cancel, result, write_behind)
         for state in states:
             state.remove()
         result.timing = {k: round(v, 3) for k, v in backend.timing.items()} if backend is not None else {}

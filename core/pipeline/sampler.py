@@ -12,6 +12,8 @@ the plate's latents.
   below 1.0 from the plate's latents noised to the matching step (SDEdit), both by the backend;
 * with a mask, after every step the latents outside the (grown) latent mask are replaced by
   the plate's latents noised to the next step, so the edit grows from the kept plate;
+* a scheduler that draws fresh noise every step (LCM) gets it from (seed, frame, step): the same for a
+  frame in any range, chunk or resumed run;
 * cancel is checked before every window; the state is saved after every whole step.
 """
 
@@ -29,6 +31,7 @@ class ShotInputs:
     frames: list[int]
     conditions: object  #: the backend's conditioning of the shot (:meth:`.Backend.conditions`)
     noise: object  #: (N, *latent shape) float32: each frame's noise, drawn from (seed, frame)
+    seed: int = 0  #: the job's seed (a stochastic scheduler's per-step noise is drawn from it)
     plate_latents: object | None = None  #: (N, *latent shape) on the device, when strength < 1 or masked
     mask: object | None = None  #: (N, 1, h, w) on the device: 1 = edit, 0 = keep the plate
 
@@ -39,7 +42,7 @@ def denoise(backend, inputs: ShotInputs, latents, timesteps, windows, *, start_s
     ``save_state(steps_done, latents)`` is called after every whole step."""
     import torch
 
-    from .sampling import window_weights
+    from .sampling import frame_noise, window_weights
 
     first = inputs.frames[0]
     total = len(timesteps) * len(windows)
@@ -59,7 +62,11 @@ def denoise(backend, inputs: ShotInputs, latents, timesteps, windows, *, start_s
                 weight[i:j] += w
                 reporter.progress("denoise", step * len(windows) + k + 1, total, step=step + 1, steps=len(timesteps))
             eps = fused / weight.view(-1, *[1] * (fused.dim() - 1))
-            latents = backend.step(eps, t, latents)
+            fresh = None
+            if getattr(backend, "stochastic_steps", False) and step + 1 < len(timesteps):
+                fresh = frame_noise(inputs.frames, inputs.seed, tuple(latents.shape[1:]), salt=f"step{step}")
+                fresh = fresh.to(latents.device)
+            latents = backend.step(eps, t, latents, fresh) if fresh is not None else backend.step(eps, t, latents)
             if inputs.mask is not None:
                 latents = _keep_plate(backend, inputs, latents, timesteps, step)
             if save_state is not None:

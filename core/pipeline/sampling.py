@@ -17,18 +17,20 @@ import hashlib
 __all__ = ["frame_noise", "context_windows", "window_weights"]
 
 
-def _frame_seed(seed: int, frame: int) -> int:
-    digest = hashlib.sha256(f"recast-noise:{seed}:{frame}".encode()).digest()
+def _frame_seed(seed: int, frame: int, salt: str = "") -> int:
+    text = f"recast-noise:{seed}:{frame}" + (f":{salt}" if salt else "")
+    digest = hashlib.sha256(text.encode()).digest()
     return int.from_bytes(digest[:8], "little") & ((1 << 63) - 1)
 
 
-def frame_noise(frames, seed: int, shape: tuple[int, ...]):
-    """Standard normal noise for each absolute frame number in ``frames``: tensor (F, *shape), float32, CPU."""
+def frame_noise(frames, seed: int, shape: tuple[int, ...], salt: str = ""):
+    """Standard normal noise for each absolute frame number in ``frames``: tensor (F, *shape), float32, CPU.
+    ``salt`` names another draw of the same frames (a stochastic scheduler's noise of step k: 'step<k>')."""
     import torch
 
     out = torch.empty((len(frames), *shape), dtype=torch.float32)
     for i, f in enumerate(frames):
-        gen = torch.Generator(device="cpu").manual_seed(_frame_seed(seed, int(f)))
+        gen = torch.Generator(device="cpu").manual_seed(_frame_seed(seed, int(f), salt))
         out[i] = torch.randn(shape, generator=gen, dtype=torch.float32)
     return out
 

@@ -8,7 +8,9 @@
    plate's own model-space frames at full size), resized to the canvas, cut to each frame's own
    data window, model space → the plate's colour space (inverting ``model_view``), composited over
    the plate through the mask; every other channel, part, window and header attribute kept;
-   atomic per frame.
+   atomic per frame. The device decodes the next chunk while a writer thread does that work for the
+   frames already decoded (:class:`recast.core.io.background.Writer`, a bounded queue: memory stays flat);
+   a frame is announced once it is on disk, in order. Plate frames for the encoder are read ahead.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from contextlib import nullcontext
 import numpy as np
 
 from .. import __version__
+from ..errors import Cancelled
+from ..io.background import Writer, read_ahead
 from ..io.colour import from_model
 from ..io.exrio import read_parts, write_parts
 from ..io.layout import place
@@ -74,7 +78,7 @@ def sample(plan, backend, layer, state, saved, loader_factory, reporter, cancel,
     backend.timing["conditions"] = backend.timing.get("conditions", 0.0) + time.perf_counter() - began
 
     inputs = sampler.ShotInputs(frames=frames, conditions=conditions,
-                                noise=frame_noise(frames, job.seed, backend.latent_shape(size)))
+                                noise=frame_noise(frames, job.seed, backend.latent_shape(size)), seed=job.seed)
     if job.strength < 1.0 or checked.matte.enabled:
         inputs.plate_latents = _encode_plate(backend, layer_frames, frames, reporter, cancel)
     if checked.matte.enabled:
@@ -91,13 +95,15 @@ def sample(plan, backend, layer, state, saved, loader_factory, reporter, cancel,
 
 
 def _encode_plate(backend, frames_in, frames, reporter, cancel):
+    import contextlib
+
     import torch
 
     out = []
-    with backend.stage("vae"):
+    with backend.stage("vae"), contextlib.closing(read_ahead(frames_in.get, frames, backend.decode_chunk)) as ahead:
         for chunk in _chunks(frames, backend.decode_chunk):
             cancel.check("while encoding the plate")
-            out.append(backend.encode([frames_in.get(f) for f in chunk]))
+            out.append(backend.encode([next(ahead)[1] for _ in chunk]))
             reporter.progress("encode", sum(len(o) for o in out), len(frames))
     return torch.cat(out)
 
@@ -131,6 +137,8 @@ def header_attributes(plan, renderer: str) -> dict[str, str]:
         "recast/model_size": f"{plan.size[0]}x{plan.size[1]}",
         "recast/layers": ", ".join(layer.describe() for layer in plan.layers),
         "oiio:ColorSpace": plan.checked.colorspace,
+        **({"recast/steps": str(plan.job.steps), "recast/guidance_scale": f"{plan.job.guidance_scale:g}"}
+           if plan.job.steps is not None else {}),
         **({"recast/loras": _loras_note(plan.job)} if plan.job.lora_files else {}),
     }
 
@@ -155,45 +163,65 @@ def _edited(plan, layer, model_img, part_frame, f):
     return composite(layer.channels(part_frame), new, weight) if weight is not None else new
 
 
-def write_frames(plan, backend, latents, header, reporter, cancel, result):
+def write_frames(plan, backend, latents, header, reporter, cancel, result, write_behind: bool = True):
     """Decode the chunks holding unwritten frames (``latents``: layer → latents; None for the null render);
-    write each frame, every part of it, atomically."""
+    write each frame, every part of it, atomically — on a writer thread while the next chunk decodes
+    (``write_behind``; off: in turn, what the benchmark compares)."""
     plate = plan.checked.plate
     frames = list(plate.frames)
     wanted = set(plan.todo)
     index = {f: i for i, f in enumerate(frames)}
     null_frames = {layer: model_frames(plan, layer, reporter, []) for layer in plan.layers} if latents is None else {}
     decode_chunk = backend.decode_chunk if backend is not None else 1
+
+    def write_one(item):
+        f, images = item
+        if cancel.is_set:  # cancelled while queued: the frame being written was the last
+            return
+        began = time.perf_counter()
+        parts = read_parts(plate.path(f))
+        for layer in plan.layers:
+            if images is None:
+                src = null_frames[layer]
+                img = display_rgb(src.canvas_rgb(f), src.space, src.view)
+            else:
+                img = images[layer]
+            parts[layer.part] = layer.with_channels(parts[layer.part], _edited(plan, layer, img, parts[layer.part], f))
+        seam = plan.route[f] is plan.seams
+        path = plan.route[f].path(f)
+        if seam:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+        write_parts(path, parts, {**header, "recast/frame": str(f), "recast/plate": plan.stamps[f]})
+        if backend is not None:
+            backend.timing["write"] = backend.timing.get("write", 0.0) + time.perf_counter() - began
+        result.frames.append(f)
+        result.paths.append(path)
+        reporter.frame(f, os.path.abspath(path), **({"seam": True} if seam else {}))
+        reporter.progress("write", len(result.frames), len(plan.todo))
+
+    writer = Writer(write_one, depth=max(2, decode_chunk)) if write_behind else None
     stage = backend.stage("vae") if backend is not None else nullcontext()
-    with stage:
-        for chunk in _chunks(frames, decode_chunk):
-            if not wanted.intersection(chunk):
-                continue
-            cancel.check(f"after {len(result.frames)} of {len(plan.todo)} frames were written")
-            decoded = {} if latents is None else {
-                layer: backend.decode(latents[layer][index[chunk[0]]:index[chunk[-1]] + 1]) for layer in plan.layers}
-            for k, f in enumerate(chunk):
-                if f not in wanted:
+    try:
+        with stage:
+            for chunk in _chunks(frames, decode_chunk):
+                if not wanted.intersection(chunk):
                     continue
                 cancel.check(f"after {len(result.frames)} of {len(plan.todo)} frames were written")
-                began = time.perf_counter()
-                parts = read_parts(plate.path(f))
-                for layer in plan.layers:
-                    if latents is None:
-                        src = null_frames[layer]
-                        img = display_rgb(src.canvas_rgb(f), src.space, src.view)
-                    else:
-                        img = decoded[layer][k]
-                    parts[layer.part] = layer.with_channels(parts[layer.part],
-                                                            _edited(plan, layer, img, parts[layer.part], f))
-                seam = plan.route[f] is plan.seams
-                path = plan.route[f].path(f)
-                if seam:
-                    os.makedirs(os.path.dirname(path), exist_ok=True)
-                write_parts(path, parts, {**header, "recast/frame": str(f), "recast/plate": plan.stamps[f]})
-                if backend is not None:
-                    backend.timing["write"] = backend.timing.get("write", 0.0) + time.perf_counter() - began
-                result.frames.append(f)
-                result.paths.append(path)
-                reporter.frame(f, os.path.abspath(path), **({"seam": True} if seam else {}))
-                reporter.progress("write", len(result.frames), len(plan.todo))
+                decoded = {} if latents is None else {
+                    layer: backend.decode(latents[layer][index[chunk[0]]:index[chunk[-1]] + 1]) for layer in plan.layers}
+                for k, f in enumerate(chunk):
+                    if f not in wanted:
+                        continue
+                    cancel.check(f"after {len(result.frames)} of {len(plan.todo)} frames were written")
+                    item = (f, None if latents is None else {layer: decoded[layer][k] for layer in plan.layers})
+                    writer.put(item) if writer is not None else write_one(item)
+    except BaseException as exc:
+        if writer is not None:  # the frame being written is finished; queued ones are dropped
+            writer.close(discard=True)
+        if isinstance(exc, Cancelled):  # said again with the count of frames now on disk
+            cancel.check(f"after {len(result.frames)} of {len(plan.todo)} frames were written")
+        raise
+    if writer is not None:
+        writer.close()
+        if len(result.frames) < len(plan.todo):  # a cancel that came while the last chunk was being written
+            cancel.check(f"after {len(result.frames)} of {len(plan.todo)} frames were written")
