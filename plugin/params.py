@@ -65,7 +65,8 @@ JOB_PARAMS: tuple[Param, ...] = (
     Param("temporal_guidance", "float", "temporal guidance", field="temporal_guidance"),
     Param("steps", "int", "steps", field="steps", lo=0, unset=0),  # 0: the preset's
     Param("seed", "int", "seed", field="seed", hi=INT_MAX),
-    Param("model", "choice", "model", field="model", items=("default", "fast", "tiny", "tiny-fast", MODEL_FILE)),
+    Param("model", "choice", "model", field="model", items=("default", "fast", "wan-vace-1.3b", "wan-vace-14b", "tiny",
+                                                             "tiny-fast", "tiny-wan", MODEL_FILE)),
     # (the host's menu)
     Param("model_file", "file", "preset file", default="", doc=f"a preset .toml file, used when model is '{MODEL_FILE}'"),
     Param("device", "choice", "device", field="device", items=("auto", "cuda", "cpu", "mps")),  # 'cuda:N' by file
@@ -77,6 +78,7 @@ JOB_PARAMS: tuple[Param, ...] = (
     Param("window_overlap", "int", "window overlap", field="window.overlap", advanced=True),
     Param("handles", "int", "handles", field="handles", advanced=True),
     Param("mask_invert", "bool", "invert mask", field="input.mask_invert", advanced=True),
+    Param("compile", "bool", "compile", field="compile", advanced=True),
     *(p for i in range(1, 4) for p in (
         Param(f"lora_{i}", "file", f"LoRA {i}", default="",
               doc="a LoRA file (.safetensors, diffusers or kohya names, e.g. from Train LoRA) fused into the model; "

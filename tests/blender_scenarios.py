@@ -461,6 +461,14 @@ def fast(args):
             "result": [describe(x) for x in strips() if x.name.startswith("plate recast")]}
 
 
+def wan(args):
+    """The Wan backend from the panel: model tiny-wan, windows on its latent grid."""
+    image_strip(args["plate_dir"], args["names"])
+    settings(args, model="tiny-wan", window_length=9, window_overlap=4)
+    error = run_operator()
+    return {"error": error, "result": [describe(x) for x in strips() if x.name.startswith("plate recast")]}
+
+
 def main():
     scenario, args = sys.argv[-2], json.loads(sys.argv[-1])
     install(args["zip"])

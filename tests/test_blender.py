@@ -302,3 +302,13 @@ def test_the_fast_tier_from_the_panel_takes_its_presets_steps(blender, addon_zip
     (strip,) = r["result"]
     h = read_header(strip["files"][0])
     assert (h.attribute("recast/steps"), h.attribute("recast/guidance_scale")) == ("4", "1.5")
+
+
+def test_the_wan_backend_from_the_panel(blender, addon_zip, tmp_path, plate_args):
+    from recast.core.io.exrio import read_header
+
+    r = scenario(blender, addon_zip, tmp_path, "wan", **plate_args)
+    assert r["error"] is None
+    (strip,) = r["result"]
+    assert strip["exist"] and strip["length"] == 6
+    assert read_header(strip["files"][0]).attribute("recast/renderer").startswith("Wan 2.1 VACE")

@@ -234,3 +234,17 @@ def test_compile_renders_the_frames_of_an_uncompiled_render(tmp_path, plate):
     for f in range(1001, 1007):
         np.testing.assert_allclose(read_frame(compiled.output_sequence.path(f)).pixels,
                                    read_frame(plain.output_sequence.path(f)).pixels, atol=2e-3)
+
+
+def test_a_job_that_leaves_steps_to_its_preset_renders_in_chunks_and_assembles(tmp_path, plate):
+    """The chunk folders are named by the job's fingerprint: the render's (steps filled in) and assemble's (steps
+    still unset in the file) must agree."""
+    data = job_dict(model="tiny-fast", handles=1)
+    del data["steps"], data["guidance_scale"]
+    (tmp_path / "job.json").write_text(json.dumps(data))
+    for chunk in ("1001-1003", "1004-1006"):
+        r = run_cli("render", "--job", tmp_path / "job.json", "--chunk", chunk, "--chunk-set", "s1")
+        assert r.returncode == 0, r.stderr
+    r = run_cli("assemble", "--job", tmp_path / "job.json", "--chunk-set", "s1")
+    assert r.returncode == 0, r.stderr
+    assert listing(tmp_path / "render") == [f"sh010_recast.{f}.exr" for f in range(1001, 1007)]

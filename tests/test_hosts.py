@@ -102,7 +102,7 @@ def test_render_help_documents_every_job_field():
         **os.environ, "COLUMNS": "400"}).stdout
     for info in JOB_FIELDS:
         assert f"--{info.flag.replace('_', '-')}" in out and info.doc.split(";")[0][:40] in out, info.path
-    assert "one of auto, fp32, fp16, bf16 (default 'auto')" in out and "1..200 (default 20)" in out
+    assert "one of auto, fp32, fp16, bf16 (default 'auto')" in out and "the model preset's default (20; fast: 6); 1..200" in out
 
 
 def test_plain_pytest_collects_the_suite():

@@ -1,7 +1,8 @@
 """Diffusion engines behind one :class:`~.base.Backend` interface; a model preset names its backend.
 
-``animatediff`` (SD 1.5 + AnimateDiff + depth ControlNet + IP-Adapter) is the first. The
-registry maps a preset's ``backend`` name to its class, imported only when a render needs it.
+``animatediff`` (SD 1.5 + AnimateDiff + depth ControlNet + IP-Adapter) is the first, ``wan-vace`` (Wan 2.1 VACE:
+a DiT video model with 4× temporal compression) the second. The registry maps a preset's ``backend`` name to
+its class, imported only when a render needs it.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from .base import Backend, Capabilities
 __all__ = ["Backend", "Capabilities", "BACKENDS", "backend_class", "backend_for"]
 
 #: backend name → "module:class" (imported on use: the engines import torch)
-BACKENDS = {"animatediff": "recast.core.backends.animatediff:AnimateDiffBackend"}
+BACKENDS = {"animatediff": "recast.core.backends.animatediff:AnimateDiffBackend",
+            "wan-vace": "recast.core.backends.wan_vace:WanVaceBackend"}
 
 
 def backend_class(name: str) -> type:

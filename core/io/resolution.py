@@ -13,10 +13,12 @@ import numpy as np
 __all__ = ["model_size", "resize"]
 
 
-def model_size(width: int, height: int, long_side: int) -> tuple[int, int]:
-    """``(width, height)`` the model runs at for a ``width``×``height`` plate: aspect kept, multiples of 8."""
+def model_size(width: int, height: int, long_side: int, multiple: int = 8) -> tuple[int, int]:
+    """``(width, height)`` the model runs at for a ``width``×``height`` plate: aspect kept, multiples of ``multiple``
+    (8: the SD VAE's factor; 16 for Wan: its VAE's 8 times its transformer's 2×2 patches)."""
     scale = long_side / max(width, height)
-    return (max(8, int(round(width * scale / 8)) * 8), max(8, int(round(height * scale / 8)) * 8))
+    m = multiple
+    return (max(m, int(round(width * scale / m)) * m), max(m, int(round(height * scale / m)) * m))
 
 
 def resize(img: np.ndarray, width: int, height: int, filtername: str = "") -> np.ndarray:

@@ -178,6 +178,15 @@ class Job(BeforeRender):
                     else float(defaults.get("guidance_scale", DEFAULT_GUIDANCE)))
         return dataclasses.replace(self, steps=steps, guidance_scale=guidance)
 
+    def resolved(self) -> "Job":
+        """:meth:`with_preset_defaults` of the job's own model preset (read from its file; the job itself when it
+        sets both, or renders nothing: strength 0)."""
+        if (self.steps is not None and self.guidance_scale is not None) or self.strength == 0.0:
+            return self
+        from ..models.presets import load_preset
+
+        return self.with_preset_defaults(load_preset(self.model, self.root))
+
     def replace(self, **changes) -> "Job":
         """A validated copy with fields changed (nested ones as dicts, e.g. input={'frames': ...})."""
         data = self.to_dict()
@@ -189,8 +198,9 @@ class Job(BeforeRender):
         return Job.from_dict(data, self.root)
 
     def fingerprint(self) -> str:
-        """A hash of every parameter that shapes the pixels (with absolute paths)."""
-        data = self.absolute().to_dict()
+        """A hash of every parameter that shapes the pixels (with absolute paths; steps and guidance as the render
+        runs them, so a job that leaves them to its preset and one that names the same values agree)."""
+        data = self.resolved().absolute().to_dict()
         data["input"].pop("frames", None)  # a sub-range renders the same frames the same way
         if self.lora_files:  # a LoRA retrained into the same file is another render
             from ..models.lora import lora_digest

@@ -15,7 +15,7 @@ import warnings
 from dataclasses import dataclass
 
 from ..errors import ModelError
-from .presets import OPTIONAL_PARTS, PARTS, ModelPart, Preset
+from .presets import BACKEND_PARTS, OPTIONAL_PARTS, PARTS, ModelPart, Preset
 
 __all__ = ["PartStatus", "locate", "use_safetensors", "check_preset", "pull_preset", "parameter_count"]
 
@@ -106,7 +106,10 @@ def check_preset(preset: Preset) -> list[PartStatus]:
     """Every part (an optional one only when the preset names it): present or not, where, how big, and what is
     wrong."""
     out = []
+    needed = BACKEND_PARTS.get(preset.backend, tuple(PARTS))
     for role in PARTS:
+        if role not in needed and role not in preset.parts:
+            continue  # optional, or not this backend's
         if role in OPTIONAL_PARTS and role not in preset.parts:
             continue
         if role not in preset.parts:

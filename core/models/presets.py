@@ -29,7 +29,8 @@ __all__ = ["PARTS", "OPTIONAL_PARTS", "MATTE_SIZES", "ModelPart", "Preset", "loa
 
 #: every part a preset names, and what it is for
 PARTS = {
-    "base": "Stable Diffusion 1.5 (unet, vae, text encoder, tokenizer, scheduler)",
+    "base": "the base model: Stable Diffusion 1.5 (unet, vae, text encoder, tokenizer, scheduler), or a Wan 2.1 "
+            "VACE pipeline (transformer, vae, UMT5 text encoder, tokenizer, scheduler)",
     "controlnet": "depth ControlNet (structure)",
     "motion_adapter": "AnimateDiff motion adapter (temporal layers)",
     "ip_adapter": "IP-Adapter weights (reference image)",
@@ -44,6 +45,11 @@ SCHEDULERS = ("ddim", "lcm")  #: what a preset's ``scheduler`` may say
 #: a preset's ``defaults``: job field → (kind, lowest, highest)
 PRESET_DEFAULTS = {"steps": (int, 1, 200), "guidance_scale": (float, 1.0, 30.0)}
 
+#: the parts each backend's presets must name (:func:`recast.core.models.parts.check_preset` checks these and the
+#: optional ones a preset names)
+BACKEND_PARTS = {"animatediff": ("base", "controlnet", "motion_adapter", "ip_adapter", "image_encoder", "depth", "clip"),
+                 "wan-vace": ("base", "depth", "clip")}
+
 #: parts a preset may leave out: only the command that uses one needs it (``recast matte``)
 OPTIONAL_PARTS = frozenset({"matte", "lcm_lora"})
 
@@ -52,6 +58,7 @@ MATTE_SIZES = {"tiny": "facebook/sam2.1-hiera-tiny", "small": "facebook/sam2.1-h
                "base-plus": "facebook/sam2.1-hiera-base-plus", "large": "facebook/sam2.1-hiera-large"}
 
 _BUILTIN = os.path.join(os.path.dirname(__file__), "preset_files")
+_TINY = {"tiny": "preset.toml", "tiny-fast": "preset_fast.toml", "tiny-wan": "preset_wan.toml"}  #: built on first use
 
 
 @dataclass(frozen=True)
@@ -162,18 +169,16 @@ def read_preset_file(path: str) -> Preset:
 
 def load_preset(name: str, base_folder: str = ".") -> Preset:
     """``default``, ``tiny`` (built on first use), or a preset file (relative to ``base_folder``)."""
-    if name in ("tiny", "tiny-fast"):
+    if name in _TINY:
         from .tiny import ensure_tiny
 
-        tiny = ensure_tiny()
-        return read_preset_file(tiny if name == "tiny" else os.path.join(os.path.dirname(tiny), "preset_fast.toml"))
+        return read_preset_file(os.path.join(os.path.dirname(ensure_tiny()), _TINY[name]))
     builtin = os.path.join(_BUILTIN, f"{name}.toml")
     if os.path.sep not in name and "." not in name and os.path.isfile(builtin):
         return read_preset_file(builtin)
     path = name if os.path.isabs(name) else os.path.join(base_folder, name)
     if not os.path.isfile(path):
-        known = sorted(["tiny", "tiny-fast"] + [os.path.splitext(n)[0] for n in os.listdir(_BUILTIN)
-                                                if n.endswith(".toml")])
+        known = sorted(list(_TINY) + [os.path.splitext(n)[0] for n in os.listdir(_BUILTIN) if n.endswith(".toml")])
         raise ModelError(f"model preset {name!r} is neither a built-in preset ({', '.join(known)}) nor a preset file")
     return read_preset_file(path)
 

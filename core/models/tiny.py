@@ -19,7 +19,7 @@ from .cache import cache_root
 
 __all__ = ["TINY_VERSION", "ensure_tiny", "build_tiny"]
 
-TINY_VERSION = "3"  # 2: the matte part (SAM 2.1 video); 3: tiny-fast (an LCM LoRA, preset_fast.toml)
+TINY_VERSION = "4"  # 2: the matte part (SAM 2.1 video); 3: tiny-fast (an LCM LoRA); 4: tiny-wan (Wan 2.1 VACE)
 SEED = 0
 CROSS_DIM = 32  # text hidden size = UNet cross-attention dim
 BLOCKS = (32, 64)  # UNet / ControlNet / motion adapter channels
@@ -186,8 +186,10 @@ def build_tiny(folder: str) -> str:
     with open(path, "w", encoding="utf-8") as fh:
         fh.write(PRESET_TOML)
     from .tiny_fast import build_tiny_fast
+    from .tiny_wan import build_tiny_wan
 
     build_tiny_fast(folder)
+    build_tiny_wan(folder)
     return path
 
 

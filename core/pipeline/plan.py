@@ -7,6 +7,10 @@ earlier run of the same job already wrote.
 * the **route** of each frame: the output, a chunk's seam folder (frames another chunk also
   renders; ``recast assemble`` cross-fades them) or nowhere (context only);
 * the **windows**, on a grid anchored at the shot's first frame, so every range agrees;
+* a backend that compresses time (Wan: 1 + 4k frames in k + 1 latent frames) gets the range laid on that
+  grid too: it starts on the grid (earlier frames rendered for context), and is filled to 1 + 4k frames by
+  the shot's next frames or, past the shot's end, by repeating its last; windows and positions are then in
+  latent frames;
 * **resume**: frames already on disk with this job's fingerprint and the same plate/matte
   stamps are skipped (:mod:`.resume`).
 """
@@ -45,6 +49,33 @@ class RenderPlan:
     stamps: dict[int, str]  #: frame → plate (and matte) file stamp
     skipped: list[int]  #: frames an earlier run of this job already wrote
     todo: list[int]  #: frames this run writes
+    compression: int = 1  #: frames per latent frame of the preset's backend (Wan: 4)
+    pad: int = 0  #: the range's last frame repeated this many times to fill the latent grid
+
+    @property
+    def model_frames(self) -> list[int]:
+        """The frames the model sees, in order: the range, then its last frame ``pad`` times."""
+        frames = list(self.frames)
+        return frames + [frames[-1]] * self.pad
+
+    @property
+    def positions(self) -> list[int]:
+        """The sampler's positions: the frames (no temporal compression), else the latent frames on the shot's grid
+        (latent g holds frames anchor + 4g − 3 .. anchor + 4g; a range starting at anchor + 4m has first a latent
+        frame of that one frame, at position m)."""
+        if self.compression == 1:
+            return list(self.frames)
+        first = (self.frames.first - self.anchor) // self.compression
+        return list(range(first, first + (len(self.model_frames) - 1) // self.compression + 1))
+
+    def noise_keys(self) -> list[tuple[int, str]]:
+        """(frame, salt) whose noise each position starts from: its frame; for latent frames, the first (one
+        frame) by that frame, the others by the last frame they hold — the same latent in any range."""
+        if self.compression == 1:
+            return [(f, "") for f in self.frames]
+        frames, c = self.model_frames, self.compression
+        # a group's last frame number (past the shot's end for padded groups: the same in every range that pads)
+        return [(frames[0], "latent-first")] + [(frames[0] + i + c - 1, "latent") for i in range(1, len(frames), c)]
 
     @property
     def frames(self) -> FrameRange:
@@ -77,6 +108,25 @@ class RenderPlan:
                            self.size, [self.stamps[f] for f in self.frames], layer.key)
 
 
+def _compression(job) -> tuple[int, int]:
+    """(frames per latent frame, size multiple) of the job's backend (1 and 8 for a null render: no model)."""
+    if job.strength == 0.0:
+        return 1, 8
+    from ..backends import backend_class
+    from ..models.presets import load_preset
+
+    cls = backend_class(load_preset(job.model, job.root).backend)
+    return cls.temporal_compression, cls.size_multiple
+
+
+def _on_the_grid(rng: FrameRange, shot: FrameRange, c: int) -> tuple[FrameRange, int]:
+    """``rng`` grown to start on the latent grid anchored at the shot's first frame and to hold 1 + c·k frames:
+    the shot's next frames, then (past its end) the count of repeats of its last frame."""
+    start = shot.first + (rng.first - shot.first) // c * c
+    end = start + -(-(rng.last - start) // c) * c
+    return FrameRange(start, min(end, shot.last)), max(0, end - shot.last)
+
+
 def _rendered_range(job, frames, chunk, context):
     """(range to denoise or None for the job's, frames to keep or None for all, chunk plan or None)."""
     if chunk is not None:
@@ -99,12 +149,20 @@ def plan_render(job, frames: FrameRange | None = None, chunk: FrameRange | None 
                 context: bool = False) -> RenderPlan:
     """Check the inputs and decide the render (see the module's description)."""
     rendered, keep, chunk_plan = _rendered_range(job, frames, chunk, context)
+    c, multiple = _compression(job)
+    pad = 0
+    if c > 1:  # a latent grid: the range starts on it and holds 1 + c·k frames; frames added only give context
+        shot = shot_range(job)
+        wanted = rendered or shot
+        rendered, pad = _on_the_grid(wanted, shot, c)
+        if keep is None and chunk_plan is None:
+            keep = set(frames) if frames is not None else set(wanted)
     checked = check_inputs(job, rendered)
     rng = checked.plate.frames
     out_seq = job.output_sequence
     seam_seq = chunk_sequence(job, chunk_set, chunk_plan.chunk) if chunk_plan else None
-    route = {f: (seam_seq if chunk_plan and chunk_plan.is_seam(f) else None if keep is not None and f not in keep
-                 else out_seq) for f in rng}
+    route = {f: (None if chunk_plan and f not in chunk_plan.rendered else seam_seq if chunk_plan and
+                 chunk_plan.is_seam(f) else None if keep is not None and f not in keep else out_seq) for f in rng}
     canvas = checked.shot.canvas  # the whole shot's, so every sub-range and chunk runs at one size
     anchor = job.frame_range.first if job.frame_range else rng.first
     stamps = {}
@@ -116,7 +174,15 @@ def plan_render(job, frames: FrameRange | None = None, chunk: FrameRange | None 
                      for f in finished_frames(seq, [f for f in rng if route[f] is seq], fingerprint, __version__,
                                               stamps))
     done = set(skipped)
-    return RenderPlan(job=job, checked=checked, size=model_size(canvas.width, canvas.height, job.resolution), anchor=anchor,
-                      windows=context_windows(rng.first, rng.last, job.window.length, job.window.overlap, anchor),
-                      route=route, output=out_seq, seams=seam_seq, fingerprint=fingerprint, stamps=stamps,
-                      skipped=skipped, todo=[f for f in rng if route[f] is not None and f not in done])
+    plan = RenderPlan(job=job, checked=checked, size=model_size(canvas.width, canvas.height, job.resolution, multiple),
+                      anchor=anchor, windows=[], route=route, output=out_seq, seams=seam_seq, fingerprint=fingerprint,
+                      stamps=stamps, skipped=skipped, todo=[f for f in rng if route[f] is not None and f not in done],
+                      compression=c, pad=pad)
+    if c == 1:
+        plan.windows = context_windows(rng.first, rng.last, job.window.length, job.window.overlap, anchor)
+    else:  # in latent frames: a window of L frames holds (L - 1) / c + 1 of them
+        positions = plan.positions
+        length = max(2, (job.window.length - 1) // c + 1)
+        overlap = min(length - 1, -(-job.window.overlap // c)) if job.window.overlap else 0
+        plan.windows = context_windows(positions[0], positions[-1], length, overlap, 0)
+    return plan

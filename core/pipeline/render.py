@@ -68,10 +68,8 @@ def render(job: Job, frames: FrameRange | None = None, reporter: Reporter | None
     # 1-2. check the inputs, plan the render
     job.require_trained_lora()  # a job that trains a LoRA first renders only once it is there
     job.require_matte()  # a job that makes its matte from clicks first, likewise
-    if job.strength > 0.0:  # steps and guidance left unset come from the model preset (what the frames record)
-        from ..models.presets import load_preset
-
-        job = job.with_preset_defaults(loader.preset if loader is not None else load_preset(job.model, job.root))
+    # steps and guidance left unset come from the model preset (what the frames record)
+    job = job.with_preset_defaults(loader.preset) if loader is not None and job.strength > 0.0 else job.resolved()
     plan = plan_render(job, frames, chunk, chunk_set, context)
     result.skipped = plan.skipped
 

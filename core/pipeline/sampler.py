@@ -28,12 +28,13 @@ __all__ = ["ShotInputs", "denoise"]
 class ShotInputs:
     """Everything the sampler needs of a range, indexed by position in ``frames``."""
 
-    frames: list[int]
+    frames: list[int]  #: the positions denoised: frame numbers, or latent frames on the shot's grid
     conditions: object  #: the backend's conditioning of the shot (:meth:`.Backend.conditions`)
     noise: object  #: (N, *latent shape) float32: each frame's noise, drawn from (seed, frame)
     seed: int = 0  #: the job's seed (a stochastic scheduler's per-step noise is drawn from it)
     plate_latents: object | None = None  #: (N, *latent shape) on the device, when strength < 1 or masked
     mask: object | None = None  #: (N, 1, h, w) on the device: 1 = edit, 0 = keep the plate
+    shared: int = 0  #: leading latent frames every window sees (a reference image's): not in ``frames``
 
 
 def denoise(backend, inputs: ShotInputs, latents, timesteps, windows, *, start_step=0, reporter, cancel,
@@ -46,29 +47,37 @@ def denoise(backend, inputs: ShotInputs, latents, timesteps, windows, *, start_s
 
     first = inputs.frames[0]
     total = len(timesteps) * len(windows)
-    n = latents.shape[0]
+    s = inputs.shared
+    n = latents.shape[0] - s
     with backend.stage("denoise"), torch.inference_mode():
         for step in range(start_step, len(timesteps)):
             t = timesteps[step]
-            fused = torch.zeros_like(latents)
+            fused = torch.zeros_like(latents[s:])
             weight = torch.zeros(n, device=latents.device)
+            shared = torch.zeros_like(latents[:s])
             for k, (a, b) in enumerate(windows):
                 cancel.check(f"while denoising (step {step + 1} of {len(timesteps)}); no frame was written by "
                              "this run yet, and a rerun resumes from the last whole step")
                 i, j = a - first, b - first + 1
-                eps = backend.predict(latents[i:j], t, inputs.conditions, slice(i, j))
+                window = torch.cat([latents[:s], latents[s + i:s + j]]) if s else latents[i:j]
+                eps = backend.predict(window, t, inputs.conditions, slice(i, j))
+                shared += eps[:s]  # the shared frames: the windows' mean
+                eps = eps[s:]
                 w = window_weights(j - i).to(latents.device)
                 fused[i:j] += eps * w.view(-1, *[1] * (eps.dim() - 1))
                 weight[i:j] += w
                 reporter.progress("denoise", step * len(windows) + k + 1, total, step=step + 1, steps=len(timesteps))
             eps = fused / weight.view(-1, *[1] * (fused.dim() - 1))
+            if s:
+                eps = torch.cat([shared / len(windows), eps])
             fresh = None
             if getattr(backend, "stochastic_steps", False) and step + 1 < len(timesteps):
                 fresh = frame_noise(inputs.frames, inputs.seed, tuple(latents.shape[1:]), salt=f"step{step}")
                 fresh = fresh.to(latents.device)
             latents = backend.step(eps, t, latents, fresh) if fresh is not None else backend.step(eps, t, latents)
             if inputs.mask is not None:
-                latents = _keep_plate(backend, inputs, latents, timesteps, step)
+                body = _keep_plate(backend, inputs, latents[s:], timesteps, step)
+                latents = torch.cat([latents[:s], body]) if s else body
             if save_state is not None:
                 save_state(step + 1, latents)
     return latents
@@ -77,7 +86,7 @@ def denoise(backend, inputs: ShotInputs, latents, timesteps, windows, *, start_s
 def _keep_plate(backend, inputs: ShotInputs, latents, timesteps, step):
     """Outside the mask, the plate's latents at the noise level the next step expects."""
     if step + 1 < len(timesteps):
-        kept = backend.add_noise(inputs.plate_latents, inputs.noise, timesteps[step + 1:step + 2])
+        kept = backend.add_noise(inputs.plate_latents, inputs.noise[inputs.shared:], timesteps[step + 1:step + 2])
     else:
         kept = inputs.plate_latents
     return inputs.mask * latents + (1.0 - inputs.mask) * kept

@@ -60,7 +60,7 @@ def sample(plan, backend, layer, state, saved, loader_factory, reporter, cancel,
     from .shot_depth import shot_depth
 
     job, checked, size = plan.job, plan.checked, plan.size
-    frames = list(plan.frames)
+    frames = plan.model_frames  # the range, and its last frame repeated where a latent grid needs more
     began = time.perf_counter()
     layer_frames = model_frames(plan, layer, reporter, warnings)
     shot_frames = layer_frames if checked.shot is checked.plate else model_frames(plan, layer, reporter, [], True)
@@ -70,20 +70,23 @@ def sample(plan, backend, layer, state, saved, loader_factory, reporter, cancel,
     depth_t = torch.stack([torch.from_numpy(apply_structure_level(depth.frames[f], job.structure_level))
                            for f in frames])[:, None].half()
     del depth
-    conditions = backend.conditions(job, cache_folder(job), depth_t)
+    pixel_masks = _pixel_masks(plan, layer, frames) if checked.matte.enabled else None
+    extra = {"masks": pixel_masks} if plan.compression > 1 else {}  # Wan VACE: what to generate, in pixels
+    conditions = backend.conditions(job, cache_folder(job), depth_t, **extra)
     for message in getattr(backend, "warnings", []):
         if message not in warnings:
             warnings.append(message)
             reporter.warning(message)
     backend.timing["conditions"] = backend.timing.get("conditions", 0.0) + time.perf_counter() - began
 
-    inputs = sampler.ShotInputs(frames=frames, conditions=conditions,
-                                noise=frame_noise(frames, job.seed, backend.latent_shape(size)), seed=job.seed)
+    shared = getattr(backend, "shared_positions", 0)
+    inputs = sampler.ShotInputs(frames=plan.positions, conditions=conditions, seed=job.seed, shared=shared,
+                                noise=_noise(plan, job.seed, backend.latent_shape(size), shared))
     if job.strength < 1.0 or checked.matte.enabled:
-        inputs.plate_latents = _encode_plate(backend, layer_frames, frames, reporter, cancel)
+        inputs.plate_latents = _encode_plate(backend, layer_frames, frames, reporter, cancel, plan.compression)
     if checked.matte.enabled:
         factor = size[0] // backend.latent_shape(size)[-1]
-        inputs.mask = _latent_masks(plan, layer, factor).to(backend.device)
+        inputs.mask = _latent_masks(pixel_masks, factor, plan.compression).to(backend.device)
 
     timesteps = backend.timesteps(job.steps, job.strength)
     if saved is not None and saved[1] == len(timesteps):
@@ -94,11 +97,42 @@ def sample(plan, backend, layer, state, saved, loader_factory, reporter, cancel,
                            cancel=cancel, save_state=lambda k, lat: state.save(k, len(timesteps), lat))
 
 
-def _encode_plate(backend, frames_in, frames, reporter, cancel):
+def _noise(plan, seed, shape, shared):
+    """Each position's starting noise, drawn from the seed and what it holds (:meth:`.plan.RenderPlan.noise_keys`);
+    shared positions (a reference slot) first."""
+    import torch
+
+    from .sampling import frame_noise
+
+    parts = [frame_noise([0] * shared, seed, shape, salt="shared")] if shared else []
+    for f, salt in plan.noise_keys():
+        parts.append(frame_noise([f], seed, shape, salt=salt))
+    return torch.cat(parts)
+
+
+class _Lazy:
+    """Frames read when sliced (a backend that encodes a whole range at once takes them group by group)."""
+
+    def __init__(self, get, frames):
+        self.get, self.frames = get, frames
+
+    def __len__(self):
+        return len(self.frames)
+
+    def __getitem__(self, index):
+        return [self.get(f) for f in self.frames[index]] if isinstance(index, slice) else self.get(self.frames[index])
+
+
+def _encode_plate(backend, frames_in, frames, reporter, cancel, compression=1):
     import contextlib
 
     import torch
 
+    if compression > 1:  # a causal video VAE: the whole range, one frame group after another
+        with backend.stage("vae"):
+            latents = backend.encode(_Lazy(frames_in.get, frames))
+        reporter.progress("encode", len(frames), len(frames))
+        return latents
     out = []
     with backend.stage("vae"), contextlib.closing(read_ahead(frames_in.get, frames, backend.decode_chunk)) as ahead:
         for chunk in _chunks(frames, backend.decode_chunk):
@@ -108,22 +142,33 @@ def _encode_plate(backend, frames_in, frames, reporter, cancel):
     return torch.cat(out)
 
 
-def _latent_masks(plan, layer, factor):
-    """Edit weight per frame at latent size, grown: a latent pixel is edited when any pixel under it is,
-    and one latent pixel around that too, so the soft edge of the matte falls inside what is generated."""
+def _pixel_masks(plan, layer, frames):
+    """Edit weight of each of ``frames`` at the model's size: (F, 1, H, W) float32, 1 = edit."""
     import torch
 
     width, height = plan.size
+    return torch.from_numpy(np.stack([resize(plan.checked.matte.weight(f, window=plan.canvas, layer=layer)[:, :, 0],
+                                             width, height) for f in frames]))[:, None].clamp(0, 1)
+
+
+def _latent_masks(pixel_masks, factor, compression=1):
+    """Edit weight per latent frame at latent size, grown: a latent pixel is edited when any pixel under it is (in
+    any frame it holds), and one latent pixel around that too, so the soft edge of the matte falls inside what is
+    generated."""
+    import torch
+
     masks = []
-    for f in plan.frames:
-        weight = plan.checked.matte.weight(f, window=plan.canvas, layer=layer)[:, :, 0]
-        small = resize(weight, width, height)
+    for small in pixel_masks[:, 0].numpy():
+        height, width = small.shape
         blocks = small.reshape(height // factor, factor, width // factor, factor).max(axis=(1, 3)) > 1e-3
         grown = np.pad(blocks, 1)
         grown = np.max([grown[1 + dy:grown.shape[0] - 1 + dy, 1 + dx:grown.shape[1] - 1 + dx]
                         for dy in (-1, 0, 1) for dx in (-1, 0, 1)], axis=0)
         masks.append(grown.astype(np.float32))
-    return torch.from_numpy(np.stack(masks))[:, None]
+    m = torch.from_numpy(np.stack(masks))
+    if compression > 1:  # a latent frame holds the first frame alone, then groups: edited where any of them is
+        m = torch.cat([m[:1], m[1:].reshape(-1, compression, *m.shape[1:]).amax(1)])
+    return m[:, None]
 
 
 def header_attributes(plan, renderer: str) -> dict[str, str]:
@@ -163,6 +208,36 @@ def _edited(plan, layer, model_img, part_frame, f):
     return composite(layer.channels(part_frame), new, weight) if weight is not None else new
 
 
+def _decoded(plan, backend, latents, frames, wanted, decode_chunk, check):
+    """(frame, {layer: model-space image} — None for the null render) in order: the chunks holding frames still to
+    write (a resumed render decodes only those), or, for a causal video VAE (Wan), the whole range streamed a latent
+    frame at a time (the range's padding repeats never come out). ``check()`` is called before each decode."""
+    if latents is None:
+        yield from ((f, None) for f in frames)
+        return
+    if plan.compression > 1:
+        s = getattr(backend, "shared_positions", 0)
+        streams = {layer: backend.decode_stream(latents[layer][s:]) for layer in plan.layers}
+        i = 0
+        while True:
+            check()
+            groups = {layer: next(stream, None) for layer, stream in streams.items()}
+            if any(g is None for g in groups.values()):
+                return
+            for k in range(len(next(iter(groups.values())))):
+                if i < len(frames):
+                    yield frames[i], {layer: g[k] for layer, g in groups.items()}
+                i += 1
+    index = {f: i for i, f in enumerate(frames)}
+    for chunk in _chunks(frames, decode_chunk):
+        if not wanted.intersection(chunk):
+            continue
+        check()
+        decoded = {layer: backend.decode(latents[layer][index[chunk[0]]:index[chunk[-1]] + 1]) for layer in plan.layers}
+        for k, f in enumerate(chunk):
+            yield f, {layer: decoded[layer][k] for layer in plan.layers}
+
+
 def write_frames(plan, backend, latents, header, reporter, cancel, result, write_behind: bool = True):
     """Decode the chunks holding unwritten frames (``latents``: layer → latents; None for the null render);
     write each frame, every part of it, atomically — on a writer thread while the next chunk decodes
@@ -170,7 +245,6 @@ def write_frames(plan, backend, latents, header, reporter, cancel, result, write
     plate = plan.checked.plate
     frames = list(plate.frames)
     wanted = set(plan.todo)
-    index = {f: i for i, f in enumerate(frames)}
     null_frames = {layer: model_frames(plan, layer, reporter, []) for layer in plan.layers} if latents is None else {}
     decode_chunk = backend.decode_chunk if backend is not None else 1
 
@@ -201,20 +275,14 @@ def write_frames(plan, backend, latents, header, reporter, cancel, result, write
 
     writer = Writer(write_one, depth=max(2, decode_chunk)) if write_behind else None
     stage = backend.stage("vae") if backend is not None else nullcontext()
+    said = lambda: f"after {len(result.frames)} of {len(plan.todo)} frames were written"  # noqa: E731
     try:
         with stage:
-            for chunk in _chunks(frames, decode_chunk):
-                if not wanted.intersection(chunk):
+            for f, images in _decoded(plan, backend, latents, frames, wanted, decode_chunk, lambda: cancel.check(said())):
+                if f not in wanted:
                     continue
-                cancel.check(f"after {len(result.frames)} of {len(plan.todo)} frames were written")
-                decoded = {} if latents is None else {
-                    layer: backend.decode(latents[layer][index[chunk[0]]:index[chunk[-1]] + 1]) for layer in plan.layers}
-                for k, f in enumerate(chunk):
-                    if f not in wanted:
-                        continue
-                    cancel.check(f"after {len(result.frames)} of {len(plan.todo)} frames were written")
-                    item = (f, None if latents is None else {layer: decoded[layer][k] for layer in plan.layers})
-                    writer.put(item) if writer is not None else write_one(item)
+                cancel.check(said())
+                writer.put((f, images)) if writer is not None else write_one((f, images))
     except BaseException as exc:
         if writer is not None:  # the frame being written is finished; queued ones are dropped
             writer.close(discard=True)
