@@ -17,13 +17,11 @@ from recast.core.io.frames import FrameRange
 from recast.plugin import matte
 from recast.plugin.host_job import HostError, progress_text
 from recast.plugin.versions import choose_version, version_folder
-from recast.plugin.worker import worker_command
 
 from . import compat
 from .modal import ModalRun
-from .models_ui import worker
 from .plates import _stem, plate_for
-from .strip_render import StripError, add_image_strip, strip_folder, usable_strip
+from .strip_render import StripError, add_image_strip, strip_folder, strip_work
 
 __all__ = ["MatteRun", "RECAST_OT_matte_strip", "RECAST_OT_matte_point_add", "RECAST_OT_matte_point_remove",
            "draw", "classes", "matting", "mask_pattern"]
@@ -47,16 +45,10 @@ class MatteRun:
 
     @classmethod
     def start(cls, context) -> "MatteRun":
-        scene = compat.editing_scene(context)
-        strip = usable_strip(context)
-        if strip.name in matting:
-            raise HostError(f"a matte of strip '{strip.name}' is being made already")
-        s = scene.recast
+        scene, strip, s, values, command = strip_work(context, matting, "making a matte")
         if not len(s.matte_points):
             raise HostError("no prompt: add a point on the object (Add point), then set its x and y")
-        values = {name: getattr(s, name) for name in ("model", "model_file", "device", "model_view")}
-        values["model_file"] = bpy.path.abspath(values["model_file"]) if values["model_file"].strip() else ""
-        command = worker_command(worker(context).strip() or None)
+        values = {name: values[name] for name in ("model", "model_file", "device", "model_view")}
         folder = strip_folder(s.output_folder, strip)
         plate = plate_for(strip, scene, folder)
         text = prompt_text(s.matte_points, int(strip.frame_final_start), plate.first)

@@ -25,7 +25,7 @@ from recast.plugin.worker import RenderProcess, worker_command
 from . import compat
 from .plates import plate_for, _stem
 
-__all__ = ["StripRender", "StripError", "prepare", "usable_strip", "strip_folder", "add_image_strip"]
+__all__ = ["StripRender", "StripError", "prepare", "usable_strip", "strip_work", "strip_folder", "add_image_strip"]
 
 
 class StripError(HostError):
@@ -147,6 +147,21 @@ class _Prepared:
     def __init__(self, strip, plate, job_path, command, folder, output):
         self.strip, self.plate, self.job_path = strip, plate, job_path
         self.command, self.folder, self.output = command, folder, output
+
+
+def strip_work(context, busy: dict, doing: str):
+    """What a background job on the active strip (a LoRA training, a matte) starts from: ``(scene, strip, settings,
+    values, worker command)``, the preset file made absolute; HostError when that strip is ``doing`` it already."""
+    from .models_ui import worker
+
+    scene = compat.editing_scene(context)
+    strip = usable_strip(context)
+    if strip.name in busy:
+        raise HostError(f"strip '{strip.name}' is {doing} already")
+    s = scene.recast
+    values = {name: getattr(s, name) for name in type(s).__annotations__}
+    values["model_file"] = bpy.path.abspath(values["model_file"]) if values["model_file"].strip() else ""
+    return scene, strip, s, values, worker_command(worker(context).strip() or None)
 
 
 def usable_strip(context):

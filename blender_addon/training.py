@@ -8,13 +8,10 @@ import bpy
 
 from recast.plugin import customize
 from recast.plugin.host_job import HostError, progress_text
-from recast.plugin.worker import worker_command
 
-from . import compat
 from .modal import ModalRun
-from .models_ui import worker
 from .plates import plate_for
-from .strip_render import strip_folder, usable_strip
+from .strip_render import strip_folder, strip_work
 
 __all__ = ["Training", "RECAST_OT_train_lora", "training"]
 
@@ -29,14 +26,7 @@ class Training:
 
     @classmethod
     def start(cls, context) -> "Training":
-        scene = compat.editing_scene(context)
-        strip = usable_strip(context)
-        if strip.name in training:
-            raise HostError(f"a LoRA is training on strip '{strip.name}' already")
-        s = scene.recast
-        values = {name: getattr(s, name) for name in type(s).__annotations__}
-        values["model_file"] = bpy.path.abspath(values["model_file"]) if values["model_file"].strip() else ""
-        command = worker_command(worker(context).strip() or None)
+        scene, strip, s, values, command = strip_work(context, training, "training a LoRA")
         token = s.train_token.strip()
         if not token:
             raise HostError("no LoRA token: type the word the LoRA should learn (e.g. 'sks person')")

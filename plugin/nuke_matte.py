@@ -20,7 +20,7 @@ import os
 
 from recast.core.io.frames import FrameRange
 
-from . import matte, nuke_knobs as knobs
+from . import matte, nuke_knobs as knobs, nuke_node
 from .host_job import HostError
 from .nuke_node import NodeError, _Job, _nuke, _show_state, _tell
 from .params import JOB_PARAMS, Param
@@ -80,13 +80,7 @@ _VALUES = ("prompts", "output_channel", "use_input_range", "first_frame", "last_
 
 def create():
     """The Nodes toolbar command: a RecastMatte node on the selected node."""
-    nuke = _nuke()
-    selected = nuke.selectedNodes()
-    node = nuke.createNode("Group", inpanel=False)
-    build(node)
-    if len(selected) == 1:
-        node.setInput(0, selected[0])
-    return node
+    return nuke_node.create(build)
 
 
 def build(node) -> None:
@@ -95,14 +89,7 @@ def build(node) -> None:
     node.setName("RecastMatte1")
     with node:
         plate = nuke.nodes.Input(name="plate")
-        write = nuke.nodes.Write(name="plate_write", inputs=[plate])
-        write["file_type"].setValue("exr")
-        write["channels"].setValue("rgba")
-        write["datatype"].setValue("32 bit float")
-        write["compression"].setValue("Zip (1 scanline)")
-        write["create_directories"].setValue(True)
-        write["metadata"].setValue("all metadata")
-        write["disable"].setValue(True)  # only the node runs it: never part of a Render All
+        nuke_node.input_write(nuke, "plate_write", plate, "rgba")
         read = nuke.nodes.Read(name="matte")
         read["on_error"].setValue("black")
         copy = nuke.nodes.Copy(name="copy", inputs=[plate, read])

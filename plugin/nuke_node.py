@@ -30,7 +30,7 @@ from .versions import choose_version, version_folder, versions
 from .queue import RENDERS
 from .worker import RenderProcess
 
-__all__ = ["create", "build", "render", "write_job", "cancel", "submit", "check_models", "fetch_models", "train_lora",
+__all__ = ["create", "build", "input_write", "render", "write_job", "cancel", "submit", "check_models", "fetch_models", "train_lora",
            "knob_changed", "update_ui", "NodeError"]
 
 # tile colours (0xRRGGBBAA): as built, rendering, rendered, stale, failed
@@ -62,15 +62,29 @@ def _nuke():
 
 # --- building ----------------------------------------------------------------------------
 
-def create():
-    """The Nodes toolbar command: a Recast node on the selected node."""
+def create(build_node=None):
+    """The Nodes toolbar command: a Recast node (or what ``build_node`` makes of a Group) on the selected node."""
     nuke = _nuke()
     selected = nuke.selectedNodes()
     node = nuke.createNode("Group", inpanel=False)
-    build(node)
+    (build_node or build)(node)
     if len(selected) == 1:
         node.setInput(0, selected[0])
     return node
+
+
+def input_write(nuke, name: str, src, channels: str):
+    """An internal Write that puts an input on disk as EXR: 32-bit float (lossless for plates, depth and mattes),
+    every metadata attribute kept, disabled (only Recast runs it, never a Render All)."""
+    write = nuke.nodes.Write(name=name, inputs=[src])
+    write["file_type"].setValue("exr")
+    write["channels"].setValue(channels)
+    write["datatype"].setValue("32 bit float")
+    write["compression"].setValue("Zip (1 scanline)")
+    write["create_directories"].setValue(True)
+    write["metadata"].setValue("all metadata")  # the plate's header attributes reach the result
+    write["disable"].setValue(True)
+    return write
 
 
 def build(node) -> None:
@@ -83,14 +97,7 @@ def build(node) -> None:
         mask = nuke.nodes.Input(name="mask")
         for name, src, channels in (("plate_write", plate, "all"), ("ref_write", ref, "rgba"),
                                     ("mask_write", mask, "all")):
-            write = nuke.nodes.Write(name=name, inputs=[src])
-            write["file_type"].setValue("exr")
-            write["channels"].setValue(channels)
-            write["datatype"].setValue("32 bit float")  # lossless for any source: depth, mattes, plates
-            write["compression"].setValue("Zip (1 scanline)")
-            write["create_directories"].setValue(True)
-            write["metadata"].setValue("all metadata")  # the plate's header attributes reach the result
-            write["disable"].setValue(True)  # only Recast runs it: never part of a Render All
+            input_write(nuke, name, src, channels)
         read = nuke.nodes.Read(name="result")
         read["on_error"].setValue("error")
         show = nuke.nodes.Switch(name="show", inputs=[plate, read])

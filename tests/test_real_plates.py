@@ -12,9 +12,9 @@ import numpy as np
 import OpenImageIO as oiio
 import pytest
 
-from recast.core.io.exrio import read_frame, read_headers, read_parts
+from recast.core.io.exrio import read_frame, read_parts
 from recast.core.io.layout import Window
-from tests.conftest import events, job_dict, listing, run_cli, write_exr
+from tests.conftest import events, job_dict, run_cli, write_exr
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 

@@ -9,7 +9,6 @@ import signal
 import subprocess
 
 import numpy as np
-import pytest
 
 from recast.core.io.exrio import read_frame, read_header
 from recast.core.job import Job

@@ -24,29 +24,27 @@ SEED = 0
 CROSS_DIM = 32  # text hidden size = UNet cross-attention dim
 BLOCKS = (32, 64)  # UNet / ControlNet / motion adapter channels
 
-PRESET_TOML = """\
-# Written by recast.core.tiny: tiny random-weight models for the demo, tests and CI.
-name = "tiny"
-description = "tiny seeded random weights (same architecture families as 'default')"
+#: the tiny folder's parts: role → (folder, weights file); each tiny preset names some of them
+PARTS = {"base": ("./base", None), "controlnet": ("./controlnet", None), "motion_adapter": ("./motion_adapter", None),
+         "lcm_lora": ("./lcm_lora", "lcm_lora_tiny.safetensors"),
+         "ip_adapter": ("./ip_adapter", "ip-adapter_tiny.safetensors"), "image_encoder": ("./image_encoder", None),
+         "depth": ("./depth", None), "clip": ("./clip", None), "matte": ("./matte", None)}
 
-[parts.base]
-source = "./base"
-[parts.controlnet]
-source = "./controlnet"
-[parts.motion_adapter]
-source = "./motion_adapter"
-[parts.ip_adapter]
-source = "./ip_adapter"
-weight_name = "ip-adapter_tiny.safetensors"
-[parts.image_encoder]
-source = "./image_encoder"
-[parts.depth]
-source = "./depth"
-[parts.clip]
-source = "./clip"
-[parts.matte]
-source = "./matte"
-"""
+
+def write_preset(path: str, name: str, description: str, roles, base: str = "./base", **keys) -> str:
+    """A tiny preset file naming ``roles`` of :data:`PARTS` (``base`` may be another folder) and the preset-level
+    ``keys`` (``backend``, ``scheduler``, ``defaults`` as a dict); returns ``path``."""
+    lines = [f"# Written by recast.core.models.tiny: {description} (demo, tests, CI).", f'name = "{name}"',
+             f'description = "{description}"']
+    lines += [f'{k} = "{v}"' for k, v in keys.items() if not isinstance(v, dict)]
+    for table, values in ((k, v) for k, v in keys.items() if isinstance(v, dict)):
+        lines += ["", f"[{table}]"] + [f"{k} = {v}" for k, v in values.items()]
+    for role in roles:
+        folder, weights = (base, None) if role == "base" else PARTS[role]
+        lines += ["", f"[parts.{role}]", f'source = "{folder}"'] + ([f'weight_name = "{weights}"'] if weights else [])
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write("\n".join(lines) + "\n")
+    return path
 
 
 def _tokenizer():
@@ -182,9 +180,8 @@ def build_tiny(folder: str) -> str:
 
     build_tiny_matte(os.path.join(folder, "matte"))
 
-    path = os.path.join(folder, "preset.toml")
-    with open(path, "w", encoding="utf-8") as fh:
-        fh.write(PRESET_TOML)
+    path = write_preset(os.path.join(folder, "preset.toml"), "tiny", "tiny seeded random weights (same architecture "
+                        "families as 'default')", [r for r in PARTS if r != "lcm_lora"])
     from .tiny_fast import build_tiny_fast
     from .tiny_wan import build_tiny_wan
 

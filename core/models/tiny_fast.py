@@ -11,42 +11,9 @@ from __future__ import annotations
 
 import os
 
-__all__ = ["FAST_PRESET", "build_tiny_fast"]
+__all__ = ["build_tiny_fast"]
 
 SEED = 11
-
-FAST_PRESET = """\
-# Written by recast.core.models.tiny_fast: the fast tier (LCM scheduler, LCM LoRA) on the tiny parts.
-name = "tiny-fast"
-description = "tiny seeded random weights, wired as 'fast' (AnimateLCM: LCM LoRA, LCM scheduler, few steps)"
-scheduler = "lcm"
-
-[defaults]
-steps = 4
-guidance_scale = 1.5
-
-[parts.base]
-source = "./base"
-[parts.controlnet]
-source = "./controlnet"
-[parts.motion_adapter]
-source = "./motion_adapter"
-[parts.lcm_lora]
-source = "./lcm_lora"
-weight_name = "lcm_lora_tiny.safetensors"
-[parts.ip_adapter]
-source = "./ip_adapter"
-weight_name = "ip-adapter_tiny.safetensors"
-[parts.image_encoder]
-source = "./image_encoder"
-[parts.depth]
-source = "./depth"
-[parts.clip]
-source = "./clip"
-[parts.matte]
-source = "./matte"
-"""
-
 
 def build_tiny_fast(folder: str) -> str:
     """Write the tiny LCM LoRA and ``preset_fast.toml`` into the tiny preset's ``folder``; returns the preset."""
@@ -67,7 +34,8 @@ def build_tiny_fast(folder: str) -> str:
     os.makedirs(os.path.join(folder, "lcm_lora"))
     write_lora(os.path.join(folder, "lcm_lora", "lcm_lora_tiny.safetensors"), get_peft_model_state_dict(unet), None,
                {"recast.base_arch": "SD 1.x", "recast.note": "tiny LCM LoRA with seeded random weights (tests)"})
-    path = os.path.join(folder, "preset_fast.toml")
-    with open(path, "w", encoding="utf-8") as fh:
-        fh.write(FAST_PRESET)
-    return path
+    from .tiny import PARTS, write_preset
+
+    return write_preset(os.path.join(folder, "preset_fast.toml"), "tiny-fast", "tiny seeded random weights, wired "
+                        "as 'fast' (AnimateLCM: LCM LoRA, LCM scheduler, few steps)", list(PARTS), scheduler="lcm",
+                        defaults={"steps": 4, "guidance_scale": 1.5})

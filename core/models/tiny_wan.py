@@ -13,29 +13,9 @@ from __future__ import annotations
 
 import os
 
-__all__ = ["WAN_PRESET", "build_tiny_wan"]
+__all__ = ["build_tiny_wan"]
 
 SEED = 12
-
-WAN_PRESET = """\
-# Written by recast.core.models.tiny_wan: Wan 2.1 VACE at a tiny size (tests, demo), the tiny depth and CLIP.
-name = "tiny-wan"
-description = "tiny seeded random weights, Wan 2.1 VACE architecture (flow matching, 4x temporal compression)"
-backend = "wan-vace"
-
-[defaults]
-steps = 4
-guidance_scale = 5.0
-
-[parts.base]
-source = "./wan"
-[parts.depth]
-source = "./depth"
-[parts.clip]
-source = "./clip"
-[parts.matte]
-source = "./matte"
-"""
 
 _WORDS = ("a an the of at in on and with street road house city town night dusk dawn day sky sun light clay "
           "paint oil watercolour water colour cartoon anime red blue green gold grey old new big small person car "
@@ -75,7 +55,8 @@ def build_tiny_wan(folder: str) -> str:
     pipe = WanVACEPipeline(tokenizer=tok, text_encoder=text_encoder, vae=vae, transformer=transformer,
                            scheduler=FlowMatchEulerDiscreteScheduler(shift=3.0))
     pipe.save_pretrained(os.path.join(folder, "wan"), safe_serialization=True)
-    path = os.path.join(folder, "preset_wan.toml")
-    with open(path, "w", encoding="utf-8") as fh:
-        fh.write(WAN_PRESET)
-    return path
+    from .tiny import write_preset
+
+    return write_preset(os.path.join(folder, "preset_wan.toml"), "tiny-wan", "tiny seeded random weights, Wan 2.1 "
+                        "VACE architecture (flow matching, 4x temporal compression)", ["base", "depth", "clip", "matte"],
+                        base="./wan", backend="wan-vace", defaults={"steps": 4, "guidance_scale": 5.0})

@@ -56,7 +56,6 @@ def sample(plan, backend, layer, state, saved, loader_factory, reporter, cancel,
 
     from . import sampler
     from .depth import apply_structure_level
-    from .sampling import frame_noise
     from .shot_depth import shot_depth
 
     job, checked, size = plan.job, plan.checked, plan.size
