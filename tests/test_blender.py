@@ -107,8 +107,8 @@ def test_recast_an_image_strip_adds_the_result_above_in_sync(blender, addon_zip,
         f"plate.{f}.exr" for f in range(1001, 1007)]
 
 
-def test_the_timer_work_follows_progress_and_esc_cancels(blender, addon_zip, tmp_path, plate_args):
-    r = scenario(blender, addon_zip, tmp_path, "modal_and_cancel", **plate_args)
+def test_the_timer_work_follows_progress_and_esc_cancels(blender_latest, addon_zip, tmp_path, plate_args):
+    r = scenario(blender_latest, addon_zip, tmp_path, "modal_and_cancel", **plate_args)
     assert r["state"] == "cancelled" and "nothing was added" in r["message"] and r["after_cancel"] == []
     assert r["polls"] > 0 and all(m.startswith("Recast 'plate': ") for m in r["progress_messages"])
     assert r["again"] == "done" and r["again_strip"] == "plate recast v002"  # steps changed: a new version

@@ -37,19 +37,18 @@ def test_tiny_fast_renders_with_its_preset_defaults_and_records_them(tmp_path, p
     assert (h.attribute("recast/steps"), h.attribute("recast/guidance_scale")) == ("4", "1.5")
     recorded = json.loads(h.attribute("recast/job"))
     assert (recorded["steps"], recorded["guidance_scale"]) == (4, 1.5)  # what ran, not null
-    # a job that sets them keeps its own
-    r = run_cli("render", "--job", tmp_path / "job.json", "--steps", "2", "--guidance-scale", "3", "--output",
-                tmp_path / "own" / "x.####.exr")
-    assert r.returncode == 0, r.stderr
-    h = read_header(str(tmp_path / "own" / "x.1001.exr"))
+    # a job that sets them keeps its own (in-process from here: the CLI path is the one above)
+    own = Job.from_dict({**data, "steps": 2, "guidance_scale": 3.0, "output": {"pattern": "own/x.####.exr"}},
+                        str(tmp_path))
+    render(own, reporter=Collect())
+    h = read_header(own.output_sequence.path(1001))
     assert (h.attribute("recast/steps"), h.attribute("recast/guidance_scale")) == ("2", "3")
     # the default tier's preset has no defaults: 20 steps, guidance 7.5
-    data = job_dict(model="tiny", output={"pattern": "plain/x.####.exr"})
-    del data["steps"], data["guidance_scale"]
-    (tmp_path / "plain.json").write_text(json.dumps(data))
-    r = run_cli("render", "--job", tmp_path / "plain.json")
-    assert r.returncode == 0 and events(r.stdout)[0]["steps"] == 20
-    h = read_header(str(tmp_path / "plain" / "x.1001.exr"))
+    plain = Job.from_dict({**data, "model": "tiny", "output": {"pattern": "plain/x.####.exr"}}, str(tmp_path))
+    collect = Collect()
+    render(plain, reporter=collect)
+    assert collect.events[0]["steps"] == 20
+    h = read_header(plain.output_sequence.path(1001))
     assert (h.attribute("recast/steps"), h.attribute("recast/guidance_scale")) == ("20", "7.5")
 
 
@@ -238,13 +237,15 @@ def test_compile_renders_the_frames_of_an_uncompiled_render(tmp_path, plate):
 
 def test_a_job_that_leaves_steps_to_its_preset_renders_in_chunks_and_assembles(tmp_path, plate):
     """The chunk folders are named by the job's fingerprint: the render's (steps filled in) and assemble's (steps
-    still unset in the file) must agree."""
+    still unset in the job) must agree."""
+    from recast.core.farm.chunks import assemble
+    from recast.core.io.frames import FrameRange
+    from recast.core.progress import Reporter
+
     data = job_dict(model="tiny-fast", handles=1)
     del data["steps"], data["guidance_scale"]
-    (tmp_path / "job.json").write_text(json.dumps(data))
-    for chunk in ("1001-1003", "1004-1006"):
-        r = run_cli("render", "--job", tmp_path / "job.json", "--chunk", chunk, "--chunk-set", "s1")
-        assert r.returncode == 0, r.stderr
-    r = run_cli("assemble", "--job", tmp_path / "job.json", "--chunk-set", "s1")
-    assert r.returncode == 0, r.stderr
+    job = Job.from_dict(data, str(tmp_path))
+    for chunk in (FrameRange(1001, 1003), FrameRange(1004, 1006)):
+        render(job, reporter=Collect(), chunk=chunk, chunk_set="s1")
+    assemble(job, "s1", Reporter(open(os.devnull, "w")), CancelFlag())
     assert listing(tmp_path / "render") == [f"sh010_recast.{f}.exr" for f in range(1001, 1007)]

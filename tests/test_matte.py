@@ -142,20 +142,30 @@ def test_the_bounded_session_makes_the_mattes_of_the_stock_session_and_holds_a_b
 
 
 def test_a_second_run_skips_what_is_done_and_a_deleted_frame_is_made_again_the_same(tmp_path, plate):
+    from recast.core.matte.prompts import group_prompts
+    from recast.core.matte.run import MatteRequest, run_matte
+    from recast.core.progress import CancelFlag
+    from tests.test_render import Collect
+
     out = tmp_path / "matte"
-    args = ("--input", plate, "--points", "1003:30,20", "--output", out / "m.####.exr")
-    assert _matte(*args).returncode == 0
+
+    def make(click):
+        collect = Collect()
+        request = MatteRequest(input=plate, output=str(out / "m.####.exr"), model="tiny", device="cpu",
+                               objects=tuple(group_prompts([("points", click)])))
+        run_matte(request, collect, CancelFlag())
+        return collect.events
+
+    make("1003:30,20")
     before = {f: read_frame(str(out / f"m.{f}.exr")).pixels for f in range(1001, 1007)}
-    again = events(_matte(*args).stdout)
+    again = make("1003:30,20")
     assert again[-1]["frames"] == 0 and again[-1]["skipped"] == 6
     assert not [e for e in again if e["event"] == "progress" and e["stage"] == "load"]  # no model was loaded
     os.remove(out / "m.1005.exr")
-    third = events(_matte(*args).stdout)
+    third = make("1003:30,20")
     assert [e["frame"] for e in third if e["event"] == "frame" and not e.get("skipped")] == [1005]
     assert np.array_equal(read_frame(str(out / "m.1005.exr")).pixels, before[1005])
-    # another click is another matte: everything is made again
-    other = events(_matte("--input", plate, "--points", "1003:31,20", "--output", out / "m.####.exr").stdout)
-    assert other[-1]["frames"] == 6
+    assert make("1003:31,20")[-1]["frames"] == 6  # another click is another matte: everything is made again
 
 
 def test_a_cancelled_run_resumes_from_its_checkpoint_and_ends_as_an_uninterrupted_one(tmp_path):
