@@ -150,7 +150,7 @@ def plan_render(job, frames: FrameRange | None = None, chunk: FrameRange | None 
     """Check the inputs and decide the render (see the module's description)."""
     rendered, keep, chunk_plan = _rendered_range(job, frames, chunk, context)
     c, multiple = _compression(job)
-    pad = 0
+    pad, shot = 0, None
     if c > 1:  # a latent grid: the range starts on it and holds 1 + c·k frames; frames added only give context
         shot = shot_range(job)
         wanted = rendered or shot
@@ -164,7 +164,8 @@ def plan_render(job, frames: FrameRange | None = None, chunk: FrameRange | None 
     route = {f: (None if chunk_plan and f not in chunk_plan.rendered else seam_seq if chunk_plan and
                  chunk_plan.is_seam(f) else None if keep is not None and f not in keep else out_seq) for f in rng}
     canvas = checked.shot.canvas  # the whole shot's, so every sub-range and chunk runs at one size
-    anchor = job.frame_range.first if job.frame_range else rng.first
+    # the window grid's origin: the shot's first frame (the job's range, or for a latent grid the first frame on disk)
+    anchor = job.frame_range.first if job.frame_range else shot.first if shot is not None else rng.first
     stamps = {}
     for f in rng:
         matte = checked.matte.stamp_path(f)
