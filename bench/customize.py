@@ -16,17 +16,15 @@ import argparse
 import json
 import os
 import resource
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 
+from tables import WITH_RSS, row
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 #: the Recast side: the CLI in a child that prints its own peak RSS (MB) as its last stderr line
-_WITH_RSS = ("import resource, sys\nfrom recast.core.cli.main import main\ncode = main(sys.argv[1:])\n"
-             "print('peak_rss_mb', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, file=sys.stderr)\n"
-             "sys.exit(code)")
 DEFAULTS = {"tiny": {"steps": 8, "resolution": 64}, "sd15": {"steps": 3, "resolution": 256}}
 
 
@@ -89,7 +87,7 @@ def _sd15_preset() -> str:
 def run_recast(args, preset: str, images: str) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         started = time.monotonic()
-        done = subprocess.run([sys.executable, "-c", _WITH_RSS, "customize", "--images", images, "--out",
+        done = subprocess.run([sys.executable, "-c", WITH_RSS, "customize", "--images", images, "--out",
                                os.path.join(tmp, "b.safetensors"), "--model", preset, "--steps", str(args.steps),
                                "--resolution", str(args.resolution), "--device", args.device, "--rank", "8",
                                "--checkpoint-every", "0", "--json"], capture_output=True, text=True)
@@ -159,11 +157,6 @@ def run_stock(args, preset: str, images: str) -> dict:
     return {"step": out["step"], "wall": wall, "rss": out["rss"]}
 
 
-def _row(label: str, recast: list, stock: list, key: str, fmt: str) -> str:
-    r, s = statistics.median(x[key] for x in recast), statistics.median(x[key] for x in stock)
-    spread = lambda xs: max(x[key] for x in xs) - min(x[key] for x in xs)  # noqa: E731
-    return (f"| {label} | {r:{fmt}} (±{spread(recast):{fmt}}) | {s:{fmt}} (±{spread(stock):{fmt}}) | "
-            f"{r / s:.2f} |")
 
 
 def main() -> None:
@@ -199,9 +192,9 @@ def main() -> None:
         print(f"\n### {config}: {a.steps} steps at {a.resolution}x{a.resolution}, rank 8, {a.device}, "
               f"median of {a.runs} alternating runs (± spread)\n")
         print("| | Recast | stock | Recast / stock |\n|---|---:|---:|---:|")
-        print(_row("seconds per step", recast, stock, "step", ".3f"))
-        print(_row("process wall time (s), load included", recast, stock, "wall", ".1f"))
-        print(_row("peak RSS (MB)", recast, stock, "rss", ".0f"))
+        print(row("seconds per step", recast, stock, "step", ".3f"))
+        print(row("process wall time (s), load included", recast, stock, "wall", ".1f"))
+        print(row("peak RSS (MB)", recast, stock, "rss", ".0f"))
 
 
 if __name__ == "__main__":

@@ -23,16 +23,14 @@ import argparse
 import json
 import os
 import resource
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 
+from tables import WITH_RSS, row
+
 HERE = os.path.dirname(os.path.abspath(__file__))
-_WITH_RSS = ("import resource, sys\nfrom recast.core.cli.main import main\ncode = main(sys.argv[1:])\n"
-             "print('peak_rss_mb', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, file=sys.stderr)\n"
-             "sys.exit(code)")
 SIZE, WINDOW, OVERLAP = 128, 16, 4
 
 
@@ -61,7 +59,7 @@ def run_recast(job: str) -> dict:
 
     shutil.rmtree(os.path.join(os.path.dirname(job), os.path.splitext(os.path.basename(job))[0]), ignore_errors=True)
     started = time.monotonic()
-    done = subprocess.run([sys.executable, "-c", _WITH_RSS, "render", "--job", job, "--json"], capture_output=True,
+    done = subprocess.run([sys.executable, "-c", WITH_RSS, "render", "--job", job, "--json"], capture_output=True,
                           text=True)
     wall = time.monotonic() - started
     if done.returncode != 0:
@@ -120,10 +118,6 @@ def run_stock(args, plate: str) -> dict:
     return {"wall": wall, "rss": json.loads(done.stdout.strip().splitlines()[-1])["rss"]}
 
 
-def _row(label, a, b, key, fmt) -> str:
-    x, y = statistics.median(r[key] for r in a), statistics.median(r[key] for r in b)
-    spread = lambda rs: max(r[key] for r in rs) - min(r[key] for r in rs)  # noqa: E731
-    return f"| {label} | {x:{fmt}} (±{spread(a):{fmt}}) | {y:{fmt}} (±{spread(b):{fmt}}) | {x / y:.2f} |"
 
 
 def main() -> None:
@@ -153,8 +147,8 @@ def main() -> None:
             print(f"\n### {frames} frames, {SIZE} px, {args.steps} steps, windows {WINDOW}/{OVERLAP}: Recast vs stock "
                   f"FreeNoise (context {WINDOW}, stride {WINDOW - OVERLAP}), median of {args.runs} alternating runs\n")
             print("| | Recast | stock + FreeNoise | Recast / stock |\n|---|---:|---:|---:|")
-            print(_row("process wall time (s)", recast, stock, "wall", ".2f"))
-            print(_row("peak RSS (MB)", recast, stock, "rss", ".0f"))
+            print(row("process wall time (s)", recast, stock, "wall", ".2f"))
+            print(row("peak RSS (MB)", recast, stock, "rss", ".0f"))
         if args.compare in ("tiers", "both"):
             fast_job, slow_job = _job(folder, frames, "tiny-fast", "fast"), _job(folder, frames, "tiny", "slow", 20, 7.5)
             fast, slow = [], []
@@ -168,8 +162,8 @@ def main() -> None:
                   f"guidance 1.5) vs the default tier (tiny, 20 steps, guidance 7.5), median of {args.runs} "
                   "alternating runs\n")
             print("| | fast | default | fast / default |\n|---|---:|---:|---:|")
-            print(_row("process wall time (s)", fast, slow, "wall", ".2f"))
-            print(_row("UNet calls (windows × steps × guidance passes)", fast, slow, "unet", ".0f"))
+            print(row("process wall time (s)", fast, slow, "wall", ".2f"))
+            print(row("UNet calls (windows × steps × guidance passes)", fast, slow, "unet", ".0f"))
 
 
 if __name__ == "__main__":

@@ -18,11 +18,12 @@ import argparse
 import json
 import os
 import resource
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
+
+from tables import row
 
 DEFAULTS = {"tiny": {"frames": 48, "size": (256, 144)}, "large": {"frames": 4, "size": (512, 288)}}
 CLICK = "{f}:{x},{y}"
@@ -142,11 +143,6 @@ def _child(side: str, args, preset: str, plate: str) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def _row(label, recast, stock, key, fmt) -> str:
-    r, s = statistics.median(x[key] for x in recast), statistics.median(x[key] for x in stock)
-    spread = lambda xs: max(x[key] for x in xs) - min(x[key] for x in xs)  # noqa: E731
-    return (f"| {label} | {r:{fmt}} (±{spread(recast):{fmt}}) | {s:{fmt}} (±{spread(stock):{fmt}}) | "
-            f"{r / s:.2f} |")
 
 
 def main() -> None:
@@ -183,9 +179,9 @@ def main() -> None:
         print(f"\n### {config}: {a.frames} frames of {a.size[0]}x{a.size[1]}, 2 objects prompted mid-shot "
               f"(forward and backward), {a.device}, median of {a.runs} alternating runs (± spread)\n")
         print("| | Recast | stock session | Recast / stock |\n|---|---:|---:|---:|")
-        print(_row("seconds per frame (load included)", recast, stock, "per_frame", ".3f"))
-        print(_row("peak RSS (MB)", recast, stock, "rss", ".0f"))
-        print(_row("most frames' outputs held at once (all objects)", recast, stock, "kept", ".0f"))
+        print(row("seconds per frame (load included)", recast, stock, "per_frame", ".3f"))
+        print(row("peak RSS (MB)", recast, stock, "rss", ".0f"))
+        print(row("most frames' outputs held at once (all objects)", recast, stock, "kept", ".0f"))
 
 
 if __name__ == "__main__":

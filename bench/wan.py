@@ -22,15 +22,13 @@ import argparse
 import json
 import os
 import resource
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 
-_WITH_RSS = ("import resource, sys\nfrom recast.core.cli.main import main\ncode = main(sys.argv[1:])\n"
-             "print('peak_rss_mb', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, file=sys.stderr)\n"
-             "sys.exit(code)")
+from tables import WITH_RSS, row
+
 FRAMES, SIZE, STEPS = 17, 128, 4
 
 
@@ -52,7 +50,7 @@ def run_recast(job: str) -> dict:
 
     shutil.rmtree(os.path.join(os.path.dirname(job), "recast"), ignore_errors=True)
     started = time.monotonic()
-    done = subprocess.run([sys.executable, "-c", _WITH_RSS, "render", "--job", job, "--json"], capture_output=True,
+    done = subprocess.run([sys.executable, "-c", WITH_RSS, "render", "--job", job, "--json"], capture_output=True,
                           text=True)
     if done.returncode != 0:
         sys.exit(f"recast render failed: {done.stderr.strip().splitlines()[-2:]}")
@@ -147,14 +145,11 @@ def main() -> None:
         for _ in range(args.runs):
             recast.append(run_recast(job))
             stock.append(run_stock(plate))
-        med = lambda rs, k: statistics.median(r[k] for r in rs)  # noqa: E731
-        spread = lambda rs, k: max(r[k] for r in rs) - min(r[k] for r in rs)  # noqa: E731
         print(f"\n### tiny-wan: {FRAMES} frames at {SIZE} px, {STEPS} steps, one window, median of {args.runs} "
               "alternating runs (± spread)\n")
         print("| | Recast | stock WanVACEPipeline | Recast / stock |\n|---|---:|---:|---:|")
-        for k, label, fmt in (("wall", "process wall time (s)", ".2f"), ("rss", "peak RSS (MB)", ".0f")):
-            print(f"| {label} | {med(recast, k):{fmt}} (±{spread(recast, k):{fmt}}) | {med(stock, k):{fmt}} "
-                  f"(±{spread(stock, k):{fmt}}) | {med(recast, k) / med(stock, k):.2f} |")
+        print(row("process wall time (s)", recast, stock, "wall", ".2f"))
+        print(row("peak RSS (MB)", recast, stock, "rss", ".0f"))
     if args.part in ("transformer", "both"):
         done = subprocess.run([sys.executable, __file__, "--side", "transformer", "--frames", str(args.frames)],
                               capture_output=True, text=True)
