@@ -6,7 +6,8 @@ outputs (memory features, masks and the 1024² high-resolution masks) for the le
 * frames are prepared when the model asks for one (:meth:`BoundedSession.get_frame`) and never kept
   (the model caches one frame's vision features itself), so a 2,000-frame shot costs what 1 frame does;
 * after every frame :meth:`BoundedSession.forget` drops what the model will never read again: the
-  high-resolution masks at once (only the memory encoder of the same call uses them); a tracked
+  high-resolution masks at once (only the memory encoder of the same call uses them), a tracked frame's
+  low-resolution masks too (a prompted frame's are reused when a pass reaches it); a tracked
   frame's memory features once it is further than ``num_maskmem - 1`` frames behind the frame being
   tracked, and its object pointer once further than ``max_object_pointers_in_encoder - 1``. Frames
   the backward pass will read (just after the first prompted frame) are kept until it has passed.
@@ -54,9 +55,11 @@ def _session_class():
         def forget(self, frame_idx: int, reverse: bool) -> None:
             """After tracking ``frame_idx`` (backward when ``reverse``): drop what no later frame reads."""
             for outputs in self.output_dict_per_obj.values():
-                for kind in ("cond_frame_outputs", "non_cond_frame_outputs"):
-                    for out in outputs[kind].values():
-                        out.pop("high_res_masks", None)
+                for out in outputs["cond_frame_outputs"].values():
+                    out.pop("high_res_masks", None)
+                for out in outputs["non_cond_frame_outputs"].values():  # a tracked frame's masks are not read again
+                    out.pop("high_res_masks", None)  # (only a prompted frame's are, when a pass reaches it)
+                    out.pop("pred_masks", None)
                 tracked = outputs["non_cond_frame_outputs"]
                 for q in list(tracked):
                     behind = q - frame_idx if reverse else frame_idx - q
