@@ -1,7 +1,19 @@
-"""Shared fixtures: plates generated in the test (no binary fixtures), CLI runner."""
+"""Shared fixtures: plates generated in the test (no binary fixtures), CLI runner, CI rules.
+
+``run_cli`` calls the CLI's ``main()`` in this process (stdout and stderr captured as a pipe would
+give them), because a fresh Python per call re-imports torch and diffusers and reloads the models;
+``run_cli_process`` runs the real ``python -m recast.core`` and is kept for one test per command
+(and for anything about signals, stdin or the process itself). ``RECAST_TEST_SUBPROCESS=1`` makes
+``run_cli`` a subprocess too.
+
+``RECAST_REQUIRE_ALL=1`` (set by ``.ci/run``) turns every skip into a failure: a test that needs a
+tool this machine lacks must not pass CI silently.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import subprocess
@@ -16,10 +28,29 @@ from recast.core.job import SCHEMA
 RECAST = [sys.executable, "-m", "recast.core"]
 
 
+def pytest_report_header(config):
+    return f"RECAST_REQUIRE_ALL={os.environ.get('RECAST_REQUIRE_ALL', '')!r} (1: a skip is a failure)"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if report.skipped and not hasattr(report, "wasxfail") and os.environ.get("RECAST_REQUIRE_ALL") == "1":
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        report.outcome = "failed"
+        report.longrepr = f"skipped where RECAST_REQUIRE_ALL=1 (CI): {reason}"
+
+
 @pytest.fixture(scope="session", autouse=True)
 def recast_cache(tmp_path_factory):
-    """One cache folder for the whole run (the tiny preset is built there once), never the user's."""
-    folder = tmp_path_factory.mktemp("recast_cache")
+    """One cache folder for the whole run (the tiny presets are built there once, by whichever xdist
+    worker gets there first: :func:`recast.core.models.tiny.ensure_tiny` is safe for that), never the user's."""
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        folder = tmp_path_factory.mktemp("recast_cache")
+    else:
+        folder = tmp_path_factory.getbasetemp().parent / "recast_cache"
+        folder.mkdir(exist_ok=True)
     old = os.environ.get("RECAST_CACHE")
     os.environ["RECAST_CACHE"] = str(folder)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never reach a model hub
@@ -80,10 +111,41 @@ def job_file(tmp_path, plate):
     return make
 
 
-def run_cli(*args, cwd=None, timeout=300) -> subprocess.CompletedProcess:
+def run_cli_process(*args, cwd=None, timeout=300) -> subprocess.CompletedProcess:
+    """``python -m recast.core ARGS`` in a new process, as a host or a farm runs it."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     return subprocess.run(RECAST + [str(a) for a in args], cwd=cwd, capture_output=True, text=True,
                           timeout=timeout, env=env)
+
+
+class _Pipe(io.StringIO):
+    """What a command sees on a redirected stream: text, not a terminal."""
+
+    def isatty(self) -> bool:
+        return False
+
+
+def run_cli(*args, cwd=None, timeout=300) -> subprocess.CompletedProcess:
+    """``recast ARGS`` through the CLI's ``main()`` in this process: the same exit code, stdout and
+    stderr as :func:`run_cli_process` (``timeout`` only applies there)."""
+    if os.environ.get("RECAST_TEST_SUBPROCESS") == "1":
+        return run_cli_process(*args, cwd=cwd, timeout=timeout)
+    from recast.core.cli.main import main
+
+    argv = [str(a) for a in args]
+    out, err = _Pipe(), _Pipe()
+    here = os.getcwd()
+    try:
+        if cwd is not None:
+            os.chdir(cwd)
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = main(argv)
+            except SystemExit as exc:  # argparse's usage errors and --help
+                code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    finally:
+        os.chdir(here)
+    return subprocess.CompletedProcess(RECAST + argv, code, out.getvalue(), err.getvalue())
 
 
 def events(stdout: str) -> list[dict]:

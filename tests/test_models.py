@@ -14,7 +14,7 @@ from recast.core.errors import ModelError
 from recast.core.models.loader import Loader, select_device
 from recast.core.models.parts import check_preset, locate, pull_preset
 from recast.core.models.presets import load_preset, read_preset_file
-from tests.conftest import RECAST, events, run_cli
+from tests.conftest import RECAST, events, run_cli, run_cli_process
 
 
 def test_tiny_preset_is_saved_in_the_real_layouts(tiny_preset):
@@ -191,13 +191,14 @@ def test_tiny_preset_runs_the_stock_diffusers_pipeline(tiny_preset):
 
 
 # --- fetching: recast models pull against a hub (tests/fake_hub.py), as a host runs it --------
+# (a new process each: huggingface_hub reads HF_ENDPOINT and HF_HUB_OFFLINE when it is imported)
 
 def test_pull_fetches_what_is_missing_with_progress_events_and_then_renders(fake_hub, tmp_path, plate):
     hub, preset = fake_hub
-    r = run_cli("models", "check", "--model", preset, "--json")
+    r = run_cli_process("models", "check", "--model", preset, "--json")
     assert r.returncode == 1 and "7 part(s) missing" in r.stderr
     assert not any(p["present"] for p in json.loads(r.stdout)["parts"])
-    r = run_cli("models", "pull", "--model", preset, "--json")
+    r = run_cli_process("models", "pull", "--model", preset, "--json")
     assert r.returncode == 0, r.stderr
     evs = events(r.stdout)  # nothing but protocol on stdout
     assert evs[0]["event"] == "start" and evs[-1]["event"] == "done"
@@ -207,14 +208,14 @@ def test_pull_fetches_what_is_missing_with_progress_events_and_then_renders(fake
     assert sorted(evs[-1]["fetched"]) == sorted(["base", "controlnet", "motion_adapter", "ip_adapter",
                                                  "image_encoder", "depth", "clip"])
     assert not any(".bin" in p or p.endswith(".pt") for p in hub.requests)  # never the pickle twins
-    r = run_cli("models", "check", "--model", preset, "--json")
+    r = run_cli_process("models", "check", "--model", preset, "--json")
     assert r.returncode == 0 and all(p["present"] for p in json.loads(r.stdout)["parts"])
     # a second pull fetches nothing: every part is present
     hub.requests.clear()
-    r = run_cli("models", "pull", "--model", preset, "--json")
+    r = run_cli_process("models", "pull", "--model", preset, "--json")
     assert r.returncode == 0 and events(r.stdout)[-1]["fetched"] == [] and not hub.requests
     # and what was fetched is what renders
-    r = run_cli("render", "--input", plate, "--output", tmp_path / "out" / "r.####.exr", "--model", preset,
+    r = run_cli_process("render", "--input", plate, "--output", tmp_path / "out" / "r.####.exr", "--model", preset,
                 "--prompt", "clay", "--steps", "1", "--resolution", "64", "--device", "cpu", "--json")
     assert r.returncode == 0, r.stderr
 
@@ -233,14 +234,14 @@ def test_a_cancelled_pull_is_one_event_and_the_next_pull_finishes(fake_hub):
     assert proc.returncode == 143 and last["event"] == "error" and last["cancelled"]
     assert "next pull resumes" in last["message"] and err.count("\n") == 1
     hub.delay = None
-    r = run_cli("models", "pull", "--model", preset)  # a person at a terminal: lines on stderr, nothing on stdout
+    r = run_cli_process("models", "pull", "--model", preset)  # a person at a terminal: lines on stderr, nothing on stdout
     assert r.returncode == 0 and r.stdout == "" and "all 7 parts present" in r.stderr
 
 
 def test_a_pull_from_a_hub_that_lacks_a_part_is_one_line(fake_hub):
     hub, preset = fake_hub
     del hub.repos["recast-test/depth"]
-    r = run_cli("models", "pull", "--model", preset, "--json")
+    r = run_cli_process("models", "pull", "--model", preset, "--json")
     assert r.returncode == 1 and r.stderr.count("\n") == 1
     assert "model part 'depth' (recast-test/depth) could not be downloaded" in r.stderr
     assert events(r.stdout)[-1]["event"] == "error"
