@@ -53,7 +53,7 @@ class RecordingBackend(Backend):
         n, _, h, w = latents.shape
         return np.full((n, h * 8, w * 8, 3), 0.5, np.float32)
 
-    def conditions(self, job, content_cache, depth):
+    def conditions(self, job, content_cache, depth, masks=None):
         self.calls.append(("conditions", job.prompt, tuple(depth.shape)))
         return {"depth": depth}
 

@@ -40,11 +40,14 @@ class AnimateDiffBackend(Backend):
         from .animatediff_net import Engine
 
         self.loader, self.job = loader, job
-        if loader.preset.scheduler == "lcm":  # what the frames' headers say made them
-            self.description = AnimateDiffBackend.description + " · LCM few-step sampling (fast tier)"
+        self.description = self.describe(loader.preset)  # what the frames' headers say made them
         self.engine = Engine(loader, job, reference=bool(job.reference_image))
         self.timing = self.engine.timing
         self.decode_chunk = self.engine.plan.decode_chunk
+
+    @classmethod
+    def describe(cls, preset) -> str:
+        return cls.description + (" · LCM few-step sampling (fast tier)" if preset.scheduler == "lcm" else "")
 
     def require_parts(self, job) -> None:
         from ..models.parts import locate
@@ -116,7 +119,7 @@ class AnimateDiffBackend(Backend):
         return self.engine.decode(latents)
 
     # --- conditioning ----------------------------------------------------------------------
-    def conditions(self, job, content_cache, depth):
+    def conditions(self, job, content_cache, depth, masks=None):  # the matte acts through the latent blending alone
         import torch
 
         from .clip_content import encode_content
