@@ -13,7 +13,8 @@ import importlib
 from ..errors import ModelError
 from .base import Backend, Capabilities
 
-__all__ = ["Backend", "Capabilities", "BACKENDS", "backend_class", "backend_for", "register_backend"]
+__all__ = ["Backend", "Capabilities", "BACKENDS", "backend_class", "backend_for", "check_job",
+           "register_backend"]
 
 #: backend name → "module:class" (imported on use: the engines import torch), or the class itself
 BACKENDS = {"animatediff": "recast.core.backends.animatediff:AnimateDiffBackend",
@@ -37,6 +38,16 @@ def backend_class(name: str) -> type:
         return BACKENDS[name]
     module, _, cls = BACKENDS[name].partition(":")
     return getattr(importlib.import_module(module), cls)
+
+
+def check_job(job) -> None:
+    """What the job's preset's backend cannot honour (fields, window length), as one JobError, before anything loads
+    (``recast render --dry-run``); the null render (strength 0) runs no backend."""
+    if job.strength == 0.0:
+        return
+    from ..models.presets import preset_backend
+
+    backend_class(preset_backend(job.model, job.root)).check_job(job)
 
 
 def backend_for(job, loader) -> Backend:
