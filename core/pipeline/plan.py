@@ -3,7 +3,7 @@ earlier run of the same job already wrote.
 
 * the **range** denoised: the job's (or a sub-range, with the job's handles around it for
   context when ``context`` is set — what ``recast render --frames`` does), or a farm chunk with
-  its handles (:class:`recast.core.farm.chunks.ChunkPlan`);
+  its handles (:class:`.chunks.ChunkPlan`);
 * the **route** of each frame: the output, a chunk's seam folder (frames another chunk also
   renders; ``recast assemble`` cross-fades them) or nowhere (context only);
 * the **windows**, on a grid anchored at the shot's first frame, so every range agrees;
@@ -21,13 +21,14 @@ from dataclasses import dataclass
 
 from .. import __version__
 from ..errors import SequenceError
-from ..farm.chunks import ChunkPlan, chunk_handles, chunk_sequence
+from ..io.cache import cache_folder
 from ..io.frames import FrameRange, SequencePattern
 from ..io.resolution import model_size
-from ..models.cache import cache_folder
+from ..io.stamps import file_stamp
 from ..shot.plate import shot_range
+from .chunks import ChunkPlan, chunk_handles, chunk_sequence
 from .inputs import Checked, check_inputs
-from .resume import RenderState, file_stamp, finished_frames
+from .resume import RenderState, finished_frames
 from .sampling import context_windows
 
 __all__ = ["RenderPlan", "plan_render"]

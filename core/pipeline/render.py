@@ -52,7 +52,7 @@ def render(job: Job, frames: FrameRange | None = None, reporter: Reporter | None
     With ``context`` (what ``recast render --frames`` does) a sub-range is rendered with the
     job's handles around it, clipped to the shot, so its first and last windows see the motion
     across its edges; only ``frames`` are written. With ``chunk`` it renders a farm chunk
-    (:mod:`recast.core.farm.chunks`): the frames only it renders go to the output, the rest to
+    (:mod:`.chunks`): the frames only it renders go to the output, the rest to
     its seam folder of set ``chunk_set``. ``loader`` (a :class:`~recast.core.models.Loader`) may
     be given to reuse loaded models between renders (the farm server); ``backend`` replaces the
     preset's backend (tests drive the render through a fake one); ``write_behind=False`` writes frames in

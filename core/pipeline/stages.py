@@ -28,7 +28,7 @@ from ..io.colour import from_model
 from ..io.exrio import read_parts, write_parts
 from ..io.layout import place
 from ..io.resolution import resize
-from ..models.cache import cache_folder
+from ..io.cache import cache_folder
 from ..shot.display import display_rgb
 from ..shot.matte import composite
 from ..shot.model_frames import ModelFrames
