@@ -193,3 +193,34 @@ def test_a_tiny_presets_backend_is_known_before_it_is_built(tiny_preset):
 
     for name, backend in _TINY_BACKENDS.items():
         assert load_preset(name).backend == backend
+
+
+def test_animatediff_takes_its_motion_adapters_length(tmp_path, tiny_preset):
+    """window_limits says 32 before anything is located; a motion adapter trained on fewer frames says less."""
+    import dataclasses
+    import shutil
+
+    from recast.core.errors import JobError
+    from recast.core.job import Job
+    from recast.core.models.loader import Loader
+    from recast.core.models.parts import locate
+    from recast.core.models.presets import ModelPart
+
+    short = tmp_path / "adapter"
+    shutil.copytree(locate(tiny_preset, "motion_adapter"), short)
+    config = json.loads((short / "config.json").read_text())
+    (short / "config.json").write_text(json.dumps({**config, "motion_max_seq_length": 24}))
+    preset = dataclasses.replace(tiny_preset, parts={**tiny_preset.parts,
+                                                     "motion_adapter": ModelPart("motion_adapter", str(short), local=True)})
+    backend = backend_class("animatediff")
+    for length, ok in ((24, True), (25, False)):
+        job = Job.from_dict(job_dict(window={"length": length, "overlap": 1}), str(tmp_path))
+        backend.check_job(job)  # within 2..32
+        engine = backend.__new__(backend)
+        engine.loader = Loader(preset)
+        if ok:
+            engine.require_parts(job)
+        else:
+            with pytest.raises(JobError, match=r"'window.length': 25 is not allowed for the 'animatediff' backend; "
+                                               r"expected 2\.\.24 \(the motion adapter's length\)"):
+                engine.require_parts(job)

@@ -56,11 +56,19 @@ class AnimateDiffBackend(Backend):
         for role in (["base", "controlnet", "motion_adapter"] + (["lcm_lora"] if "lcm_lora" in preset.parts else [])
                      + (["ip_adapter", "image_encoder"] if job.reference_image else [])):
             locate(preset, role)
+        import json
+        import os
+
+        from ..errors import JobError
+
+        # the motion adapter's own length (window_limits says 32, what the published adapters hold)
+        with open(os.path.join(locate(preset, "motion_adapter"), "config.json"), encoding="utf-8") as fh:
+            longest = int(json.load(fh).get("motion_max_seq_length", self.window_limits[1]))
+        if job.window.length > longest:
+            raise JobError(f"job field 'window.length': {job.window.length} is not allowed for the '{self.name}' "
+                           f"backend; expected {self.window_limits[0]}..{longest} (the motion adapter's length)")
         if job.lora_files:  # a LoRA for another base (or one not trained yet) is one line before anything runs
             job.require_trained_lora()
-            import json
-            import os
-
             from ..models.lora import check_loras_fit
 
             with open(os.path.join(locate(self.loader.preset, "base"), "unet", "config.json"), encoding="utf-8") as fh:
