@@ -46,7 +46,7 @@ def _images(folder: str, count: int = 4) -> str:
 
 def _sd15_preset() -> str:
     """A preset whose base is SD 1.5-sized with random weights (built once), other parts the tiny preset's."""
-    from recast.core.models.cache import cache_root
+    from recast.core.io.cache import cache_root
     from recast.core.models.tiny import ensure_tiny
 
     tiny = os.path.dirname(ensure_tiny())

@@ -40,7 +40,7 @@ def _plate(folder: str, frames: int, size) -> str:
 def _large_preset() -> str:
     """A preset whose matte part is SAM 2.1 hiera-large's architecture (published config values) with seeded random
     weights, built once; the other parts are the tiny preset's."""
-    from recast.core.models.cache import cache_root
+    from recast.core.io.cache import cache_root
     from recast.core.models.tiny import ensure_tiny
 
     tiny = os.path.dirname(ensure_tiny())
@@ -79,7 +79,7 @@ def _prompts(args):
 def recast_side(args) -> None:
     import transformers.models.sam2_video.modeling_sam2_video  # noqa: F401 (imports before the clock, as the stock side)
 
-    from recast.core.matte.prompts import group_prompts
+    from recast.core.job.prompts import group_prompts
     from recast.core.matte.run import MatteRequest, run_matte
     from recast.core.progress import CancelFlag, Reporter
 
@@ -99,7 +99,7 @@ def stock_side(args) -> None:
 
     from recast.core.io.frames import SequencePattern
     from recast.core.matte.frames import model_pixels, prompt_tensors, soft_mattes
-    from recast.core.matte.prompts import group_prompts
+    from recast.core.job.prompts import group_prompts
     from recast.core.models.loader import Loader
     from recast.core.models.presets import load_preset
     from recast.core.shot.display import display_rgb

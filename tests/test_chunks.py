@@ -7,7 +7,8 @@ import time
 import numpy as np
 import pytest
 
-from recast.core.farm.chunks import ChunkPlan, assemble, chunk_sequence
+from recast.core.farm.chunks import assemble
+from recast.core.pipeline.chunks import ChunkPlan, chunk_sequence
 from recast.core.errors import SequenceError
 from recast.core.io.exrio import read_frame, read_header
 from recast.core.io.frames import FrameRange

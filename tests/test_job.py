@@ -56,8 +56,8 @@ BAD = [
     ("resolution", 500, "multiple of 8"),
     ("resolution", 32, "64..4096"),
     ("window", [16, 4], "expected an object"),
-    ("window.length", 1, "an integer 2..32"),
-    ("window.overlap", -1, "an integer 0..31"),
+    ("window.length", 1, "an integer 2..81"),
+    ("window.overlap", -1, "an integer 0..80"),
     ("handles", -2, "an integer 0..64"),
 ]
 

@@ -117,7 +117,7 @@ def _stock_mattes(plate_pattern, objects, frames):
 def test_the_bounded_session_makes_the_mattes_of_the_stock_session_and_holds_a_bounded_memory(tmp_path):
     """40 frames: far enough past the anchor that memory features are dropped behind the forward pass, pointers
     too, and the frames the backward pass reads again must have been kept."""
-    from recast.core.matte.prompts import group_prompts
+    from recast.core.job.prompts import group_prompts
     from recast.core.matte.run import MatteRequest, run_matte
     from recast.core.progress import CancelFlag, Reporter
     from recast.core.shot.synthetic import write_synthetic_plate
@@ -142,7 +142,7 @@ def test_the_bounded_session_makes_the_mattes_of_the_stock_session_and_holds_a_b
 
 
 def test_a_second_run_skips_what_is_done_and_a_deleted_frame_is_made_again_the_same(tmp_path, plate):
-    from recast.core.matte.prompts import group_prompts
+    from recast.core.job.prompts import group_prompts
     from recast.core.matte.run import MatteRequest, run_matte
     from recast.core.progress import CancelFlag
     from tests.test_render import Collect

@@ -13,8 +13,11 @@ from recast.core.io.frames import FrameRange
 from recast.core.job import Job
 from recast.core.progress import CancelFlag, Reporter
 from recast.core.shot.matte import composite
-from recast.core.pipeline.render import RENDERER, render
+from recast.core.backends import backend_class
+from recast.core.pipeline.render import render
 from tests.conftest import job_dict, listing, write_exr
+
+RENDERER = backend_class("animatediff").description  #: the tiny preset's stack, as the frames record it
 
 
 class Collect(Reporter):

@@ -122,6 +122,7 @@ def test_overlapping_windows_are_fused_with_falling_weights():
 
     class Fake:
         seen = []
+        stochastic_steps = False  # what Backend declares: DDIM-like, no fresh noise between steps
 
         def stage(self, name):
             from contextlib import nullcontext

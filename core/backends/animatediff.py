@@ -40,11 +40,14 @@ class AnimateDiffBackend(Backend):
         from .animatediff_net import Engine
 
         self.loader, self.job = loader, job
-        if loader.preset.scheduler == "lcm":  # what the frames' headers say made them
-            self.description = AnimateDiffBackend.description + " · LCM few-step sampling (fast tier)"
+        self.description = self.describe(loader.preset)  # what the frames' headers say made them
         self.engine = Engine(loader, job, reference=bool(job.reference_image))
         self.timing = self.engine.timing
         self.decode_chunk = self.engine.plan.decode_chunk
+
+    @classmethod
+    def describe(cls, preset) -> str:
+        return cls.description + (" · LCM few-step sampling (fast tier)" if preset.scheduler == "lcm" else "")
 
     def require_parts(self, job) -> None:
         from ..models.parts import locate
@@ -53,11 +56,19 @@ class AnimateDiffBackend(Backend):
         for role in (["base", "controlnet", "motion_adapter"] + (["lcm_lora"] if "lcm_lora" in preset.parts else [])
                      + (["ip_adapter", "image_encoder"] if job.reference_image else [])):
             locate(preset, role)
+        import json
+        import os
+
+        from ..errors import JobError
+
+        # the motion adapter's own length (window_limits says 32, what the published adapters hold)
+        with open(os.path.join(locate(preset, "motion_adapter"), "config.json"), encoding="utf-8") as fh:
+            longest = int(json.load(fh).get("motion_max_seq_length", self.window_limits[1]))
+        if job.window.length > longest:
+            raise JobError(f"job field 'window.length': {job.window.length} is not allowed for the '{self.name}' "
+                           f"backend; expected {self.window_limits[0]}..{longest} (the motion adapter's length)")
         if job.lora_files:  # a LoRA for another base (or one not trained yet) is one line before anything runs
             job.require_trained_lora()
-            import json
-            import os
-
             from ..models.lora import check_loras_fit
 
             with open(os.path.join(locate(self.loader.preset, "base"), "unet", "config.json"), encoding="utf-8") as fh:
@@ -116,7 +127,7 @@ class AnimateDiffBackend(Backend):
         return self.engine.decode(latents)
 
     # --- conditioning ----------------------------------------------------------------------
-    def conditions(self, job, content_cache, depth):
+    def conditions(self, job, content_cache, depth, masks=None):  # the matte acts through the latent blending alone
         import torch
 
         from .clip_content import encode_content

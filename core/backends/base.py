@@ -59,7 +59,14 @@ class Backend(ABC):
     capabilities: Capabilities = Capabilities()
     temporal_compression: int = 1  #: frames per latent frame (windows hold 1 + c·k frames)
     size_multiple: int = 8  #: model sizes are multiples of this (pixels)
-    window_limits: tuple[int, int] = (2, 32)  #: shortest and longest context window, in frames
+    window_limits: tuple[int, int] = (2, 32)  #: shortest and longest context window, in frames (1 + c·k ones only)
+    #: leading latent positions every context window sees besides its own (a reference image's slot): the sampler
+    #: keeps them ahead of the shot's positions, gives them the windows' mean prediction and drops them at decode
+    shared_positions: int = 0
+    #: the VAE takes a range as one causal video (Wan): :meth:`encode` gets the whole range (a sequence read as it
+    #: is indexed) and :meth:`decode_stream` gives it back a frame group at a time; otherwise (the default) frames
+    #: are independent and go through :meth:`encode`/:meth:`decode` in fixed chunks of :attr:`decode_chunk` frames
+    video_vae: bool = False
 
     def __init__(self):
         self.timing: dict[str, float] = {}  #: seconds per part: load, conditions, unet, controlnet, vae, write
@@ -79,9 +86,16 @@ class Backend(ABC):
                 raise JobError(f"job field '{field_name}' is not supported by the '{cls.name}' backend "
                                f"(remove it, or pick a model preset whose backend supports it)")
         lo, hi = cls.window_limits
-        if not lo <= job.window.length <= hi:
-            raise JobError(f"job field 'window.length': {job.window.length} is not allowed for the '{cls.name}' "
-                           f"backend; expected {lo}..{hi}")
+        c, length = cls.temporal_compression, job.window.length
+        if not lo <= length <= hi or (length - 1) % c:
+            grid = f" with length = 1 + {c}k ({lo}, {lo + c}, … {hi})" if c > 1 else ""
+            raise JobError(f"job field 'window.length': {length} is not allowed for the '{cls.name}' "
+                           f"backend; expected {lo}..{hi}{grid}")
+
+    @classmethod
+    def describe(cls, preset) -> str:
+        """The stack a render with ``preset`` records (start event, frame headers): :attr:`description` by default."""
+        return cls.description
 
     def require_parts(self, job) -> None:
         """Every model part the job needs is there (one clear ModelError before anything runs)."""
@@ -105,11 +119,20 @@ class Backend(ABC):
     def decode(self, latents):
         """Latents → model-space frames (N, H, W, 3) float32 in [0, 1] (numpy, CPU)."""
 
+    def decode_stream(self, latents):
+        """The frames of ``latents`` in order, a group at a time (each (n, H, W, 3) as :meth:`decode` gives them); a
+        :attr:`video_vae` decodes a range this way. By default: chunks of :attr:`decode_chunk` through :meth:`decode`."""
+        for i in range(0, latents.shape[0], self.decode_chunk):
+            yield self.decode(latents[i:i + self.decode_chunk])
+
     # --- conditioning --------------------------------------------------------------------
     @abstractmethod
-    def conditions(self, job, content_cache: str, depth):
+    def conditions(self, job, content_cache: str, depth, masks=None):
         """The shot's conditioning for :meth:`predict`: the job's content (prompt, reference image;
-        cached in ``content_cache``) and ``depth`` (N, 1, H, W) float16 at the structure level."""
+        cached in ``content_cache``) and ``depth`` (N, 1, H, W) float16 at the structure level; ``masks``
+        (N, 1, H, W) float32, 1 = edit, where the job has a matte (None: no matte) — a backend whose network
+        takes what to generate (Wan VACE) conditions on it, others may ignore it (the sampler blends the latents
+        through the mask either way)."""
 
     # --- the scheduler -------------------------------------------------------------------
     @abstractmethod

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..io.atomic import atomic_path
-from ..models.cache import cache_key
+from ..io.cache import cache_key
 from ..io.colour import model_input, plate_colorspace, to_model
 from ..errors import ImageError, ModelError
 

@@ -45,7 +45,8 @@ class WanVaceBackend(Backend):
     capabilities = Capabilities(strength=True, temporal_guidance=False, reference_image=True, masks=True, loras=False)
     temporal_compression = 4
     size_multiple = 16
-    window_limits = (5, 81)
+    window_limits = (5, 81)  #: 1 + 4k frames (Wan was trained on 81)
+    video_vae = True  #: a causal video VAE: the whole range encoded at once, decoded as a stream
 
     def __init__(self, loader, job):
         super().__init__()
@@ -57,7 +58,7 @@ class WanVaceBackend(Backend):
         self.plan = memory_plan(job.memory, loader.device)
         self.decode_chunk = 1 + 4 * 4  # frames decoded between writes (the stream yields them as it goes)
         self.timing = defaultdict(float)
-        self.shared_positions = 1 if job.reference_image else 0
+        self.shared_positions = 1 if job.reference_image else 0  # the reference image's latent frame
         from .wan_vace_net import WanParts
 
         self.parts = WanParts(loader, self.plan, self.timing)

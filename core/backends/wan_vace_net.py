@@ -217,7 +217,7 @@ class WanParts:
         from safetensors.torch import load_file, save_file
 
         from ..io.atomic import atomic_path
-        from ..models.cache import cache_key
+        from ..io.cache import cache_key
 
         base = self.loader.preset.part("base")
         path = os.path.join(content_cache, "content", cache_key("umt5", base.describe(), base.revision,

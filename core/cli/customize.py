@@ -129,7 +129,7 @@ def _check(args):
 def run(args, reporter, cancel) -> int:
     from .. import __version__
     from ..customize.images import find_images, load_training_images
-    from ..customize.lora_file import write_lora
+    from ..models.lora_file import write_lora
     from ..customize.train import TrainSettings, train_lora
     from ..models.loader import Loader
     from ..models.lora import base_arch

@@ -1,9 +1,9 @@
 """The ``recast`` command line: parse arguments, call one command's ``run``, report.
 
-Exit codes: 0 done; 1 a known error (one line on stderr, and an ``error`` event on stdout
-for commands that speak the progress protocol); 2 bad arguments; 3 an internal error (a
-bug: the traceback goes to stderr); 128+N when stopped by signal N (130 for SIGINT, 143
-for SIGTERM) after the frame being written.
+Exit codes (:func:`recast.core.errors.exit_code`, shared with ``recast serve``): 0 done; 1 a known
+error (one line on stderr, and an ``error`` event on stdout for commands that speak the progress
+protocol); 2 bad arguments; 3 an internal error (a bug: the traceback goes to stderr); 128+N when
+stopped by signal N (130 for SIGINT, 143 for SIGTERM) after the frame being written.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import sys
 import time
 import traceback
 
-from ..errors import Cancelled, RecastError
+from ..errors import EXIT_ERROR, EXIT_INTERNAL, Cancelled, RecastError, exit_code
 from .parser import COMMANDS, build_parser
 
 __all__ = ["main"]
@@ -100,7 +100,7 @@ def main(argv=None) -> int:
     command = importlib.import_module(f"{__package__}.{COMMANDS[args.command]}")
     log = _log_start(args, argv)
     started = time.monotonic()
-    code = 3
+    code = EXIT_INTERNAL
     try:
         with signals_cancel(cancel):
             code = command.run(args, reporter, cancel)
@@ -108,7 +108,7 @@ def main(argv=None) -> int:
     except Cancelled as exc:
         reporter.error(str(exc), kind="Cancelled", cancelled=True)
         print(f"recast: {exc}", file=sys.stderr)
-        code = 128 + (exc.signum or 2)
+        code = exit_code(exc)
         return code
     except ModuleNotFoundError as exc:
         if (exc.name or "").split(".")[0] not in _EXTRAS:
@@ -116,14 +116,14 @@ def main(argv=None) -> int:
         message = _missing(exc.name.split(".")[0])
         reporter.error(message, kind="RecastError")
         print(f"recast: error: {message}", file=sys.stderr)
-        code = 1
+        code = EXIT_ERROR
         return code
     except RecastError as exc:
         message = " ".join(str(exc).split())
         reporter.error(message, kind=type(exc).__name__)
         print(f"recast: error: {message}", file=sys.stderr)
         LOGGER.info("error: %s", message)
-        code = 1
+        code = exit_code(exc)
         return code
     except Exception as exc:  # a bug: say so in one line, keep the traceback for the report
         where = f"the log {log}" if log else "the traceback above"
@@ -132,7 +132,7 @@ def main(argv=None) -> int:
         LOGGER.exception("internal error")
         reporter.error(" ".join(message.split()), kind="InternalError")
         print(f"recast: {message}", file=sys.stderr)
-        code = 3
+        code = exit_code(exc)
         return code
     finally:
         LOGGER.info("recast %s ended: exit %s after %.1f s", args.command, code, time.monotonic() - started)

@@ -56,7 +56,7 @@ def add_parser(sub) -> None:
 def request_from_args(args):
     """The :class:`~recast.core.matte.run.MatteRequest` of the flags, over the job's when ``--job`` is given."""
     from ..errors import JobError
-    from ..matte.prompts import group_prompts, objects_from_data
+    from ..job.prompts import group_prompts, objects_from_data
     from ..matte.run import MatteRequest
 
     given = {"input": args.input and os.path.abspath(args.input), "output": args.output and

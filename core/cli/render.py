@@ -56,6 +56,9 @@ def run(args, reporter, cancel) -> int:
     if args.save_job:
         job.absolute().save(args.save_job)
     if args.dry_run:
+        from ..backends import check_job
+
+        check_job(job)  # what the preset's backend cannot honour (window length, fields), as a render would say
         return 0
     if args.control == "stdin":
         from ..progress.cancel import cancel_on_stdin

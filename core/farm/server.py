@@ -34,7 +34,7 @@ import sys
 import threading
 import time
 
-from ..errors import Cancelled, RecastError
+from ..errors import Cancelled, RecastError, exit_code, signal_exit_code
 
 __all__ = ["serve", "start_daemon", "stop_daemon", "render_in_server"]
 
@@ -59,7 +59,8 @@ class _Loaders:
 
 
 def _render_request(request: dict, loaders: _Loaders, reporter, cancel) -> int:
-    """One render asked for by a client; the exit code the CLI would give (errors as protocol events)."""
+    """One render asked for by a client; the exit code the CLI would give (:func:`~recast.core.errors.exit_code`;
+    errors as protocol events)."""
     from ..io.frames import FrameRange
     from ..job import Job
     from ..pipeline.render import render
@@ -70,16 +71,16 @@ def _render_request(request: dict, loaders: _Loaders, reporter, cancel) -> int:
         chunk = FrameRange.parse(request["chunk"]) if request.get("chunk") else None
         render(job, frames, reporter, cancel, loader=loaders.for_job(job), chunk=chunk,
                chunk_set=request.get("chunk_set") or "default", context=True)
-        return 0
+        return exit_code(None)
     except Cancelled as exc:
         reporter.error(str(exc), kind="Cancelled", cancelled=True)
-        return 143
+        return exit_code(exc)
     except RecastError as exc:
         reporter.error(" ".join(str(exc).split()), kind=type(exc).__name__)
-        return 1
+        return exit_code(exc)
     except (KeyError, TypeError) as exc:
         reporter.error(f"bad request to the Recast server: {exc}", kind="RecastError")
-        return 1
+        return exit_code(RecastError(str(exc)))  # the request's fault, as a bad job file is
 
 
 def _answer(conn, loaders: _Loaders, served: int, token: str) -> bool | None:
@@ -140,7 +141,7 @@ def serve(connection_file: str, stop=None, idle_seconds: float = IDLE_SECONDS) -
                 conn, _ = server.accept()
             except socket.timeout:
                 if stop is not None and stop.is_set:
-                    return 128 + (stop.signum or 15)
+                    return signal_exit_code(stop.signum)
                 if not os.path.exists(connection_file) or time.monotonic() - last_used > idle_seconds:
                     return 0
                 continue

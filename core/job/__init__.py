@@ -1,6 +1,6 @@
 """The job file: one schema-versioned JSON document holding every parameter of a render.
 
-``checks`` (each field's check and what it allows) → ``sections`` (input, output, window, customize, matte) →
+``checks`` (each field's check and what it allows; ``prompts``: a matte's clicks and boxes) → ``sections`` (input, output, window, customize, matte) →
 ``document`` (the :class:`Job` dataclass, loading, validation, paths, LoRAs, fingerprint) → ``table`` (:data:`JOB_FIELDS`, what the CLI and the
 hosts show). Importing it needs neither torch nor OpenImageIO.
 """

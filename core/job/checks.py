@@ -231,8 +231,8 @@ _allows(_model_view, str, choices=MODEL_VIEWS)
 
 
 def _matte_objects(v):
-    """The ``matte`` section's objects, parsed (:mod:`recast.core.matte.prompts`) and kept in their JSON form."""
-    from ..matte.prompts import objects_from_data, objects_to_data
+    """The ``matte`` section's objects, parsed (:mod:`.prompts`) and kept in their JSON form."""
+    from .prompts import objects_from_data, objects_to_data
 
     try:
         objects = objects_from_data(v)

@@ -47,9 +47,10 @@ class OutputSpec:
 class WindowSpec:
     """Temporal context windows."""
 
-    length: int = _spec(_integer(2, 32), "frames per context window (the motion adapter's length)", 16,
-                        flag="window_length")
-    overlap: int = _spec(_integer(0, 31), "frames shared by neighbouring windows", 4, flag="window_overlap")
+    # the widest any backend takes (Wan: 81); the preset's backend checks its own (Backend.window_limits)
+    length: int = _spec(_integer(2, 81), "frames per context window (at most what the model was trained on: "
+                                         "AnimateDiff 32, Wan 81 in steps of 4)", 16, flag="window_length")
+    overlap: int = _spec(_integer(0, 80), "frames shared by neighbouring windows", 4, flag="window_overlap")
 
 
 @dataclass(frozen=True)

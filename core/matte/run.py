@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from .. import __version__
 from ..errors import JobError
 from ..io.frames import FrameRange, SequencePattern
-from .prompts import check_objects, objects_to_data
+from ..job.prompts import check_objects, objects_to_data
 
 __all__ = ["MatteRequest", "MatteResult", "run_matte"]
 
@@ -98,8 +98,8 @@ def _finished(out, frames, fingerprint: str, stamps: dict) -> list[int]:
 def run_matte(request: MatteRequest, reporter, cancel, checkpoint_seconds: float = 30.0) -> MatteResult:
     """Make the mattes of ``request``; returns what was written."""
     from ..io.colour import plate_colorspace
-    from ..models.cache import cache_key
-    from ..pipeline.resume import file_stamp
+    from ..io.cache import cache_key
+    from ..io.stamps import file_stamp
     from ..shot.plate import prepare_output
 
     started = time.monotonic()

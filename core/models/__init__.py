@@ -2,8 +2,8 @@
 
 ``presets`` (what a preset is and where the built-in ones live) → ``parts`` (find, check,
 fetch each part) → ``loader`` (load parts once per device; :func:`loader_for` a job);
-``lora`` reads and fuses LoRA files; ``tiny`` builds the seeded random-weight preset; ``cache`` holds the
-cache folders and keys.
+``lora`` reads and fuses LoRA files, ``lora_file`` writes one (a trained LoRA, the tiny LCM LoRA); ``tiny``
+builds the seeded random-weight preset (the cache folders and keys are :mod:`recast.core.io.cache`).
 
 The names below load on first use, so a host's Python (3.9, no tomllib or torch) can import
 ``recast.core.models.lora`` to check a job's LoRA files.

@@ -25,7 +25,8 @@ from dataclasses import dataclass, field
 
 from ..errors import ModelError
 
-__all__ = ["PARTS", "OPTIONAL_PARTS", "MATTE_SIZES", "ModelPart", "Preset", "load_preset", "read_preset_file", "with_matte_size"]
+__all__ = ["PARTS", "OPTIONAL_PARTS", "MATTE_SIZES", "ModelPart", "Preset", "load_preset", "preset_backend",
+           "read_preset_file", "with_matte_size"]
 
 #: every part a preset names, and what it is for
 PARTS = {
@@ -59,6 +60,8 @@ MATTE_SIZES = {"tiny": "facebook/sam2.1-hiera-tiny", "small": "facebook/sam2.1-h
 
 _BUILTIN = os.path.join(os.path.dirname(__file__), "preset_files")
 _TINY = {"tiny": "preset.toml", "tiny-fast": "preset_fast.toml", "tiny-wan": "preset_wan.toml"}  #: built on first use
+#: the backend of each tiny preset, known before it is built (a dry run builds nothing)
+_TINY_BACKENDS = {"tiny": "animatediff", "tiny-fast": "animatediff", "tiny-wan": "wan-vace"}
 
 
 @dataclass(frozen=True)
@@ -181,6 +184,11 @@ def load_preset(name: str, base_folder: str = ".") -> Preset:
         known = sorted(list(_TINY) + [os.path.splitext(n)[0] for n in os.listdir(_BUILTIN) if n.endswith(".toml")])
         raise ModelError(f"model preset {name!r} is neither a built-in preset ({', '.join(known)}) nor a preset file")
     return read_preset_file(path)
+
+
+def preset_backend(name: str, base_folder: str = ".") -> str:
+    """The ``backend`` a preset names, without building a tiny preset."""
+    return _TINY_BACKENDS[name] if name in _TINY_BACKENDS else load_preset(name, base_folder).backend
 
 
 def with_matte_size(preset: Preset, size: str | None) -> Preset:

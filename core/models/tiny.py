@@ -15,7 +15,7 @@ import os
 import shutil
 import tempfile
 
-from .cache import cache_root
+from ..io.cache import cache_root
 
 __all__ = ["TINY_VERSION", "ensure_tiny", "build_tiny"]
 

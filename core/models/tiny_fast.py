@@ -21,7 +21,7 @@ def build_tiny_fast(folder: str) -> str:
     from diffusers import UNet2DConditionModel
     from peft import LoraConfig, get_peft_model_state_dict
 
-    from ..customize.lora_file import write_lora
+    from .lora_file import write_lora
 
     unet = UNet2DConditionModel.from_pretrained(os.path.join(folder, "base"), subfolder="unet")
     unet.add_adapter(LoraConfig(r=4, lora_alpha=4, init_lora_weights="gaussian",

@@ -3,7 +3,7 @@ earlier run of the same job already wrote.
 
 * the **range** denoised: the job's (or a sub-range, with the job's handles around it for
   context when ``context`` is set — what ``recast render --frames`` does), or a farm chunk with
-  its handles (:class:`recast.core.farm.chunks.ChunkPlan`);
+  its handles (:class:`.chunks.ChunkPlan`);
 * the **route** of each frame: the output, a chunk's seam folder (frames another chunk also
   renders; ``recast assemble`` cross-fades them) or nowhere (context only);
 * the **windows**, on a grid anchored at the shot's first frame, so every range agrees;
@@ -21,13 +21,14 @@ from dataclasses import dataclass
 
 from .. import __version__
 from ..errors import SequenceError
-from ..farm.chunks import ChunkPlan, chunk_handles, chunk_sequence
+from ..io.cache import cache_folder
 from ..io.frames import FrameRange, SequencePattern
 from ..io.resolution import model_size
-from ..models.cache import cache_folder
+from ..io.stamps import file_stamp
 from ..shot.plate import shot_range
+from .chunks import ChunkPlan, chunk_handles, chunk_sequence
 from .inputs import Checked, check_inputs
-from .resume import RenderState, file_stamp, finished_frames
+from .resume import RenderState, finished_frames
 from .sampling import context_windows
 
 __all__ = ["RenderPlan", "plan_render"]
@@ -50,6 +51,8 @@ class RenderPlan:
     skipped: list[int]  #: frames an earlier run of this job already wrote
     todo: list[int]  #: frames this run writes
     compression: int = 1  #: frames per latent frame of the preset's backend (Wan: 4)
+    engine: type | None = None  #: the preset's Backend class (None for the null render: no model)
+    renderer: str = ""  #: its stack, as the start event and frame headers record it (:meth:`.Backend.describe`)
     pad: int = 0  #: the range's last frame repeated this many times to fill the latent grid
 
     @property
@@ -108,15 +111,16 @@ class RenderPlan:
                            self.size, [self.stamps[f] for f in self.frames], layer.key)
 
 
-def _compression(job) -> tuple[int, int]:
-    """(frames per latent frame, size multiple) of the job's backend (1 and 8 for a null render: no model)."""
+def _engine(job):
+    """The Backend class of the job's preset (:func:`recast.core.backends.backend_class`; None for a null render:
+    no model) and the preset."""
     if job.strength == 0.0:
-        return 1, 8
+        return None, None
     from ..backends import backend_class
     from ..models.presets import load_preset
 
-    cls = backend_class(load_preset(job.model, job.root).backend)
-    return cls.temporal_compression, cls.size_multiple
+    preset = load_preset(job.model, job.root)
+    return backend_class(preset.backend), preset
 
 
 def _on_the_grid(rng: FrameRange, shot: FrameRange, c: int) -> tuple[FrameRange, int]:
@@ -149,7 +153,8 @@ def plan_render(job, frames: FrameRange | None = None, chunk: FrameRange | None 
                 context: bool = False) -> RenderPlan:
     """Check the inputs and decide the render (see the module's description)."""
     rendered, keep, chunk_plan = _rendered_range(job, frames, chunk, context)
-    c, multiple = _compression(job)
+    engine, preset = _engine(job)
+    c, multiple = (engine.temporal_compression, engine.size_multiple) if engine is not None else (1, 8)
     pad, shot = 0, None
     if c > 1:  # a latent grid: the range starts on it and holds 1 + c·k frames; frames added only give context
         shot = shot_range(job)
@@ -178,7 +183,8 @@ def plan_render(job, frames: FrameRange | None = None, chunk: FrameRange | None 
     plan = RenderPlan(job=job, checked=checked, size=model_size(canvas.width, canvas.height, job.resolution, multiple),
                       anchor=anchor, windows=[], route=route, output=out_seq, seams=seam_seq, fingerprint=fingerprint,
                       stamps=stamps, skipped=skipped, todo=[f for f in rng if route[f] is not None and f not in done],
-                      compression=c, pad=pad)
+                      compression=c, engine=engine, renderer=engine.describe(preset) if engine is not None else "",
+                      pad=pad)
     if c == 1:
         plan.windows = context_windows(rng.first, rng.last, job.window.length, job.window.overlap, anchor)
     else:  # in latent frames: a window of L frames holds (L - 1) / c + 1 of them

@@ -18,7 +18,6 @@ import os
 import time
 from dataclasses import dataclass, field
 
-from ..backends.animatediff import AnimateDiffBackend
 from ..io.colour import colorspace_warning
 from ..io.frames import FrameRange
 from ..job import Job
@@ -27,9 +26,7 @@ from .inputs import check_inputs
 from .plan import plan_render
 from .stages import NULL_RENDERER
 
-__all__ = ["RENDERER", "RenderResult", "check_inputs", "render"]
-
-RENDERER = AnimateDiffBackend.description  #: the default backend's stack, as frame headers record it
+__all__ = ["RenderResult", "check_inputs", "render"]
 
 
 @dataclass
@@ -55,7 +52,7 @@ def render(job: Job, frames: FrameRange | None = None, reporter: Reporter | None
     With ``context`` (what ``recast render --frames`` does) a sub-range is rendered with the
     job's handles around it, clipped to the shot, so its first and last windows see the motion
     across its edges; only ``frames`` are written. With ``chunk`` it renders a farm chunk
-    (:mod:`recast.core.farm.chunks`): the frames only it renders go to the output, the rest to
+    (:mod:`.chunks`): the frames only it renders go to the output, the rest to
     its seam folder of set ``chunk_set``. ``loader`` (a :class:`~recast.core.models.Loader`) may
     be given to reuse loaded models between renders (the farm server); ``backend`` replaces the
     preset's backend (tests drive the render through a fake one); ``write_behind=False`` writes frames in
@@ -84,7 +81,8 @@ def render(job: Job, frames: FrameRange | None = None, reporter: Reporter | None
         from ..models.parts import locate
 
         locate(_need_loader(job, loader).preset, "depth")
-    renderer = NULL_RENDERER if plan.null else getattr(backend, "description", RENDERER) if backend else RENDERER
+    # the stack the frames record: the backend's; the preset's backend class's when nothing is left to render
+    renderer = NULL_RENDERER if plan.null else backend.description if backend is not None else plan.renderer
     _announce(plan, renderer, reporter)
     tag_warning = colorspace_warning(job.input.colorspace, plan.checked.plate.header.colorspace)
     if tag_warning:

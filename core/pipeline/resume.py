@@ -2,7 +2,7 @@
 
 * A frame on disk counts as done when its header says it was written by the same job
   (``recast/fingerprint``), the same Recast version, from the same plate file
-  (``recast/plate``: its size and modification time). Anything else is rendered again.
+  (``recast/plate``: its size and modification time, :func:`recast.core.io.stamps.file_stamp`). Anything else is rendered again.
 * The latents of the whole range are saved after every denoising step (and once more when
   denoising is finished) in ``<output folder>/recast_cache/state/``, keyed by the job, the
   range and every plate file's stamp. A render killed while denoising resumes from the last
@@ -16,17 +16,11 @@ from __future__ import annotations
 import os
 
 from ..io.atomic import atomic_path
-from ..models.cache import cache_key
+from ..io.cache import cache_key
 from ..errors import ImageError
 from ..io.exrio import read_header
 
-__all__ = ["file_stamp", "finished_frames", "RenderState"]
-
-
-def file_stamp(path: str) -> str:
-    """Size and modification time of a file: changes whenever the file is rewritten."""
-    st = os.stat(path)
-    return f"{st.st_size}:{st.st_mtime_ns}"
+__all__ = ["finished_frames", "RenderState"]
 
 
 def finished_frames(out_seq, frames, fingerprint: str, version: str, stamps: dict[int, str]) -> list[int]:

@@ -71,7 +71,7 @@ def denoise(backend, inputs: ShotInputs, latents, timesteps, windows, *, start_s
             if s:
                 eps = torch.cat([shared / len(windows), eps])
             fresh = None
-            if getattr(backend, "stochastic_steps", False) and step + 1 < len(timesteps):
+            if backend.stochastic_steps and step + 1 < len(timesteps):
                 fresh = frame_noise(inputs.frames, inputs.seed, tuple(latents.shape[1:]), salt=f"step{step}")
                 fresh = fresh.to(latents.device)
             latents = backend.step(eps, t, latents, fresh) if fresh is not None else backend.step(eps, t, latents)

@@ -25,9 +25,9 @@ from ..io.frames import SequencePattern
 from ..io.layout import place
 from ..io.resolution import resize
 from ..shot.layers import find_channel
-from ..models.cache import cache_folder, cache_key
+from ..io.cache import cache_folder, cache_key
 from .depth import apply_structure_level, disparity_from_z, estimate_disparity, normalise_shot
-from .resume import file_stamp
+from ..io.stamps import file_stamp
 
 __all__ = ["ShotDepth", "shot_depth", "apply_structure_level"]
 

@@ -28,7 +28,7 @@ from ..io.colour import from_model
 from ..io.exrio import read_parts, write_parts
 from ..io.layout import place
 from ..io.resolution import resize
-from ..models.cache import cache_folder
+from ..io.cache import cache_folder
 from ..shot.display import display_rgb
 from ..shot.matte import composite
 from ..shot.model_frames import ModelFrames
@@ -70,19 +70,18 @@ def sample(plan, backend, layer, state, saved, loader_factory, reporter, cancel,
                            for f in frames])[:, None].half()
     del depth
     pixel_masks = _pixel_masks(plan, layer, frames) if checked.matte.enabled else None
-    extra = {"masks": pixel_masks} if plan.compression > 1 else {}  # Wan VACE: what to generate, in pixels
-    conditions = backend.conditions(job, cache_folder(job), depth_t, **extra)
-    for message in getattr(backend, "warnings", []):
+    conditions = backend.conditions(job, cache_folder(job), depth_t, masks=pixel_masks)
+    for message in backend.warnings:
         if message not in warnings:
             warnings.append(message)
             reporter.warning(message)
     backend.timing["conditions"] = backend.timing.get("conditions", 0.0) + time.perf_counter() - began
 
-    shared = getattr(backend, "shared_positions", 0)
+    shared = backend.shared_positions
     inputs = sampler.ShotInputs(frames=plan.positions, conditions=conditions, seed=job.seed, shared=shared,
                                 noise=_noise(plan, job.seed, backend.latent_shape(size), shared))
     if job.strength < 1.0 or checked.matte.enabled:
-        inputs.plate_latents = _encode_plate(backend, layer_frames, frames, reporter, cancel, plan.compression)
+        inputs.plate_latents = _encode_plate(backend, layer_frames, frames, reporter, cancel)
     if checked.matte.enabled:
         factor = size[0] // backend.latent_shape(size)[-1]
         inputs.mask = _latent_masks(pixel_masks, factor, plan.compression).to(backend.device)
@@ -122,12 +121,12 @@ class _Lazy:
         return [self.get(f) for f in self.frames[index]] if isinstance(index, slice) else self.get(self.frames[index])
 
 
-def _encode_plate(backend, frames_in, frames, reporter, cancel, compression=1):
+def _encode_plate(backend, frames_in, frames, reporter, cancel):
     import contextlib
 
     import torch
 
-    if compression > 1:  # a causal video VAE: the whole range, one frame group after another
+    if backend.video_vae:  # a causal video VAE: the whole range, one frame group after another
         with backend.stage("vae"):
             latents = backend.encode(_Lazy(frames_in.get, frames))
         reporter.progress("encode", len(frames), len(frames))
@@ -209,13 +208,13 @@ def _edited(plan, layer, model_img, part_frame, f):
 
 def _decoded(plan, backend, latents, frames, wanted, decode_chunk, check):
     """(frame, {layer: model-space image} — None for the null render) in order: the chunks holding frames still to
-    write (a resumed render decodes only those), or, for a causal video VAE (Wan), the whole range streamed a latent
+    write (a resumed render decodes only those), or, for a causal video VAE (:attr:`.Backend.video_vae`), the whole range streamed a latent
     frame at a time (the range's padding repeats never come out). ``check()`` is called before each decode."""
     if latents is None:
         yield from ((f, None) for f in frames)
         return
-    if plan.compression > 1:
-        s = getattr(backend, "shared_positions", 0)
+    if backend.video_vae:
+        s = backend.shared_positions
         streams = {layer: backend.decode_stream(latents[layer][s:]) for layer in plan.layers}
         i = 0
         while True:

@@ -21,7 +21,7 @@ def worker_log_path() -> str:
     """``$RECAST_LOG``, else ``<cache>/logs/recast.log``."""
     if os.environ.get("RECAST_LOG"):
         return os.path.abspath(os.path.expanduser(os.environ["RECAST_LOG"]))
-    from ..models.cache import cache_root
+    from ..io.cache import cache_root
 
     return os.path.join(cache_root(), "logs", "recast.log")
 
