@@ -14,9 +14,9 @@ import os
 import bpy
 
 from recast.core.io.frames import FrameRange
-from recast.plugin import matte
-from recast.plugin.host_job import HostError, progress_text
-from recast.plugin.versions import choose_version, version_folder
+from recast.plugin.common import matte
+from recast.plugin.common.host_job import HostError, progress_text
+from recast.plugin.common.versions import choose_version, version_folder
 
 from . import compat
 from .modal import ModalRun

@@ -19,7 +19,7 @@ class ModalRun:
     run_class = None  #: a class with ``start(context)`` (HostError: reported) whose runs have ``level``
 
     def _start(self, context):
-        from recast.plugin.host_job import HostError
+        from recast.plugin.common.host_job import HostError
 
         try:
             return self.run_class.start(context)

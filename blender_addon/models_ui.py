@@ -1,14 +1,14 @@
 """The panel's Models box: which parts of the chosen preset the worker has, and fetching the missing
 ones in the background (a modal operator on a window timer, like a render; Esc cancels).
 
-Both go through :mod:`recast.plugin.models` (the worker's own ``recast models check`` and
+Both go through :mod:`recast.plugin.common.models` (the worker's own ``recast models check`` and
 ``recast models pull``), shared with the Nuke node.
 """
 
 import bpy
 
-from recast.plugin import models
-from recast.plugin.host_job import HostError, progress_text
+from recast.plugin.common import models
+from recast.plugin.common.host_job import HostError, progress_text
 
 from . import compat
 from .modal import ModalRun
@@ -50,7 +50,7 @@ class RECAST_OT_check_models(bpy.types.Operator):
     bl_label = "Check models"
 
     def execute(self, context):
-        from recast.plugin.worker import worker_command
+        from recast.plugin.common.worker import worker_command
 
         try:
             line = check(*_choice(context), worker_command(worker(context).strip() or None))
@@ -74,7 +74,7 @@ class Fetch:
 
     @classmethod
     def start(cls, context) -> "Fetch":
-        from recast.plugin.worker import worker_command
+        from recast.plugin.common.worker import worker_command
 
         run = cls(*_choice(context), worker_command(worker(context).strip() or None))
         if run.preset in fetching:

@@ -1,6 +1,6 @@
 """The Recast settings saved on the scene (so they travel with the .blend), and the preferences.
 
-The job parameters come from :data:`recast.plugin.params.JOB_PARAMS`, the same table the
+The job parameters come from :data:`recast.plugin.common.params.JOB_PARAMS`, the same table the
 Nuke node uses: names, ranges, defaults and help texts cannot drift from the job schema.
 """
 
@@ -8,8 +8,8 @@ import bpy
 from bpy.props import (BoolProperty, CollectionProperty, EnumProperty, FloatProperty, IntProperty, PointerProperty,
                        StringProperty)
 
-from recast.plugin.matte import MATTE_SIZES
-from recast.plugin.params import JOB_PARAMS
+from recast.plugin.common.matte import MATTE_SIZES
+from recast.plugin.common.params import JOB_PARAMS
 
 from . import compat
 

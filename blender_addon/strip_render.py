@@ -17,10 +17,10 @@ import bpy
 
 from recast.core.io.frames import SequencePattern
 from recast.core.job import SCHEMA
-from recast.plugin.host_job import HostError, check_request, progress_text, save_job, submit_to_farm, validate
-from recast.plugin.params import LORA_SLOTS, fill_job
-from recast.plugin.versions import choose_version, version_folder
-from recast.plugin.worker import RenderProcess, worker_command
+from recast.plugin.common.host_job import HostError, check_request, progress_text, save_job, submit_to_farm, validate
+from recast.plugin.common.params import LORA_SLOTS, fill_job
+from recast.plugin.common.versions import choose_version, version_folder
+from recast.plugin.common.worker import RenderProcess, worker_command
 
 from . import compat
 from .plates import plate_for, _stem

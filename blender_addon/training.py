@@ -6,8 +6,8 @@ import os
 
 import bpy
 
-from recast.plugin import customize
-from recast.plugin.host_job import HostError, progress_text
+from recast.plugin.common import customize
+from recast.plugin.common.host_job import HostError, progress_text
 
 from .modal import ModalRun
 from .plates import plate_for

@@ -122,7 +122,7 @@ def test_a_base_install_brings_the_host_side_without_torch(tmp_path):
     if pip.returncode != 0 and "setuptools" in pip.stderr + pip.stdout and "Could not" in pip.stderr:
         pytest.skip(f"the build backend could not be fetched here: {pip.stderr.strip().splitlines()[-1]}")
     assert pip.returncode == 0, pip.stderr[-3000:]
-    code = ("import sys, recast.core.job, recast.plugin.params, recast.plugin.host_job, recast.plugin.worker, "
+    code = ("import sys, recast.core.job, recast.plugin.common.params, recast.plugin.common.host_job, recast.plugin.common.worker, "
             "recast.plugin.nuke_node; print(sorted(m for m in ('torch', 'numpy', 'OpenImageIO', 'diffusers') "
             "if m in sys.modules))")
     run = subprocess.run([str(venv / "bin" / "python"), "-c", code], capture_output=True, text=True)
@@ -211,7 +211,7 @@ def test_the_terminal_display_shows_relayed_events_too():
 
 def test_hosts_and_the_terminal_say_what_happens_before_the_first_step():
     """Model loading and depth come before denoising: progress says so instead of sitting at 0 %."""
-    from recast.plugin.host_job import progress_text
+    from recast.plugin.common.host_job import progress_text
 
     class Process:
         frames_done, total, eta, progress = 0, 6, None, 0.0

@@ -29,7 +29,8 @@ def nuke(monkeypatch):
     import nuke as fake
     import nukescripts.panels
 
-    from recast.plugin import nuke_node, queue
+    from recast.plugin import nuke_node
+    from recast.plugin.common import queue
 
     fake.fake_reset()
     nukescripts.panels._registered.clear()
@@ -241,7 +242,7 @@ def test_render_runs_the_worker_and_the_node_shows_the_result(gui, plate, tmp_pa
     task, = nuke.fake_tasks()
     assert task.progress[-1] == 100 and task.progress == sorted(task.progress)
     assert any("denoising step 2/2" in m for m in task.messages) and task.alive is False
-    from recast.plugin.queue import RENDERS
+    from recast.plugin.common.queue import RENDERS
 
     (entry,) = RENDERS.entries()
     assert entry.name == "Recast1" and entry.process.state == "done" and entry.folder == str(out)
@@ -416,7 +417,7 @@ def test_deleting_the_node_while_it_renders_leaves_the_render_in_the_queue(gui, 
     nuke.fake_press(node, "render")
     nuke.delete(node)
     from recast.plugin import nuke_node
-    from recast.plugin.queue import RENDERS
+    from recast.plugin.common.queue import RENDERS
 
     assert nuke.fake_process_events(until=lambda: not nuke_node._active, timeout=240)
     assert RENDERS.entries()[0].process.state == "done" and len(files(tmp_path / "out" / "render" / "v001")) == 6
@@ -506,7 +507,7 @@ def test_default_output_folder_is_beside_the_saved_script(gui, plate, tmp_path):
 
 def test_the_node_shows_missing_model_parts_and_fetches_them_in_the_background(gui, plate, tmp_path, fake_hub):
     from recast.plugin import nuke_node
-    from recast.plugin.queue import RENDERS
+    from recast.plugin.common.queue import RENDERS
 
     nuke, (_, preset) = gui, fake_hub
     node = recast_node(nuke, read_plate(nuke, plate), tmp_path / "out", model="preset file", model_file=preset)
@@ -578,7 +579,7 @@ def test_opening_the_panel_or_choosing_another_model_checks_the_models(gui, plat
 def test_train_lora_on_the_plate_frames_fills_a_slot_and_the_render_uses_it(gui, tmp_path):
     from recast.core.shot.synthetic import write_synthetic_plate
     from recast.plugin import nuke_node
-    from recast.plugin.queue import RENDERS
+    from recast.plugin.common.queue import RENDERS
 
     nuke = gui
     plate = str(tmp_path / "plate" / "sh030.####.exr")
