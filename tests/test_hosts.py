@@ -232,3 +232,25 @@ def test_a_new_stage_is_drawn_at_once_however_soon_it_comes():
     d.start(frames="1001-1006", total=6)
     d.progress("load", 0, 1)
     assert "loading models" in screen.getvalue()
+
+
+def test_each_host_decision_is_the_one_core_makes():
+    """The hosts' menus and Train LoRA's controls come from core's own lists and the job schema: the SAM 2.1
+    sizes are the public checkpoints the loader knows, the preset menu the presets `recast models list` knows,
+    Train LoRA's defaults and ranges the job's training section's."""
+    import dataclasses
+
+    from recast.core.job import CustomizeSpec
+    from recast.core.job.sections import SAM_SIZES
+    from recast.core.models import presets
+    from recast.plugin.common.matte import MATTE_SIZES
+    from recast.plugin.common.params import MODEL_FILE, PRESETS, job_param, train_param
+
+    assert tuple(presets.MATTE_SIZES) == SAM_SIZES and MATTE_SIZES == ("preset", *SAM_SIZES)
+    builtin = {n[:-5] for n in os.listdir(os.path.dirname(presets.__file__) + "/preset_files") if n.endswith(".toml")}
+    assert set(PRESETS) == builtin | set(presets._TINY) | {MODEL_FILE} and PRESETS[-1] == MODEL_FILE
+    assert job_param("model").items == PRESETS
+    spec = {f.name: f for f in dataclasses.fields(CustomizeSpec)}
+    token, steps = train_param("train_token"), train_param("train_steps")
+    assert token.default_value == spec["token"].default and steps.default_value == spec["steps"].default
+    assert (steps.lo, steps.hi) == (spec["steps"].metadata["check"].lo, spec["steps"].metadata["check"].hi)

@@ -618,3 +618,52 @@ def test_train_lora_on_the_plate_frames_fills_a_slot_and_the_render_uses_it(gui,
     assert nuke.fake_process_events(until=lambda: not nuke_node._training, timeout=120)
     assert node["status"].value() == "training cancelled; Train LoRA with the same settings resumes it"
     assert os.path.isfile(lora) and node["lora_1"].value() == lora  # the earlier LoRA is untouched
+
+
+# --- scripts saved before the host code moved into plugin/nuke/ ----------------------------------
+
+#: what a Recast node saved in a .nk script holds, verbatim (the callbacks and buttons call recast.plugin.nuke_node)
+SAVED_CALLBACKS = {
+    "knobChanged": "try:\n    import recast.plugin.nuke_node as _recast\nexcept ImportError:\n    _recast = None\n"
+                   "if _recast is not None:\n    _recast.knob_changed(nuke.thisNode(), nuke.thisKnob())\n",
+    "updateUI": "try:\n    import recast.plugin.nuke_node as _recast\nexcept ImportError:\n    _recast = None\n"
+                "if _recast is not None:\n    _recast.update_ui(nuke.thisNode())\n"}
+SAVED_BUTTON = "import recast.plugin.nuke_node as _recast\n_recast.{}(nuke.thisNode())"
+SAVED_MATTE_BUTTON = "import recast.plugin.nuke_matte as _matte\n_matte.{}(nuke.thisNode())"
+
+
+def test_a_script_saved_with_the_old_module_paths_loads_and_works(gui, plate, tmp_path):
+    """Saved scripts hold module paths (the knobs' callbacks and buttons, the panel's registration): nodes built now
+    save exactly those, and a node restored with them works: its panel opens (knobChanged), it redraws (updateUI),
+    its buttons run."""
+    nuke = gui
+    from recast.plugin import nuke_matte
+
+    node = recast_node(nuke, read_plate(nuke, plate), tmp_path / "out")
+    buttons = [k for k in node.knobs().values() if type(k).__name__ == "PyScript_Knob"]
+    for name, code in SAVED_CALLBACKS.items():
+        assert node[name].value() == code
+    assert [k.value() for k in buttons] == [SAVED_BUTTON.format(k.name()) for k in buttons]
+    matte = nuke.nodes.Group()
+    nuke_matte.build(matte)
+    matte_buttons = [k for k in matte.knobs().values() if type(k).__name__ == "PyScript_Knob"]
+    assert [k.value() for k in matte_buttons] == [SAVED_MATTE_BUTTON.format(k.name()) for k in matte_buttons]
+
+    # a node as a saved script restores it: every callback and button set from the saved text
+    for name, code in SAVED_CALLBACKS.items():
+        node[name].setValue(code)
+    for k in buttons:
+        k.setValue(SAVED_BUTTON.format(k.name()))
+    node["model"].setValue("preset file")
+    node.showControlPanel()  # knobChanged with 'showPanel': the models line answers
+    assert node["models"].value() == "model is 'preset file' but no preset file is set"
+    nuke.fake_update_ui(node)  # updateUI runs without error
+    nuke.fake_press(node, "cancel")
+    assert nuke.fake_messages()[-1] == "Recast1: not rendering"
+    nuke.fake_press(node, "render")
+    assert nuke.fake_messages()[-1] == "Recast1: model is 'preset file' but no preset file is set"
+    matte["prompts"].setValue("1001:3,4")
+    nuke.fake_press(matte, "clear_points")
+    assert matte["prompts"].value() == ""
+    nuke.fake_press(matte, "cancel")
+    assert nuke.fake_messages()[-1].endswith(": not making a matte")
