@@ -14,12 +14,12 @@ import os
 import bpy
 
 from recast.core.io.frames import FrameRange
-from recast.plugin import matte
-from recast.plugin.host_job import HostError, progress_text
-from recast.plugin.versions import choose_version, version_folder
+from recast.plugin.common import matte, messages
+from recast.plugin.common.host_job import HostError
+from recast.plugin.common.versions import choose_version, version_folder
 
 from . import compat
-from .modal import ModalRun
+from .modal import BackgroundRun, ModalRun
 from .plates import _stem, plate_for
 from .strip_render import StripError, add_image_strip, strip_folder, strip_work
 
@@ -35,12 +35,15 @@ def prompt_text(points, strip_start: int, plate_first: int) -> str:
                      for p in points)
 
 
-class MatteRun:
+class MatteRun(BackgroundRun):
     """One matte of one strip: ``poll()`` is the timer's work; when done the matte strip is added."""
+
+    registry = matting
+    events = ("progress", "frame")
 
     def __init__(self, scene_name, strip_name, process, plate, version):
         self.scene_name, self.strip_name, self.process, self.plate = scene_name, strip_name, process, plate
-        self.version, self.result_strip, self.level = version, None, "INFO"
+        self.version, self.result_strip = version, None
         self.message = f"Recast '{strip_name}': making a matte"
 
     @classmethod
@@ -63,24 +66,9 @@ class MatteRun:
         out = os.path.join(version_folder(root, version), f"{_stem(strip.name)}_matte.####.exr")
         process = matte.start_matte(strip.name, plate.pattern, f"{plate.first}-{plate.last}", text, out, values,
                                     s.matte_size, command, os.path.join(folder, "logs"))
-        run = cls(scene.name, strip.name, process, plate, version)
-        matting[strip.name] = run
-        return run
+        return cls(scene.name, strip.name, process, plate, version)._register(strip.name)
 
-    @property
-    def progress(self) -> float:
-        return self.process.progress
-
-    def cancel(self) -> None:
-        self.process.cancel()
-
-    def poll(self) -> bool:
-        p = self.process
-        if not p.finished:
-            progress = [e for e in p.events if e.get("event") in ("progress", "frame")]
-            self.message = f"Recast '{self.strip_name}': {progress_text(p, progress[-1] if progress else None)}"
-            return False
-        matting.pop(self.strip_name, None)
+    def _finished(self, p) -> None:
         if p.state == "done":
             try:
                 scene = bpy.data.scenes[self.scene_name]
@@ -94,11 +82,9 @@ class MatteRun:
             except StripError as exc:
                 self.message, self.level = f"Recast '{self.strip_name}' matte failed: {exc}", "ERROR"
         elif p.state == "cancelled":
-            self.message, self.level = ("Recast: the matte was cancelled; Matte strip with the same points resumes it",
-                                        "WARNING")
+            self.message, self.level = messages.resumes("blender", "matte"), "WARNING"
         else:
             self.message, self.level = f"Recast: the matte failed: {p.error}", "ERROR"
-        return True
 
 
 def mask_pattern(scene, plate) -> str | None:

@@ -6,11 +6,61 @@ A run (a :class:`~.strip_render.StripRender`, a :class:`~.models_ui.Fetch`) has 
 finished), ``progress`` (0..1), ``message`` and ``cancel()``; the operator gives ``_start(context)`` (the
 run, or None after reporting why) and ``_end(run)`` (the operator's return set); by default ``run_class.start``
 and a report of the run's ``message`` at its ``level``.
+
+:class:`BackgroundRun` is what the runs that are not a render (a training, a matte, a fetch) share: progress,
+cancel, and a ``poll`` that words the progress while the worker runs and, once it ended, takes the run off its
+registry and lets the run say how it went.
 """
 
 import time
 
-__all__ = ["ModalRun"]
+__all__ = ["ModalRun", "BackgroundRun"]
+
+
+class BackgroundRun:
+    """A background worker run: subclasses set ``process``, ``registry`` (the dict the panel reads, holding this
+    run under ``key``), ``events`` (the kinds of event whose progress the message words) and ``_finished()``."""
+
+    level = "INFO"  #: how the operator reports ``message`` at the end
+    events = ("progress",)
+    registry: dict = {}
+    key = None
+    process = None
+
+    def _register(self, key):
+        self.key = key
+        self.registry[key] = self
+        return self
+
+    @property
+    def progress(self) -> float:
+        return self.process.progress
+
+    def cancel(self) -> None:
+        self.process.cancel()
+
+    def progress_line(self) -> str:
+        """What the worker is doing: the stage of its last event of ``events``, frames or steps, time left."""
+        from recast.plugin.common.host_job import progress_text
+
+        p = self.process
+        seen = [e for e in p.events if e.get("event") in self.events]
+        return progress_text(p, seen[-1] if seen else None)
+
+    def _running(self) -> str:
+        return f"Recast '{self.strip_name}': {self.progress_line()}"
+
+    def poll(self) -> bool:
+        """The timer's work: True once finished; ``message`` (and ``level``) say how it went."""
+        if not self.process.finished:
+            self.message = self._running()
+            return False
+        self.registry.pop(self.key, None)
+        self._finished(self.process)
+        return True
+
+    def _finished(self, process) -> None:
+        raise NotImplementedError
 
 
 class ModalRun:
@@ -19,7 +69,7 @@ class ModalRun:
     run_class = None  #: a class with ``start(context)`` (HostError: reported) whose runs have ``level``
 
     def _start(self, context):
-        from recast.plugin.host_job import HostError
+        from recast.plugin.common.host_job import HostError
 
         try:
             return self.run_class.start(context)

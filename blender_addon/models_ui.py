@@ -1,17 +1,17 @@
 """The panel's Models box: which parts of the chosen preset the worker has, and fetching the missing
 ones in the background (a modal operator on a window timer, like a render; Esc cancels).
 
-Both go through :mod:`recast.plugin.models` (the worker's own ``recast models check`` and
+Both go through :mod:`recast.plugin.common.models` (the worker's own ``recast models check`` and
 ``recast models pull``), shared with the Nuke node.
 """
 
 import bpy
 
-from recast.plugin import models
-from recast.plugin.host_job import HostError, progress_text
+from recast.plugin.common import messages, models
+from recast.plugin.common.host_job import HostError
 
 from . import compat
-from .modal import ModalRun
+from .modal import BackgroundRun, ModalRun
 
 __all__ = ["Fetch", "RECAST_OT_check_models", "RECAST_OT_fetch_models", "RECAST_OT_cancel_fetch", "draw", "classes",
            "known", "fetching"]
@@ -50,7 +50,7 @@ class RECAST_OT_check_models(bpy.types.Operator):
     bl_label = "Check models"
 
     def execute(self, context):
-        from recast.plugin.worker import worker_command
+        from recast.plugin.common.worker import worker_command
 
         try:
             line = check(*_choice(context), worker_command(worker(context).strip() or None))
@@ -61,54 +61,42 @@ class RECAST_OT_check_models(bpy.types.Operator):
         return {"FINISHED"}
 
 
-class Fetch:
+class Fetch(BackgroundRun):
     """One fetch of the chosen preset's missing parts; :meth:`poll` is the timer's work (tests call it too)."""
+
+    registry = fetching
 
     def __init__(self, model, model_file, command):
         self.model, self.model_file, self.command = model, model_file, command
         self.preset = models.preset_name(model, model_file)
         self.label = models.preset_label(self.preset)
-        self.process = None
         self.message = f"Recast: fetching the models of '{self.label}'"
-        self.level = "INFO"  #: how the operator reports ``message`` at the end
 
     @classmethod
     def start(cls, context) -> "Fetch":
-        from recast.plugin.worker import worker_command
+        from recast.plugin.common.worker import worker_command
 
         run = cls(*_choice(context), worker_command(worker(context).strip() or None))
         if run.preset in fetching:
-            raise HostError(f"the models of '{run.label}' are being fetched already")
+            raise HostError(messages.fetching_already(run.label))
         run.process = models.fetch_models(run.model, run.model_file, command=run.command)
-        fetching[run.preset] = run
         known.pop(run.preset, None)
-        return run
+        return run._register(run.preset)
 
-    @property
-    def progress(self) -> float:
-        return self.process.progress
+    def _running(self) -> str:
+        return f"Recast: fetching: {self.progress_line()}"
 
-    def cancel(self) -> None:
-        self.process.cancel()
-
-    def poll(self) -> bool:
-        """True once finished; ``message`` says how it went (and the Models box shows the new check)."""
-        p = self.process
-        if not p.finished:
-            self.message = f"Recast: fetching: {status(p)}"
-            return False
-        fetching.pop(self.preset, None)
+    def _finished(self, p) -> None:
+        """``message`` says how it went (and the Models box shows the new check)."""
         if p.state == "done":
             try:
                 self.message = f"Recast: {check(self.model, self.model_file, self.command)}"
             except HostError as exc:
                 self.message, self.level = f"Recast: fetched, but the check failed: {exc}", "ERROR"
         elif p.state == "cancelled":
-            self.message = f"Recast: fetching the models of '{self.label}' was cancelled; Fetch models resumes it"
-            self.level = "WARNING"
+            self.message, self.level = messages.resumes("blender", "fetch", label=self.label), "WARNING"
         else:
             self.message, self.level = f"Recast: fetching the models of '{self.label}' failed: {p.error}", "ERROR"
-        return True
 
 
 class RECAST_OT_fetch_models(ModalRun, bpy.types.Operator):
@@ -136,12 +124,6 @@ class RECAST_OT_cancel_fetch(bpy.types.Operator):
         return {"FINISHED"}
 
 
-def status(process) -> str:
-    """What the panel shows of a fetch: the part in hand, parts done."""
-    progress = [e for e in process.events if e.get("event") == "progress"]
-    return progress_text(process, progress[-1] if progress else None)
-
-
 def _has_preset(context) -> bool:
     try:
         _preset(context)
@@ -161,7 +143,7 @@ def draw(layout, context) -> None:
     run = fetching.get(preset)
     if run is not None:
         row = box.row()
-        row.label(text=f"fetching: {status(run.process)}", icon="IMPORT")
+        row.label(text=f"fetching: {run.progress_line()}", icon="IMPORT")
         row.operator(RECAST_OT_cancel_fetch.bl_idname, text="Cancel", icon="CANCEL")
         return
     line = known.get(preset)

@@ -19,7 +19,7 @@ import re
 import bpy
 
 from recast.core.io.frames import SequencePattern
-from recast.plugin.host_job import HostError
+from recast.plugin.common.host_job import HostError
 
 from . import compat
 

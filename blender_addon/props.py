@@ -1,6 +1,6 @@
 """The Recast settings saved on the scene (so they travel with the .blend), and the preferences.
 
-The job parameters come from :data:`recast.plugin.params.JOB_PARAMS`, the same table the
+The job parameters come from :data:`recast.plugin.common.params.JOB_PARAMS`, the same table the
 Nuke node uses: names, ranges, defaults and help texts cannot drift from the job schema.
 """
 
@@ -8,8 +8,8 @@ import bpy
 from bpy.props import (BoolProperty, CollectionProperty, EnumProperty, FloatProperty, IntProperty, PointerProperty,
                        StringProperty)
 
-from recast.plugin.matte import MATTE_SIZES
-from recast.plugin.params import JOB_PARAMS
+from recast.plugin.common.matte import MATTE_SIZES
+from recast.plugin.common.params import JOB_PARAMS, train_param
 
 from . import compat
 
@@ -17,6 +17,7 @@ __all__ = ["RecastMattePoint", "RecastSettings", "RecastPreferences", "classes",
 
 
 _RELATIVE = compat.BLEND_RELATIVE  # '//' paths, relative to the .blend file
+_TOKEN, _STEPS = train_param("train_token"), train_param("train_steps")  # Train LoRA: the job's training defaults
 
 
 def _prop(p):
@@ -59,11 +60,11 @@ _annotations.update(
     farm_chunk_size=IntProperty(name="Farm chunk size", default=16, min=1,
                                 description="frames per render task when the strip is submitted to the farm "
                                             "(handles come on top)"),
-    train_token=StringProperty(name="LoRA token", default="sks",
+    train_token=StringProperty(name="LoRA token", default=_TOKEN.default,
                                description="the word a trained LoRA learns for what the strip shows; use it in the "
                                            "prompt (e.g. 'sks person')"),
-    train_steps=IntProperty(name="Training steps", default=400, min=1, max=100_000,
-                            description="steps of Train LoRA (400 suits a handful of frames on a GPU)"),
+    train_steps=IntProperty(name="Training steps", default=_STEPS.default, min=int(_STEPS.lo), max=int(_STEPS.hi),
+                            description=f"steps of Train LoRA ({_STEPS.default} suits a handful of frames on a GPU)"),
     show_advanced=BoolProperty(name="Advanced", default=False),
     matte_points=CollectionProperty(type=RecastMattePoint, name="Points"),
     matte_size=EnumProperty(name="SAM 2.1 size", default="preset", items=[(i, i, "") for i in MATTE_SIZES],

@@ -17,10 +17,11 @@ import bpy
 
 from recast.core.io.frames import SequencePattern
 from recast.core.job import SCHEMA
-from recast.plugin.host_job import HostError, check_request, progress_text, save_job, submit_to_farm, validate
-from recast.plugin.params import LORA_SLOTS, fill_job
-from recast.plugin.versions import choose_version, version_folder
-from recast.plugin.worker import RenderProcess, worker_command
+from recast.plugin.common import messages
+from recast.plugin.common.host_job import HostError, check_request, progress_text, save_job, submit_to_farm, validate
+from recast.plugin.common.params import LORA_SLOTS, fill_job
+from recast.plugin.common.versions import choose_version, version_folder
+from recast.plugin.common.worker import RenderProcess, worker_command
 
 from . import compat
 from .plates import plate_for, _stem
@@ -91,7 +92,7 @@ class StripRender:
         elif p.state == "failed":
             self.error = p.error or "the worker failed"
             if p.error_kind == "ModelError":  # a model part is missing: the panel's Models box fetches it
-                self.error += "; Check models in the Recast panel says what is missing, and Fetch models downloads it"
+                self.error += messages.model_missing_hint("blender")
         if self.error is not None:
             self.message = f"Recast '{self.strip_name}' failed: {self.error}"
         elif p.state == "cancelled":

@@ -8,8 +8,8 @@ Without a window (``blender -b``, scripts) ``execute`` runs the same poll loop t
 
 import bpy
 
-from recast.plugin.host_job import HostError, farm_report
-from recast.plugin.params import JOB_PARAMS, LORA_SLOTS, MODEL_FILE
+from recast.plugin.common.host_job import HostError, farm_report
+from recast.plugin.common.params import JOB_PARAMS, LORA_SLOTS, MODEL_FILE
 
 from . import compat, matte_ui, models_ui, training
 from .modal import ModalRun

@@ -1,7 +1,7 @@
-"""Host-side pieces shared by Recast's host adapters (Nuke, Blender, Qt).
+"""Recast's host side, by host: :mod:`.common` (what Nuke and Blender share: job preparation, the worker and its
+queue, parameters, messages, the Qt queue panel) and :mod:`.nuke` (the Recast and RecastMatte nodes). The Blender
+extension (``blender_addon/``) builds on :mod:`.common`.
 
-Nothing here imports torch: hosts run their own Python and start the ``recast`` worker
-as a separate process (:mod:`.worker` starts it, follows its events and cancels it).
-:mod:`.params` and :mod:`.host_job` are what the Nuke node (:mod:`.nuke_node`) and the Blender
-extension (``blender_addon/``) share: the controls, and checking, writing and submitting a job.
+Nothing here imports torch: hosts run their own Python and start the ``recast`` worker as a separate process.
+``nuke_node``, ``nuke_matte`` and ``queue_panel`` are the names saved Nuke scripts and layouts call.
 """

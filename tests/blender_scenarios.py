@@ -1,9 +1,12 @@
 """Scenarios run inside real Blender (``bpy`` as a module, in its own virtual environment).
 
-``python blender_scenarios.py SCENARIO ARGS_JSON`` installs the Recast extension zip into an
-isolated user folder (``BLENDER_USER_RESOURCES``), runs one scenario and prints one line
-``RESULT <json>`` for tests/test_blender.py to check. Nothing here imports Recast directly:
-the add-on brings it in its bundled wheel.
+``python blender_scenarios.py --batch BATCH_JSON RESULTS_JSONL`` installs the Recast extension zip into an
+isolated user folder (``BLENDER_USER_RESOURCES``) once, then runs every scenario the batch file lists, each from
+Blender's factory start-up file in its own folder and environment, and appends one JSON line per scenario to
+RESULTS_JSONL as it ends (its result, or the traceback that stopped it): tests/test_blender.py starts one
+Blender per version for all its tests. ``python blender_scenarios.py SCENARIO ARGS_JSON`` runs one scenario and
+prints ``RESULT <json>`` (to try one by hand). Nothing here imports Recast directly: the add-on brings it in its
+bundled wheel.
 """
 
 import json
@@ -469,7 +472,38 @@ def wan(args):
     return {"error": error, "result": [describe(x) for x in strips() if x.name.startswith("plate recast")]}
 
 
+def batch(batch_path, results_path):
+    """Every run of the batch file in this one Blender: each from the factory start-up file (as a fresh Blender
+    starts), in its own folder (the working directory) with its own environment variables (None: unset)."""
+    import traceback
+
+    with open(batch_path, encoding="utf-8") as fh:
+        todo = json.load(fh)
+    install(todo["zip"])
+    for i, run in enumerate(todo["runs"]):
+        if i:
+            bpy.ops.wm.read_homefile(use_empty=False)
+            prefs().worker = ""
+        saved = {k: os.environ.get(k) for k in run.get("env", {})}
+        for k, v in run.get("env", {}).items():
+            os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
+        os.makedirs(run["cwd"], exist_ok=True)
+        os.chdir(run["cwd"])
+        try:
+            record = {"name": run["name"], "result": globals()[run["scenario"]](run["args"])}
+        except BaseException:  # noqa: B036 (an assert, an operator's error, a KeyboardInterrupt: its test fails)
+            record = {"name": run["name"], "error": traceback.format_exc()}
+        finally:
+            for k, v in saved.items():
+                os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
+        with open(results_path, "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(record) + "\n")
+        print(f"RAN {run['name']}: {'ok' if 'result' in record else 'failed'}", flush=True)
+
+
 def main():
+    if "--batch" in sys.argv:
+        return batch(sys.argv[-2], sys.argv[-1])
     scenario, args = sys.argv[-2], json.loads(sys.argv[-1])
     install(args["zip"])
     result = globals()[scenario](args)

@@ -20,8 +20,9 @@ def main(args):
 
     runpy.run_path(os.path.join(REPO, "nuke_path", "init.py"), run_name="__main__")
     runpy.run_path(os.path.join(REPO, "nuke_path", "menu.py"), run_name="__main__")
-    from recast.plugin import host_job, nuke_knobs
-    from recast.plugin.worker import RenderProcess
+    from recast.plugin.common import host_job
+    from recast.plugin.nuke import knobs as nuke_knobs
+    from recast.plugin.common.worker import RenderProcess
 
     nuke.menu("Nodes").findItem("Recast/Recast").invoke()
     node = nuke.selectedNode()

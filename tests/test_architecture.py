@@ -262,3 +262,32 @@ def test_every_core_package_is_in_the_install():
     listed = set(cfg["options"]["packages"].split())
     packages = {m for m, p in _modules() if p.endswith("__init__.py")}
     assert packages <= listed, sorted(packages - listed)
+
+
+def test_host_modules_stay_small_and_every_host_package_is_in_the_install():
+    """The host side (plugin/, blender_addon/, nuke_menu.py) keeps to core's 300 lines a module, and each
+    plugin sub-package is installed (setup.cfg's package_dir and packages): a Nuke or Blender install has no
+    checkout to fall back on."""
+    import configparser
+
+    repo = os.path.dirname(CORE)
+    paths = [os.path.join(repo, "nuke_menu.py")]
+    for top in ("plugin", "blender_addon"):
+        for folder, _, files in os.walk(os.path.join(repo, top)):
+            paths += [os.path.join(folder, n) for n in files if n.endswith(".py")]
+    big = {os.path.relpath(p, repo): n for p in paths if (n := sum(1 for _ in open(p, encoding="utf-8"))) > 300}
+    assert not big, f"modules over 300 lines: {big}"
+
+    cfg = configparser.ConfigParser()
+    cfg.read(os.path.join(repo, "setup.cfg"))
+    listed = set(cfg["options"]["packages"].split())
+    mapped = dict(line.split(" = ") for line in cfg["options"]["package_dir"].strip().splitlines())
+    plugin = os.path.join(repo, "plugin")
+    packages = set()
+    for folder, _, files in os.walk(plugin):
+        if "__init__.py" in files:
+            rel = os.path.relpath(folder, plugin)
+            packages.add("recast.plugin" + ("" if rel == "." else "." + rel.replace(os.sep, ".")))
+    assert packages <= listed, sorted(packages - listed)
+    for package in packages:
+        assert mapped.get(package) == package.replace("recast.", "", 1).replace(".", "/"), package

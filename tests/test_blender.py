@@ -40,18 +40,144 @@ def _bpy_python(version: str) -> str:
     return python
 
 
-@pytest.fixture(scope="session", params=VERSIONS)
-def blender(request):
-    """Each Blender in turn: for what differs between 4.2 LTS and 5.0 (the sequencer's API, image formats, the
-    sequencer scene, the manifest validator), and the core render and its errors."""
-    return _bpy_python(request.param)
+class Blender:
+    """One Blender version: its Python, and the results of the scenarios its tests ran. All the scenarios of a
+    version run in one Blender process (:func:`blender_runs`); :meth:`run` hands a test its scenario's result
+    and folder, or fails that test alone with what stopped its scenario."""
+
+    def __init__(self, version, python, runs):
+        self.version, self.python, self._runs = version, python, runs
+
+    def run(self, name: str):
+        """``(result, folder)`` of run ``name`` (a key of :data:`RUNS`): its scenario's result and its folder (the
+        old per-test ``tmp_path``: ``out/`` the output folder, the plate beside it)."""
+        results, folder, log = self._runs(self.version)
+        record = results.get(name)
+        if record is None:
+            pytest.fail(f"{name} did not run: the Blender {self.version} process ended before it\n{log}")
+        if "error" in record:
+            pytest.fail(f"{name} failed in Blender {self.version}:\n{record['error']}")
+        return record["result"], folder / name
+
+
+def _plate(folder, pattern="sh010.####.exr", first=1001, count=6, width=64, height=40):
+    """The conftest ``plate`` fixture's plate (or another synthetic one) in ``folder``/plate: the scenario args."""
+    from recast.core.shot.synthetic import write_synthetic_plate
+
+    write_synthetic_plate(str(folder / "plate" / pattern), first, count, width=width, height=height)
+    return {"plate_dir": str(folder / "plate"), "names": sorted(os.listdir(folder / "plate"))}
+
+
+def _moving(folder):
+    from tests.test_real_plates import _moving_plate
+
+    os.makedirs(folder / "mv")
+    _moving_plate(folder / "mv")
+    return {"plate_dir": str(folder / "mv" / "plate"), "names": sorted(os.listdir(folder / "mv" / "plate"))}
+
+
+#: every run a test asks for: name → (scenario of blender_scenarios.py, what its args need)
+RUNS = {
+    "render": ("render", _plate), "modal_and_cancel": ("modal_and_cancel", _plate), "errors": ("errors", _plate),
+    "scene_strip": ("scene_strip", None), "other_sources": ("other_sources", None), "submit": ("submit", _plate),
+    "render_moving": ("render", _moving), "sequencer_scene": ("sequencer_scene", _plate),
+    "versions": ("versions", _plate), "panel_draw": ("panel_draw", _plate), "fetch_models": ("fetch_models", _plate),
+    "train_lora": ("train_lora", lambda f: _plate(f, "sh040.####.exr", 1, 4, 96, 64)),  # 64 px a side to train
+    "matte": ("matte", _plate), "fast": ("fast", _plate), "wan": ("wan", _plate),
+    "save_and_reload": ("save_and_reload", None),  # last: it saves and opens .blend files
+}
+
+
+def uses(*names):
+    """Mark a test with the runs it reads, so a session starts each Blender once with just the runs its selected
+    tests need."""
+    def mark(test):
+        test.blender_runs = names
+        return test
+    return mark
+
+
+def _needed(session) -> dict:
+    """version → the runs the session's selected tests of this module read, in :data:`RUNS` order."""
+    needed: dict = {}
+    for item in session.items:
+        names = getattr(getattr(item, "function", None), "blender_runs", ())
+        if not names or getattr(getattr(item, "module", None), "__name__", None) != __name__:
+            continue
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        version = params.get("blender") or VERSIONS[-1]
+        needed.setdefault(version, set()).update(names)
+    return {v: [n for n in RUNS if n in names] for v, names in needed.items()}
+
+
+def _batch(python, version, names, addon_zip, base, tiny_preset):
+    """Run ``names`` in one Blender ``version``; (name → record, base folder, the process's output tail)."""
+    import time
+
+    from tests.fake_hub import FakeHub, hub_preset
+
+    runs, hub = [], None
+    for name in names:
+        scenario, make = RUNS[name]
+        folder = base / name
+        folder.mkdir(parents=True)
+        args = {"zip": addon_zip, "out": str(folder / "out"), **(make(folder) if make else {})}
+        env = {}
+        if name == "fetch_models":  # the preset's parts on a hub on 127.0.0.1, an empty Hugging Face cache
+            path, repos = hub_preset(str(folder / "presets"), tiny_preset.path)
+            hub = FakeHub(repos, delay=lambda: time.sleep(0.2))  # slow enough for the panel's Cancel mid-fetch
+            args["preset"] = path
+            env = {"HF_HOME": str(folder / "hf_home"), "HF_HUB_OFFLINE": None, "HF_HUB_CACHE": None}
+        runs.append({"name": name, "scenario": scenario, "args": args, "env": env, "cwd": str(folder)})
+    batch, results = base / "batch.json", base / "results.jsonl"
+    env = {**os.environ, "BLENDER_USER_RESOURCES": str(base / "blender_user"),
+           "RECAST_WORKER": f"{sys.executable} -m recast.core", "PYTHONNOUSERSITE": "1"}
+    try:
+        if hub is not None:
+            hub.__enter__()
+            next(r for r in runs if r["name"] == "fetch_models")["env"]["HF_ENDPOINT"] = hub.endpoint
+        batch.write_text(json.dumps({"zip": addon_zip, "runs": runs}))
+        try:
+            run = subprocess.run([python, SCENARIOS, "--batch", str(batch), str(results)], capture_output=True,
+                                 text=True, timeout=300 + 600 * len(runs), env=env, cwd=base)
+            log = f"exit code {run.returncode}\n{run.stdout[-3000:]}\n{run.stderr[-3000:]}"
+        except subprocess.TimeoutExpired as exc:
+            log = f"timed out after {exc.timeout} s"
+    finally:
+        if hub is not None:
+            hub.__exit__(None, None, None)
+    records = [json.loads(line) for line in results.read_text().splitlines()] if results.exists() else []
+    return {r["name"]: r for r in records}, base, log
 
 
 @pytest.fixture(scope="session")
-def blender_latest():
+def blender_runs(request, addon_zip, tmp_path_factory, tiny_preset):
+    """version → (results, folder, log) of one Blender process that ran every run the session's tests need for
+    that version; started the first time a test of that version asks."""
+    done: dict = {}
+
+    def runs(version):
+        if version not in done:
+            needed = _needed(request.session).get(version, list(RUNS))
+            done[version] = _batch(_bpy_python(version), version, needed, addon_zip,
+                                   tmp_path_factory.mktemp(f"blender-{version}"), tiny_preset)
+        return done[version]
+
+    return runs
+
+
+@pytest.fixture(scope="session", params=VERSIONS)
+def blender(request, blender_runs):
+    """Each Blender in turn: for what differs between 4.2 LTS and 5.0 (the sequencer's API, image formats, the
+    sequencer scene, the manifest validator), and the core render and its errors."""
+    return Blender(request.param, _bpy_python(request.param), blender_runs)
+
+
+@pytest.fixture(scope="session")
+def blender_latest(blender_runs):
     """Blender 5.0 alone: for the panel's features that go through the same compat layer as the render (run on both
     they doubled the suite's Blender time for no API the render does not already cover)."""
-    return _bpy_python(VERSIONS[-1])
+    return Blender(VERSIONS[-1], _bpy_python(VERSIONS[-1]), blender_runs)
 
 
 @pytest.fixture(scope="session")
@@ -64,23 +190,6 @@ def addon_zip(tmp_path_factory):
     return build.build(str(tmp_path_factory.mktemp("addon")))
 
 
-def scenario(blender, addon_zip, tmp_path, name, **args):
-    env = {**os.environ, "BLENDER_USER_RESOURCES": str(tmp_path / "blender_user"),
-           "RECAST_WORKER": f"{sys.executable} -m recast.core", "PYTHONNOUSERSITE": "1"}
-    args = {"zip": addon_zip, "out": str(tmp_path / "out"), **args}
-    run = subprocess.run([blender, SCENARIOS, name, json.dumps(args)], capture_output=True, text=True,
-                         timeout=600, env=env, cwd=tmp_path)
-    lines = [line for line in run.stdout.splitlines() if line.startswith("RESULT ")]
-    assert run.returncode == 0 and lines, f"{name} failed:\n{run.stdout[-3000:]}\n{run.stderr[-3000:]}"
-    return json.loads(lines[-1][len("RESULT "):])
-
-
-@pytest.fixture
-def plate_args(plate):
-    folder = os.path.dirname(plate)
-    return {"plate_dir": folder, "names": sorted(os.listdir(folder))}
-
-
 def test_extension_zip_holds_the_manifest_modules_and_recast_wheel(addon_zip):
     import zipfile
 
@@ -90,8 +199,9 @@ def test_extension_zip_holds_the_manifest_modules_and_recast_wheel(addon_zip):
     assert not any(n.endswith("build.py") for n in names)
 
 
-def test_recast_an_image_strip_adds_the_result_above_in_sync(blender, addon_zip, tmp_path, plate_args):
-    r = scenario(blender, addon_zip, tmp_path, "render", **plate_args)
+@uses("render")
+def test_recast_an_image_strip_adds_the_result_above_in_sync(blender):
+    r, tmp_path = blender.run("render")
     assert r["error"] is None
     (new,) = r["new"]
     # source on channel 2 from frame 10; channel 3 is busy over 12-14, so the result goes to 4
@@ -100,22 +210,24 @@ def test_recast_an_image_strip_adds_the_result_above_in_sync(blender, addon_zip,
     assert [os.path.basename(f) for f in new["files"]] == [f"plate.{f}.exr" for f in range(1001, 1007)]
     assert new["colorspace"] == "ACEScg"
     job = r["job"]
-    assert job["input"]["pattern"] == os.path.join(plate_args["plate_dir"], "sh010.####.exr")  # used in place
+    assert job["input"]["pattern"] == os.path.join(tmp_path, "plate", "sh010.####.exr")  # used in place
     assert job["input"]["frames"] == "1001-1006" and job["input"]["colorspace"] == "ACEScg"
     assert job["model"] == "tiny" and job["steps"] == 2
     assert [n for n in listing(tmp_path / "out" / "plate" / "render" / "v001") if not n.startswith(".")] == [
         f"plate.{f}.exr" for f in range(1001, 1007)]
 
 
-def test_the_timer_work_follows_progress_and_esc_cancels(blender_latest, addon_zip, tmp_path, plate_args):
-    r = scenario(blender_latest, addon_zip, tmp_path, "modal_and_cancel", **plate_args)
+@uses("modal_and_cancel")
+def test_the_timer_work_follows_progress_and_esc_cancels(blender_latest):
+    r, _ = blender_latest.run("modal_and_cancel")
     assert r["state"] == "cancelled" and "nothing was added" in r["message"] and r["after_cancel"] == []
     assert r["polls"] > 0 and all(m.startswith("Recast 'plate': ") for m in r["progress_messages"])
     assert r["again"] == "done" and r["again_strip"] == "plate recast v002"  # steps changed: a new version
 
 
-def test_errors_are_one_line_and_add_nothing(blender, addon_zip, tmp_path, plate_args):
-    r = scenario(blender, addon_zip, tmp_path, "errors", **plate_args)
+@uses("errors")
+def test_errors_are_one_line_and_add_nothing(blender):
+    r, tmp_path = blender.run("errors")
     assert "Recast: no active strip" in r["no strip"]
     assert "Recast: strip 'color' is a color strip; Recast works on image-sequence, movie and scene strips" in \
         r["unsupported"]
@@ -130,15 +242,17 @@ def test_errors_are_one_line_and_add_nothing(blender, addon_zip, tmp_path, plate
         assert "\n" not in r[key].strip(), key
 
 
-def test_parameters_survive_saving_and_reloading_the_blend(blender_latest, addon_zip, tmp_path):
-    r = scenario(blender_latest, addon_zip, tmp_path, "save_and_reload")
+@uses("save_and_reload")
+def test_parameters_survive_saving_and_reloading_the_blend(blender_latest):
+    r, _ = blender_latest.run("save_and_reload")
     assert r == {"prompt": "ünïcode 'prompt' $x", "negative_prompt": "blur", "seed": 77, "strength": 0.5,
                  "structure_level": 6, "temporal_guidance": pytest.approx(1.7), "model": "default", "device": "cuda",
                  "precision": "bf16", "window_length": 12, "reference_image": "//ref.exr"}
 
 
-def test_a_scene_strip_renders_with_its_true_depth(blender, addon_zip, tmp_path):
-    r = scenario(blender, addon_zip, tmp_path, "scene_strip")
+@uses("scene_strip")
+def test_a_scene_strip_renders_with_its_true_depth(blender):
+    r, _ = blender.run("scene_strip")
     assert r["error"] is None
     (new,) = r["new"]
     assert new["name"] == "cg shot recast v001" and (new["start"], new["length"]) == (5, 4) and new["exist"]
@@ -150,8 +264,9 @@ def test_a_scene_strip_renders_with_its_true_depth(blender, addon_zip, tmp_path)
     assert "ViewLayer.Depth.Z" in spec.channelnames and "ViewLayer.Combined.R" in spec.channelnames
 
 
-def test_png_and_movie_strips_are_written_as_exr_plates_first(blender, addon_zip, tmp_path):
-    r = scenario(blender, addon_zip, tmp_path, "other_sources")
+@uses("other_sources")
+def test_png_and_movie_strips_are_written_as_exr_plates_first(blender):
+    r, tmp_path = blender.run("other_sources")
     assert "the plate cannot be written to" in r["unwritable"] and "Traceback" not in r["unwritable"]
     assert len(r["unwritable"].strip().splitlines()) == 1
     assert r["png error"] is None and r["movie error"] is None and r["png again"] is None
@@ -172,24 +287,23 @@ def test_png_and_movie_strips_are_written_as_exr_plates_first(blender, addon_zip
     assert abs(float(buf.getpixel(4, 0)[0]) - 0.214) < 0.01
 
 
-def test_submit_to_farm_writes_the_job_and_an_openjd_bundle(blender_latest, addon_zip, tmp_path, plate_args):
-    r = scenario(blender_latest, addon_zip, tmp_path, "submit", **plate_args)
+@uses("submit")
+def test_submit_to_farm_writes_the_job_and_an_openjd_bundle(blender_latest):
+    r, _ = blender_latest.run("submit")
     assert r["error"] is None and r["added"] == []
     assert r["bundle"] == ["job.json", "parameter_values.json", "template.json"]
     assert r["prompt"] == "it's a \"dusk\" $SHOT"
     assert r["chunk_size"] == 5  # the panel's farm chunk size
 
 
-def test_an_exr_strip_whose_bounding_box_moves_renders_in_place_and_keeps_each_frames_window(blender_latest, addon_zip,
-                                                                                              tmp_path):
+@uses("render_moving")
+def test_an_exr_strip_whose_bounding_box_moves_renders_in_place_and_keeps_each_frames_window(blender_latest):
     from recast.core.io.exrio import read_frame
     from recast.core.io.layout import Window
-    from tests.test_real_plates import MOVING, _moving_plate
+    from tests.test_real_plates import MOVING
 
-    os.makedirs(tmp_path / "mv")
-    _moving_plate(tmp_path / "mv")
+    r, tmp_path = blender_latest.run("render_moving")  # the plate written by tests.test_real_plates._moving_plate
     folder = tmp_path / "mv" / "plate"
-    r = scenario(blender_latest, addon_zip, tmp_path, "render", plate_dir=str(folder), names=sorted(os.listdir(folder)))
     assert r["error"] is None and r["new"][0]["exist"]
     assert r["job"]["input"]["pattern"] == str(folder / "sh010.####.exr")  # used in place, not converted
     for f, (x, y, w, h) in MOVING.items():
@@ -202,25 +316,26 @@ def test_blenders_own_validator_accepts_the_extension_zip(blender, addon_zip):
     over 64 characters, which installing through the Python API does not check."""
     import glob as _glob
 
-    site = os.path.dirname(os.path.dirname(blender))
+    site = os.path.dirname(os.path.dirname(blender.python))
     found = _glob.glob(os.path.join(site, "lib", "python3*", "site-packages", "bpy", "*", "scripts", "addons_core",
                                     "bl_pkg", "cli", "blender_ext.py"))
     if not found:
         pytest.skip("this bpy has no blender_ext.py validator")
-    r = subprocess.run([blender, found[0], "validate", addon_zip], capture_output=True, text=True, timeout=120)
+    r = subprocess.run([blender.python, found[0], "validate", addon_zip], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0 and "FATAL" not in r.stdout + r.stderr, r.stdout + r.stderr
 
 
-def test_blender_5_edits_the_sequencer_scene(blender, addon_zip, tmp_path, plate_args):
-    r = scenario(blender, addon_zip, tmp_path, "sequencer_scene", **plate_args)
+@uses("sequencer_scene")
+def test_blender_5_edits_the_sequencer_scene(blender):
+    r, _ = blender.run("sequencer_scene")
     if r.get("skipped"):
         pytest.skip(r["skipped"])
     assert r["error"] is None and len(r["new"]) == 1 and r["new"][0]["exist"]
 
 
-def test_a_new_render_of_a_strip_is_a_new_version_and_the_earlier_strip_keeps_its_frames(blender_latest, addon_zip, tmp_path,
-                                                                                          plate_args):
-    r = scenario(blender_latest, addon_zip, tmp_path, "versions", **plate_args)
+@uses("versions")
+def test_a_new_render_of_a_strip_is_a_new_version_and_the_earlier_strip_keeps_its_frames(blender_latest):
+    r, _ = blender_latest.run("versions")
     assert r["errors"] == [None, None]
     first, second = r["strips"]
     assert first["name"] == "plate recast v001" and second["name"] == "plate recast v002"
@@ -228,8 +343,9 @@ def test_a_new_render_of_a_strip_is_a_new_version_and_the_earlier_strip_keeps_it
     assert r["first_unchanged"]
 
 
-def test_the_panel_greys_out_what_cannot_be_used(blender_latest, addon_zip, tmp_path, plate_args):
-    r = scenario(blender_latest, addon_zip, tmp_path, "panel_draw", **plate_args)
+@uses("panel_draw")
+def test_the_panel_greys_out_what_cannot_be_used(blender_latest):
+    r, _ = blender_latest.run("panel_draw")
     nothing, plain, with_ref = r["no strip"], r["strip, no reference"], r["strip and reference"]
     assert nothing["operator:recast.recast_strip"] is False and nothing["operator:recast.submit_strip"] is False
     assert plain["operator:recast.recast_strip"] is True
@@ -239,13 +355,9 @@ def test_the_panel_greys_out_what_cannot_be_used(blender_latest, addon_zip, tmp_
     assert plain["prop:mask_invert"] is False  # nothing to invert without a mask strip
 
 
-def test_the_panel_shows_missing_model_parts_and_fetches_them_in_the_background(blender_latest, addon_zip, tmp_path,
-                                                                                plate_args, fake_hub):
-    import time
-
-    hub, preset = fake_hub
-    hub.delay = lambda: time.sleep(0.2)  # slow enough for the panel's Cancel to land mid-fetch
-    r = scenario(blender_latest, addon_zip, tmp_path, "fetch_models", preset=preset, **plate_args)
+@uses("fetch_models")
+def test_the_panel_shows_missing_model_parts_and_fetches_them_in_the_background(blender_latest):
+    r, _ = blender_latest.run("fetch_models")  # the tiny preset's parts on a slow fake hub (tests/fake_hub.py)
     assert r["before"] == ["models 'hubtiny': not checked"]
     assert "is not in the Hugging Face cache" in r["render"] and "Fetch models downloads it" in r["render"]
     assert r["checked"] == ["models 'hubtiny': 7 of 7 parts missing (base, controlnet, motion_adapter, ip_adapter, "
@@ -257,13 +369,11 @@ def test_the_panel_shows_missing_model_parts_and_fetches_them_in_the_background(
     assert r["render again"] is None and "plate recast v001" in r["strips"]
 
 
-def test_train_lora_on_a_strip_fills_a_slot_and_the_render_uses_it(blender_latest, addon_zip, tmp_path):
+@uses("train_lora")
+def test_train_lora_on_a_strip_fills_a_slot_and_the_render_uses_it(blender_latest):
     from recast.core.io.exrio import read_header
-    from recast.core.shot.synthetic import write_synthetic_plate
 
-    folder = tmp_path / "plate"
-    write_synthetic_plate(str(folder / "sh040.####.exr"), 1, 4, width=96, height=64)  # 64 px a side to train
-    r = scenario(blender_latest, addon_zip, tmp_path, "train_lora", plate_dir=str(folder), names=sorted(os.listdir(folder)))
+    r, tmp_path = blender_latest.run("train_lora")  # on a 4-frame 96x64 plate (64 px a side to train)
     lora = os.path.join(tmp_path, "out", "plate", "lora", "plate_sks_clay.safetensors")
     assert r["level"] == "INFO" and r["message"] == (f"Recast: LoRA trained: {lora}, in slot 1; use 'sks clay' in "
                                                      "the prompt")
@@ -276,12 +386,13 @@ def test_train_lora_on_a_strip_fills_a_slot_and_the_render_uses_it(blender_lates
     assert r["lora_1_after"] == lora and os.path.isfile(lora)
 
 
-def test_matte_strip_from_a_point_and_a_render_that_keeps_the_object(blender_latest, addon_zip, tmp_path, plate_args):
+@uses("matte")
+def test_matte_strip_from_a_point_and_a_render_that_keeps_the_object(blender_latest):
     import numpy as np
 
     from recast.core.io.exrio import read_frame
 
-    r = scenario(blender_latest, addon_zip, tmp_path, "matte", **plate_args)
+    r, tmp_path = blender_latest.run("matte")
     assert r["matte"] is None
     (strip,) = r["strips"]
     assert strip["name"] == "plate matte v001" and strip["channel"] == 3 and strip["exist"]
@@ -295,7 +406,7 @@ def test_matte_strip_from_a_point_and_a_render_that_keeps_the_object(blender_lat
     kept = 0
     for f in range(1001, 1007):
         a = read_frame(matte.replace("####", str(f))).channel("A")
-        src = read_frame(os.path.join(plate_args["plate_dir"], f"sh010.{f}.exr")).pixels[:, :, :3]
+        src = read_frame(os.path.join(tmp_path, "plate", f"sh010.{f}.exr")).pixels[:, :, :3]
         got = read_frame(str(tmp_path / "out" / "plate" / "render" / "v001" / f"plate.{f}.exr")).pixels[:, :, :3]
         kept += int((a == 1.0).sum())
         assert np.array_equal(got[a == 1.0], src[a == 1.0])  # the clicked object kept, bit-exact
@@ -308,20 +419,22 @@ def test_matte_strip_from_a_point_and_a_render_that_keeps_the_object(blender_lat
         assert "\n" not in r[key].strip(), key
 
 
-def test_the_fast_tier_from_the_panel_takes_its_presets_steps(blender_latest, addon_zip, tmp_path, plate_args):
+@uses("fast")
+def test_the_fast_tier_from_the_panel_takes_its_presets_steps(blender_latest):
     from recast.core.io.exrio import read_header
 
-    r = scenario(blender_latest, addon_zip, tmp_path, "fast", **plate_args)
+    r, _ = blender_latest.run("fast")
     assert r["error"] is None and (r["model"], r["steps"], r["guidance"]) == ("tiny-fast", None, None)
     (strip,) = r["result"]
     h = read_header(strip["files"][0])
     assert (h.attribute("recast/steps"), h.attribute("recast/guidance_scale")) == ("4", "1.5")
 
 
-def test_the_wan_backend_from_the_panel(blender_latest, addon_zip, tmp_path, plate_args):
+@uses("wan")
+def test_the_wan_backend_from_the_panel(blender_latest):
     from recast.core.io.exrio import read_header
 
-    r = scenario(blender_latest, addon_zip, tmp_path, "wan", **plate_args)
+    r, _ = blender_latest.run("wan")
     assert r["error"] is None
     (strip,) = r["result"]
     assert strip["exist"] and strip["length"] == 6

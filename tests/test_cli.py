@@ -254,7 +254,7 @@ def test_console_script_is_installed():
 
 def test_importing_core_does_not_import_torch():
     code = ("import sys, recast.core, recast.core.job, recast.core.pipeline.render, recast.core.cli.main, recast.plugin, "
-            "recast.plugin.worker;"
+            "recast.plugin.common.worker;"
             "print(sorted(m for m in ('torch', 'diffusers', 'transformers', 'OpenImageIO') if m in sys.modules))")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr

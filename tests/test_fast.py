@@ -191,7 +191,7 @@ def test_a_rerender_after_a_prompt_change_reads_no_plate_frame_for_depth(tmp_pat
 
 
 def test_hosts_offer_the_fast_tier_and_leave_steps_to_the_preset_at_zero():
-    from recast.plugin.params import JOB_PARAMS, fill_job
+    from recast.plugin.common.params import JOB_PARAMS, fill_job
 
     by = {p.name: p for p in JOB_PARAMS}
     assert by["model"].items[:-1] == ("default", "fast", "wan-vace-1.3b", "wan-vace-14b", "tiny", "tiny-fast", "tiny-wan")

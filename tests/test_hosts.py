@@ -122,7 +122,7 @@ def test_a_base_install_brings_the_host_side_without_torch(tmp_path):
     if pip.returncode != 0 and "setuptools" in pip.stderr + pip.stdout and "Could not" in pip.stderr:
         pytest.skip(f"the build backend could not be fetched here: {pip.stderr.strip().splitlines()[-1]}")
     assert pip.returncode == 0, pip.stderr[-3000:]
-    code = ("import sys, recast.core.job, recast.plugin.params, recast.plugin.host_job, recast.plugin.worker, "
+    code = ("import sys, recast.core.job, recast.plugin.common.params, recast.plugin.common.host_job, recast.plugin.common.worker, "
             "recast.plugin.nuke_node; print(sorted(m for m in ('torch', 'numpy', 'OpenImageIO', 'diffusers') "
             "if m in sys.modules))")
     run = subprocess.run([str(venv / "bin" / "python"), "-c", code], capture_output=True, text=True)
@@ -211,7 +211,7 @@ def test_the_terminal_display_shows_relayed_events_too():
 
 def test_hosts_and_the_terminal_say_what_happens_before_the_first_step():
     """Model loading and depth come before denoising: progress says so instead of sitting at 0 %."""
-    from recast.plugin.host_job import progress_text
+    from recast.plugin.common.host_job import progress_text
 
     class Process:
         frames_done, total, eta, progress = 0, 6, None, 0.0
@@ -232,3 +232,25 @@ def test_a_new_stage_is_drawn_at_once_however_soon_it_comes():
     d.start(frames="1001-1006", total=6)
     d.progress("load", 0, 1)
     assert "loading models" in screen.getvalue()
+
+
+def test_each_host_decision_is_the_one_core_makes():
+    """The hosts' menus and Train LoRA's controls come from core's own lists and the job schema: the SAM 2.1
+    sizes are the public checkpoints the loader knows, the preset menu the presets `recast models list` knows,
+    Train LoRA's defaults and ranges the job's training section's."""
+    import dataclasses
+
+    from recast.core.job import CustomizeSpec
+    from recast.core.job.sections import SAM_SIZES
+    from recast.core.models import presets
+    from recast.plugin.common.matte import MATTE_SIZES
+    from recast.plugin.common.params import MODEL_FILE, PRESETS, job_param, train_param
+
+    assert tuple(presets.MATTE_SIZES) == SAM_SIZES and MATTE_SIZES == ("preset", *SAM_SIZES)
+    builtin = {n[:-5] for n in os.listdir(os.path.dirname(presets.__file__) + "/preset_files") if n.endswith(".toml")}
+    assert set(PRESETS) == builtin | set(presets._TINY) | {MODEL_FILE} and PRESETS[-1] == MODEL_FILE
+    assert job_param("model").items == PRESETS
+    spec = {f.name: f for f in dataclasses.fields(CustomizeSpec)}
+    token, steps = train_param("train_token"), train_param("train_steps")
+    assert token.default_value == spec["token"].default and steps.default_value == spec["steps"].default
+    assert (steps.lo, steps.hi) == (spec["steps"].metadata["check"].lo, spec["steps"].metadata["check"].hi)

@@ -250,7 +250,7 @@ def test_a_pull_from_a_hub_that_lacks_a_part_is_one_line(fake_hub):
 def test_the_hosts_line_says_what_a_fetch_cannot_fix(tmp_path, tiny_preset):
     """The host's models line (Nuke node, Blender panel): a local folder that is missing needs the preset fixed,
     a hub part can be fetched; both said in one line, from the worker's own check."""
-    from recast.plugin.models import check_models
+    from recast.plugin.common.models import check_models
 
     root = os.path.dirname(tiny_preset.path)
     parts = {r: os.path.join(root, r) for r in ("base", "controlnet", "motion_adapter", "image_encoder", "clip")}

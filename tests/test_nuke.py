@@ -29,7 +29,8 @@ def nuke(monkeypatch):
     import nuke as fake
     import nukescripts.panels
 
-    from recast.plugin import nuke_node, queue
+    from recast.plugin import nuke_node
+    from recast.plugin.common import queue
 
     fake.fake_reset()
     nukescripts.panels._registered.clear()
@@ -241,7 +242,7 @@ def test_render_runs_the_worker_and_the_node_shows_the_result(gui, plate, tmp_pa
     task, = nuke.fake_tasks()
     assert task.progress[-1] == 100 and task.progress == sorted(task.progress)
     assert any("denoising step 2/2" in m for m in task.messages) and task.alive is False
-    from recast.plugin.queue import RENDERS
+    from recast.plugin.common.queue import RENDERS
 
     (entry,) = RENDERS.entries()
     assert entry.name == "Recast1" and entry.process.state == "done" and entry.folder == str(out)
@@ -416,7 +417,7 @@ def test_deleting_the_node_while_it_renders_leaves_the_render_in_the_queue(gui, 
     nuke.fake_press(node, "render")
     nuke.delete(node)
     from recast.plugin import nuke_node
-    from recast.plugin.queue import RENDERS
+    from recast.plugin.common.queue import RENDERS
 
     assert nuke.fake_process_events(until=lambda: not nuke_node._active, timeout=240)
     assert RENDERS.entries()[0].process.state == "done" and len(files(tmp_path / "out" / "render" / "v001")) == 6
@@ -506,7 +507,7 @@ def test_default_output_folder_is_beside_the_saved_script(gui, plate, tmp_path):
 
 def test_the_node_shows_missing_model_parts_and_fetches_them_in_the_background(gui, plate, tmp_path, fake_hub):
     from recast.plugin import nuke_node
-    from recast.plugin.queue import RENDERS
+    from recast.plugin.common.queue import RENDERS
 
     nuke, (_, preset) = gui, fake_hub
     node = recast_node(nuke, read_plate(nuke, plate), tmp_path / "out", model="preset file", model_file=preset)
@@ -578,7 +579,7 @@ def test_opening_the_panel_or_choosing_another_model_checks_the_models(gui, plat
 def test_train_lora_on_the_plate_frames_fills_a_slot_and_the_render_uses_it(gui, tmp_path):
     from recast.core.shot.synthetic import write_synthetic_plate
     from recast.plugin import nuke_node
-    from recast.plugin.queue import RENDERS
+    from recast.plugin.common.queue import RENDERS
 
     nuke = gui
     plate = str(tmp_path / "plate" / "sh030.####.exr")
@@ -617,3 +618,52 @@ def test_train_lora_on_the_plate_frames_fills_a_slot_and_the_render_uses_it(gui,
     assert nuke.fake_process_events(until=lambda: not nuke_node._training, timeout=120)
     assert node["status"].value() == "training cancelled; Train LoRA with the same settings resumes it"
     assert os.path.isfile(lora) and node["lora_1"].value() == lora  # the earlier LoRA is untouched
+
+
+# --- scripts saved before the host code moved into plugin/nuke/ ----------------------------------
+
+#: what a Recast node saved in a .nk script holds, verbatim (the callbacks and buttons call recast.plugin.nuke_node)
+SAVED_CALLBACKS = {
+    "knobChanged": "try:\n    import recast.plugin.nuke_node as _recast\nexcept ImportError:\n    _recast = None\n"
+                   "if _recast is not None:\n    _recast.knob_changed(nuke.thisNode(), nuke.thisKnob())\n",
+    "updateUI": "try:\n    import recast.plugin.nuke_node as _recast\nexcept ImportError:\n    _recast = None\n"
+                "if _recast is not None:\n    _recast.update_ui(nuke.thisNode())\n"}
+SAVED_BUTTON = "import recast.plugin.nuke_node as _recast\n_recast.{}(nuke.thisNode())"
+SAVED_MATTE_BUTTON = "import recast.plugin.nuke_matte as _matte\n_matte.{}(nuke.thisNode())"
+
+
+def test_a_script_saved_with_the_old_module_paths_loads_and_works(gui, plate, tmp_path):
+    """Saved scripts hold module paths (the knobs' callbacks and buttons, the panel's registration): nodes built now
+    save exactly those, and a node restored with them works: its panel opens (knobChanged), it redraws (updateUI),
+    its buttons run."""
+    nuke = gui
+    from recast.plugin import nuke_matte
+
+    node = recast_node(nuke, read_plate(nuke, plate), tmp_path / "out")
+    buttons = [k for k in node.knobs().values() if type(k).__name__ == "PyScript_Knob"]
+    for name, code in SAVED_CALLBACKS.items():
+        assert node[name].value() == code
+    assert [k.value() for k in buttons] == [SAVED_BUTTON.format(k.name()) for k in buttons]
+    matte = nuke.nodes.Group()
+    nuke_matte.build(matte)
+    matte_buttons = [k for k in matte.knobs().values() if type(k).__name__ == "PyScript_Knob"]
+    assert [k.value() for k in matte_buttons] == [SAVED_MATTE_BUTTON.format(k.name()) for k in matte_buttons]
+
+    # a node as a saved script restores it: every callback and button set from the saved text
+    for name, code in SAVED_CALLBACKS.items():
+        node[name].setValue(code)
+    for k in buttons:
+        k.setValue(SAVED_BUTTON.format(k.name()))
+    node["model"].setValue("preset file")
+    node.showControlPanel()  # knobChanged with 'showPanel': the models line answers
+    assert node["models"].value() == "model is 'preset file' but no preset file is set"
+    nuke.fake_update_ui(node)  # updateUI runs without error
+    nuke.fake_press(node, "cancel")
+    assert nuke.fake_messages()[-1] == "Recast1: not rendering"
+    nuke.fake_press(node, "render")
+    assert nuke.fake_messages()[-1] == "Recast1: model is 'preset file' but no preset file is set"
+    matte["prompts"].setValue("1001:3,4")
+    nuke.fake_press(matte, "clear_points")
+    assert matte["prompts"].value() == ""
+    nuke.fake_press(matte, "cancel")
+    assert nuke.fake_messages()[-1].endswith(": not making a matte")

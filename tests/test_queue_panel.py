@@ -14,8 +14,8 @@ import pytest
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 QtWidgets = pytest.importorskip("PySide6.QtWidgets")  # a test extra; PySide2 (Nuke 14, 15) is tested below
 
-from recast.plugin import queue_panel  # noqa: E402
-from recast.plugin.queue import RenderQueue  # noqa: E402
+from recast.plugin.common import queue_panel  # noqa: E402
+from recast.plugin.common.queue import RenderQueue  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ARTIFACTS = os.environ.get("RECAST_TEST_ARTIFACTS", os.path.join(REPO, "test-artifacts"))
@@ -92,7 +92,7 @@ def test_rows_show_progress_frames_time_and_errors(app, monkeypatch, tmp_path):
 def test_the_widget_never_imports_a_host():
     code = ("import sys; sys.modules['nuke'] = None; sys.modules['bpy'] = None;"  # importing them now fails
             "import os; os.environ['QT_QPA_PLATFORM'] = 'offscreen';"
-            "from recast.plugin.qt import QtWidgets; app = QtWidgets.QApplication([]);"
+            "from recast.plugin.common.qt import QtWidgets; app = QtWidgets.QApplication([]);"
             "from recast.plugin.queue_panel import QueuePanel; QueuePanel(); print('ok')")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
@@ -105,10 +105,10 @@ import os, sys, types
 os.environ["QT_QPA_PLATFORM"] = "offscreen"
 sys.modules["PySide6"] = None  # Nuke 14 and 15 ship PySide2 only
 package = types.ModuleType("recast"); package.__path__ = [sys.argv[1]]; sys.modules["recast"] = package
-from recast.plugin.qt import QtWidgets
+from recast.plugin.common.qt import QtWidgets
 import PySide2
 app = QtWidgets.QApplication([])
-from recast.plugin.queue import RenderQueue
+from recast.plugin.common.queue import RenderQueue
 from recast.plugin.queue_panel import QueuePanel
 
 class Process:

@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from recast.plugin.worker import RenderProcess, WorkerError, worker_command
+from recast.plugin.common.worker import RenderProcess, WorkerError, worker_command
 from tests.conftest import listing
 
 PYTHON_WORKER = f"{sys.executable} -m recast.core"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 
+from ..job.sections import SAM_SIZES
 from .parser import add_json
 
 __all__ = ["add_parser", "run", "request_from_args"]
@@ -35,7 +36,7 @@ def add_parser(sub) -> None:
                    help="the prompts after it belong to object NAME (its channel is matte.NAME)")
     p.add_argument("--output", metavar="PATTERN", help="the matte's frame pattern (.exr)")
     p.add_argument("--model", default=None, help="model preset with a 'matte' part (default: default)")
-    p.add_argument("--matte-size", choices=["tiny", "small", "base-plus", "large"],
+    p.add_argument("--matte-size", choices=SAM_SIZES,
                    help="SAM 2.1 size, for a preset whose matte part is a public SAM 2.1 checkpoint")
     p.add_argument("--device", default=None, help="'auto', 'cpu', 'cuda[:N]' or 'mps' (default auto)")
     p.add_argument("--precision", default=None, choices=["auto", "fp32", "fp16", "bf16"])

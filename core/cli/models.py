@@ -6,6 +6,8 @@ import json
 import os
 import sys
 
+from ..job.sections import SAM_SIZES
+
 __all__ = ["add_parser", "run"]
 
 
@@ -14,7 +16,7 @@ def add_parser(sub) -> None:
     p.add_argument("action", choices=["list", "check", "pull"],
                    help="list: presets and their parts; check: what is present/missing; pull: download")
     p.add_argument("--model", default="default", help="preset: 'default', 'tiny' or a preset file (default: default)")
-    p.add_argument("--matte-size", choices=["tiny", "small", "base-plus", "large"],
+    p.add_argument("--matte-size", choices=SAM_SIZES,
                    help="the SAM 2.1 size 'recast matte --matte-size' uses (default: the preset's)")
     p.add_argument("--json", action="store_true", help="print JSON (pull: progress as JSON lines, what hosts read)")
     p.add_argument("--control", choices=["stdin"], help="pull: take control messages on stdin ('cancel'; the pipe "

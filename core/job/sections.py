@@ -9,7 +9,11 @@ from dataclasses import dataclass
 from .checks import (_boolean, _choice, _colorspace, _exr_pattern, _frames, _integer, _matte_objects, _number,
                      _optional, _pattern, _spec, _string, _views)
 
-__all__ = ["InputSpec", "OutputSpec", "WindowSpec", "CustomizeSpec", "MatteSpec"]
+__all__ = ["InputSpec", "OutputSpec", "WindowSpec", "CustomizeSpec", "MatteSpec", "SAM_SIZES"]
+
+#: the SAM 2.1 sizes a matte may name (the job's ``matte.size``, ``--matte-size``, the hosts' menu); each is a
+#: public checkpoint in ``recast.core.models.presets.MATTE_SIZES``
+SAM_SIZES = ("tiny", "small", "base-plus", "large")
 
 
 @dataclass(frozen=True)
@@ -84,6 +88,6 @@ class MatteSpec:
                           "display-window pixels from the top left", required=True)
     output: str | None = _spec(_optional(_exr_pattern), "the matte sequence; null = matte/matte.####.exr in the "
                                "output folder", None)
-    size: str | None = _spec(_optional(_choice("tiny", "small", "base-plus", "large")),
+    size: str | None = _spec(_optional(_choice(*SAM_SIZES)),
                              "SAM 2.1 size when the preset's matte part is a public SAM 2.1 checkpoint; null = "
                              "the preset's", None)

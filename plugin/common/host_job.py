@@ -61,7 +61,7 @@ def save_job(job, path: str) -> str:
 
 def submit_to_farm(job_path: str, command=None, chunk_size: int = 16):
     """The OpenJD bundle of ``job_path`` (beside it, in ``farm_openjd/``, ``chunk_size`` frames a render task),
-    written by the worker's own ``recast farm openjd``; returns the :class:`~recast.plugin.farm.FarmBundle`."""
+    written by the worker's own ``recast farm openjd``; returns the :class:`~recast.plugin.common.farm.FarmBundle`."""
     from .farm import write_farm_bundle
     from .worker import WorkerError
 

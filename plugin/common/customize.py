@@ -10,7 +10,7 @@ import re
 
 from .host_job import HostError
 from .models import preset_name
-from .params import LORA_SLOTS
+from .params import LORA_SLOTS, customize_field
 from .queue import RENDERS
 from .worker import WorkerProcess
 
@@ -52,9 +52,11 @@ def start_customize(name: str, images: str, frames: str | None, out: str, token:
     parameters (model, device, resolution). HostError with one line for a value that cannot train."""
     if not token.strip():
         raise HostError("no token: type the word the LoRA should learn (e.g. 'sks person')")
-    if not 1 <= int(steps) <= 100_000:
-        raise HostError(f"training steps {steps}: expected 1..100000")
-    resolution = max(64, min(2048, int(values["resolution"]) // 8 * 8))
+    _, lo, hi = customize_field("steps")
+    if not lo <= int(steps) <= hi:
+        raise HostError(f"training steps {steps}: expected {lo}..{hi}")
+    _, smallest, largest = customize_field("resolution")
+    resolution = max(smallest, min(largest, int(values["resolution"]) // 8 * 8))
     args = ["--images", images, "--out", out, "--token", token.strip(), "--steps", str(int(steps)), "--model",
             preset_name(values["model"], values["model_file"]), "--device", values["device"], "--resolution",
             str(resolution), "--model-view", values.get("model_view") or "filmic"]

@@ -9,14 +9,18 @@ output folder, buttons) are Params with no ``field``. No host module is imported
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
-from recast.core.job import job_field
+from recast.core.job import CustomizeSpec, job_field
 from recast.core.job.checks import LORA_WEIGHT
 
-__all__ = ["Param", "JOB_PARAMS", "LORA_SLOTS", "MODEL_FILE", "INT_MAX", "fill_job"]
+__all__ = ["Param", "JOB_PARAMS", "TRAIN_PARAMS", "LORA_SLOTS", "MODEL_FILE", "PRESETS", "INT_MAX", "fill_job",
+           "job_param", "train_param", "customize_field"]
 
 MODEL_FILE = "preset file"  #: the model choice that uses the 'model_file' value
+#: the hosts' model menu: the built-in presets (core/models: preset_files/ and the tiny ones), then a preset file
+PRESETS = ("default", "fast", "wan-vace-1.3b", "wan-vace-14b", "tiny", "tiny-fast", "tiny-wan", MODEL_FILE)
 INT_MAX = 2**31 - 1  #: Nuke's Int_Knob and Blender's IntProperty hold a C int: seeds stop here (the job allows 2**32-1)
 
 
@@ -51,7 +55,7 @@ class Param:
 
     @property
     def tooltip(self) -> str:
-        return job_field(self.field).doc if self.field else self.doc
+        return self.doc or (job_field(self.field).doc if self.field else "")
 
 
 JOB_PARAMS: tuple[Param, ...] = (
@@ -65,9 +69,7 @@ JOB_PARAMS: tuple[Param, ...] = (
     Param("temporal_guidance", "float", "temporal guidance", field="temporal_guidance"),
     Param("steps", "int", "steps", field="steps", lo=0, unset=0),  # 0: the preset's
     Param("seed", "int", "seed", field="seed", hi=INT_MAX),
-    Param("model", "choice", "model", field="model", items=("default", "fast", "wan-vace-1.3b", "wan-vace-14b", "tiny",
-                                                             "tiny-fast", "tiny-wan", MODEL_FILE)),
-    # (the host's menu)
+    Param("model", "choice", "model", field="model", items=PRESETS),
     Param("model_file", "file", "preset file", default="", doc=f"a preset .toml file, used when model is '{MODEL_FILE}'"),
     Param("device", "choice", "device", field="device", items=("auto", "cuda", "cpu", "mps")),  # 'cuda:N' by file
     Param("resolution", "int", "resolution", field="resolution", advanced=True),
@@ -89,6 +91,34 @@ JOB_PARAMS: tuple[Param, ...] = (
 
 #: the LoRA slots: (file param, weight param) names; together they make the job's 'loras'
 LORA_SLOTS = tuple((f"lora_{i}", f"lora_{i}_weight") for i in range(1, 4))
+
+
+def job_param(name: str) -> Param:
+    """The :data:`JOB_PARAMS` entry called ``name``."""
+    return next(p for p in JOB_PARAMS if p.name == name)
+
+
+def customize_field(name: str) -> tuple:
+    """``(default, lo, hi)`` of the job's ``customize.<name>`` field (the training section of the job schema), so a
+    host's Train LoRA controls default and stop where ``recast customize`` does."""
+    f = next(f for f in dataclasses.fields(CustomizeSpec) if f.name == name)
+    check = f.metadata["check"]
+    return f.default, getattr(check, "lo", None), getattr(check, "hi", None)
+
+
+_TOKEN, _STEPS = customize_field("token"), customize_field("steps")
+#: Train LoRA's controls (both hosts): defaults and ranges from the job's training section
+TRAIN_PARAMS: tuple[Param, ...] = (
+    Param("train_token", "text", "LoRA token", default=_TOKEN[0],
+          doc="the word a trained LoRA learns for what the frames show; use it in the prompt (e.g. 'sks person')"),
+    Param("train_steps", "int", "training steps", default=_STEPS[0], lo=_STEPS[1], hi=_STEPS[2],
+          doc=f"steps of Train LoRA ({_STEPS[0]} suits a handful of frames on a GPU; a few minutes)"),
+)
+
+
+def train_param(name: str) -> Param:
+    """The :data:`TRAIN_PARAMS` entry called ``name``."""
+    return next(p for p in TRAIN_PARAMS if p.name == name)
 
 
 def fill_job(data: dict, values: dict) -> dict:

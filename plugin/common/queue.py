@@ -1,7 +1,7 @@
 """The host's list of Recast renders, shared by the node that starts them and the queue panel.
 
 Neither Qt nor a host module is imported here: an entry only wraps a
-:class:`~recast.plugin.worker.RenderProcess` (or anything with its attributes) with the name
+:class:`~recast.plugin.common.worker.RenderProcess` (or anything with its attributes) with the name
 and folder the artist knows it by.
 """
 

@@ -1,7 +1,7 @@
 """The Recast node's knobs and the job file they make.
 
-Every knob is a :class:`~recast.plugin.params.Param`: the job's parameters come from
-:data:`~recast.plugin.params.JOB_PARAMS` (shared with the Blender panel, defaults and
+Every knob is a :class:`~recast.plugin.common.params.Param`: the job's parameters come from
+:data:`~recast.plugin.common.params.JOB_PARAMS` (shared with the Blender panel, defaults and
 tooltips from the job schema), the Nuke-only controls (frame range, output folder, inputs'
 options, buttons) are listed here. Nothing here imports ``nuke``: :func:`add_knobs` is handed
 the module, and the rest works on plain values.
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from recast.core.job import SCHEMA
 
-from .params import JOB_PARAMS, MODEL_FILE, Param, fill_job
+from ..common.params import JOB_PARAMS, MODEL_FILE, TRAIN_PARAMS, Param, fill_job, job_param
 
 __all__ = ["KNOBS", "JOB_KNOBS", "add_knobs", "knob_values", "job_data", "Paths", "MODEL_FILE"]
 
@@ -22,23 +22,16 @@ def _b(action):
     return f"import recast.plugin.nuke_node as _recast\n_recast.{action}(nuke.thisNode())"
 
 
-def _job(name):
-    return next(p for p in JOB_PARAMS if p.name == name)
-
-
 _MAIN = tuple(p for p in JOB_PARAMS if not p.advanced)
 KNOBS: tuple[Param, ...] = (
-    *_MAIN[:_MAIN.index(_job("model"))],
+    *_MAIN[:_MAIN.index(job_param("model"))],
     Param("range_divider", "divider", ""),
     Param("use_input_range", "bool", "use input range", default=True,
           doc="render the plate input's whole frame range; untick to set first and last"),
     Param("first_frame", "int", "first", default=1001, doc="first frame to render"),
     Param("last_frame", "int", "last", default=1100, doc="last frame to render"),
-    *_MAIN[_MAIN.index(_job("model")):],
-    Param("train_token", "text", "LoRA token", default="sks",
-          doc="the word a trained LoRA learns for what the frames show; use it in the prompt (e.g. 'sks person')"),
-    Param("train_steps", "int", "training steps", default=400, lo=1, hi=100_000,
-          doc="steps of Train LoRA (400 suits a handful of frames on a GPU; a few minutes)"),
+    *_MAIN[_MAIN.index(job_param("model")):],
+    *TRAIN_PARAMS,
     Param("train_lora", "button", "Train LoRA", command=_b("train_lora"),
           doc="train a LoRA on the plate's frames (the frame range above) in the background; when done it goes in "
               "the first free LoRA slot"),

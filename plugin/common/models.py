@@ -2,7 +2,7 @@
 
 Both run the worker's own commands (the host's Python has no huggingface_hub or torch):
 ``recast models check --json`` answers at once; ``recast models pull --json --control stdin`` runs as a
-:class:`~recast.plugin.worker.WorkerProcess` in the render queue, so the artist follows it, and cancels it,
+:class:`~recast.plugin.common.worker.WorkerProcess` in the render queue, so the artist follows it, and cancels it,
 like a render. No host module is imported here.
 """
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 
 from recast.core.errors import RecastError
+from recast.core.job.sections import SAM_SIZES
 from recast.core.matte.prompts import DEFAULT_OBJECT, check_objects, group_prompts
 
 from .host_job import HostError
@@ -27,7 +28,7 @@ from .worker import WorkerProcess
 __all__ = ["MatteProcess", "prompt_items", "prompt_objects", "point_line", "top_down_y", "start_matte",
            "MATTE_SIZES"]
 
-MATTE_SIZES = ("preset", "tiny", "small", "base-plus", "large")  #: the hosts' SAM 2.1 size menu ('preset': its own)
+MATTE_SIZES = ("preset", *SAM_SIZES)  #: the hosts' SAM 2.1 size menu ('preset': the preset's own)
 
 
 class MatteProcess(WorkerProcess):
