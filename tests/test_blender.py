@@ -16,11 +16,13 @@ import subprocess
 import sys
 
 import pytest
+from filelock import FileLock
 
 from tests.conftest import listing
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCENARIOS = os.path.join(REPO, "tests", "blender_scenarios.py")
+pytestmark = pytest.mark.xdist_group("blender")  # one xdist worker: one Blender process per version
 CACHE = os.environ.get("RECAST_BPY_CACHE", os.path.join(os.path.expanduser("~"), ".cache", "recast", "bpy"))
 VERSIONS = ["4.2.23", "5.0.1"]
 
@@ -30,6 +32,12 @@ def _bpy_python(version: str) -> str:
     venv = os.path.join(CACHE, version)
     python = os.path.join(venv, "bin", "python")
     check = [python, "-c", f"import bpy, sys; sys.exit(bpy.app.version_string.split()[0] != {version!r})"]
+    os.makedirs(CACHE, exist_ok=True)
+    with FileLock(venv + ".lock"):  # xdist workers and other checkouts build it once
+        return _bpy_build(version, venv, python, check)
+
+
+def _bpy_build(version, venv, python, check) -> str:
     if not (os.path.exists(python) and subprocess.run(check, capture_output=True).returncode == 0):
         made = subprocess.run([sys.executable, "-m", "venv", "--clear", venv], capture_output=True, text=True)
         inst = made.returncode == 0 and subprocess.run(
@@ -328,8 +336,9 @@ def test_blenders_own_validator_accepts_the_extension_zip(blender, addon_zip):
 @uses("sequencer_scene")
 def test_blender_5_edits_the_sequencer_scene(blender):
     r, _ = blender.run("sequencer_scene")
-    if r.get("skipped"):
-        pytest.skip(r["skipped"])
+    if blender.version.startswith("4."):  # 4.2 has none (the add-on edits context.scene there): nothing to skip
+        assert r.get("skipped") == "this Blender has no sequencer scene", r
+        return
     assert r["error"] is None and len(r["new"]) == 1 and r["new"][0]["exist"]
 
 

@@ -10,6 +10,7 @@ import subprocess
 import sys
 
 import pytest
+from filelock import FileLock
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 QtWidgets = pytest.importorskip("PySide6.QtWidgets")  # a test extra; PySide2 (Nuke 14, 15) is tested below
@@ -140,6 +141,15 @@ def test_the_panel_and_its_cancel_button_work_under_pyside2(version, tmp_path):
     venv = os.path.join(PYSIDE2_CACHE, version)
     vpython = os.path.join(venv, "bin", "python")
     check = [vpython, "-c", "import PySide2.QtWidgets"]
+    os.makedirs(PYSIDE2_CACHE, exist_ok=True)
+    with FileLock(venv + ".lock"):  # xdist workers and other checkouts build it once
+        _pyside2_build(python, venv, vpython, check, version)
+    run = subprocess.run([vpython, "-c", _PANEL_UNDER_PYSIDE2, REPO], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, f"exit {run.returncode}: {run.stderr[-2000:]}"
+    assert run.stdout.split()[0] == "ok" and run.stdout.split()[-1] == "1", run.stdout
+
+
+def _pyside2_build(python, venv, vpython, check, version) -> None:
     if not (os.path.exists(vpython) and subprocess.run(check, capture_output=True).returncode == 0):
         made = subprocess.run([python, "-m", "venv", "--clear", venv], capture_output=True, text=True)
         inst = made.returncode == 0 and subprocess.run([vpython, "-m", "pip", "install", "-q", "PySide2==5.15.2.1"],
@@ -147,6 +157,3 @@ def test_the_panel_and_its_cancel_button_work_under_pyside2(version, tmp_path):
         if not inst or inst.returncode != 0 or subprocess.run(check, capture_output=True).returncode != 0:
             why = (inst.stderr if inst else made.stderr).strip().splitlines()[-1:] or ["?"]
             pytest.skip(f"PySide2 could not be installed for Python {version}: {why[0]}")
-    run = subprocess.run([vpython, "-c", _PANEL_UNDER_PYSIDE2, REPO], capture_output=True, text=True, timeout=120)
-    assert run.returncode == 0, f"exit {run.returncode}: {run.stderr[-2000:]}"
-    assert run.stdout.split()[0] == "ok" and run.stdout.split()[-1] == "1", run.stdout
