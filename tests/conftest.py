@@ -19,6 +19,13 @@ import os
 import subprocess
 import sys
 
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # Under xdist every core already runs a worker: torch's and BLAS's own thread pools would put
+    # two threads on each core and spin against each other (an 8 s test took 30-50 s). One thread
+    # per worker, inherited by the subprocesses a test starts. Set before torch is imported.
+    for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ.setdefault(_var, "1")
+
 import numpy as np
 import pytest
 
