@@ -15,7 +15,11 @@ def add_parser(sub) -> None:
     p = sub.add_parser("models", help="list, check or fetch the model parts of a preset")
     p.add_argument("action", choices=["list", "check", "pull"],
                    help="list: presets and their parts; check: what is present/missing; pull: download")
-    p.add_argument("--model", default="default", help="preset: 'default', 'tiny' or a preset file (default: default)")
+    from ..models.presets import builtin_names
+
+    p.add_argument("--model", default=None,
+                   help=f"preset: a built-in one ({', '.join(builtin_names())}) or a preset file (default: default; "
+                        "'list' without --model lists every built-in preset)")
     p.add_argument("--matte-size", choices=SAM_SIZES,
                    help="the SAM 2.1 size 'recast matte --matte-size' uses (default: the preset's)")
     p.add_argument("--json", action="store_true", help="print JSON (pull: progress as JSON lines, what hosts read)")
@@ -25,8 +29,19 @@ def add_parser(sub) -> None:
 
 def run(args, reporter, cancel) -> int:
     from ..models.parts import check_preset
-    from ..models.presets import PARTS, load_preset, with_matte_size
+    from ..models.presets import PARTS, builtin_presets, load_preset, with_matte_size
 
+    if args.action == "list" and args.model is None:  # every built-in preset: name, backend, what it is for
+        presets = builtin_presets()
+        if args.json:
+            print(json.dumps({"presets": presets}, indent=2))
+        else:
+            width = max(len(p["name"]) for p in presets)
+            print("built-in presets ('recast models list --model NAME' lists a preset's parts):")
+            for p in presets:
+                print(f"  {p['name']:<{width}}  {p['backend']:<11} {p['description']}")
+        return 0
+    args.model = args.model or "default"
     preset = with_matte_size(load_preset(args.model, os.getcwd()), args.matte_size)
     if args.action == "pull":
         return _pull(args, preset, reporter, cancel)

@@ -58,7 +58,9 @@ class Job(BeforeRender):
     loras: list | None = _spec(_optional(_loras), "LoRA files (safetensors: diffusers or kohya names) fused into the "
                                "model with their weights, e.g. [{\"path\": \"look.safetensors\", \"weight\": 0.8}]; "
                                "on the command line PATH[:WEIGHT],...; weight 0 turns one off", None)
-    model: str = _spec(_string(False), "model preset: 'default', 'tiny' or a preset file", "default")
+    model: str = _spec(_string(False), "model preset: a built-in one (default, fast, wan-vace-1.3b, wan-vace-14b, tiny, "
+                                         "tiny-fast, tiny-wan; 'recast models list' says what each is for) or a "
+                                         "preset file", "default")
     device: str = _spec(_device, "'auto', 'cpu', 'cuda[:N]' or 'mps'", "auto")
     resolution: int = _spec(_resolution, "long side, in pixels, the model runs at", 512)
     precision: str = _spec(_choice("auto", "fp32", "fp16", "bf16"),
@@ -276,5 +278,6 @@ def load_job(path: str) -> Job:
     except UnicodeDecodeError:
         raise JobError(f"job file {path!r} is not UTF-8 text") from None
     except json.JSONDecodeError as exc:
-        raise JobError(f"job file {path!r} is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}") from None
+        what = exc.msg[:-len(" at")] if exc.msg.endswith(" at") else exc.msg  # 'Unterminated string starting at'
+        raise JobError(f"job file {path!r} is not valid JSON: {what} at line {exc.lineno}, column {exc.colno}") from None
     return Job.from_dict(data, os.path.dirname(os.path.abspath(path)))

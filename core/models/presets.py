@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from ..errors import ModelError
 
 __all__ = ["PARTS", "OPTIONAL_PARTS", "MATTE_SIZES", "ModelPart", "Preset", "load_preset", "preset_backend",
-           "read_preset_file", "with_matte_size"]
+           "read_preset_file", "with_matte_size", "builtin_presets", "builtin_names"]
 
 #: every part a preset names, and what it is for
 PARTS = {
@@ -62,6 +62,31 @@ _BUILTIN = os.path.join(os.path.dirname(__file__), "preset_files")
 _TINY = {"tiny": "preset.toml", "tiny-fast": "preset_fast.toml", "tiny-wan": "preset_wan.toml"}  #: built on first use
 #: the backend of each tiny preset, known before it is built (a dry run builds nothing)
 _TINY_BACKENDS = {"tiny": "animatediff", "tiny-fast": "animatediff", "tiny-wan": "wan-vace"}
+#: what each tiny preset is for, known before it is built (``recast models list`` builds nothing)
+_TINY_PURPOSES = {"tiny": "seeded random weights at a tiny size, wired as 'default': the demo, tests, CI, trial renders",
+                  "tiny-fast": "seeded random weights at a tiny size, wired as 'fast' (LCM): tests and CI",
+                  "tiny-wan": "seeded random weights at a tiny size, wired as the Wan 2.1 VACE presets: tests and CI"}
+
+
+def _builtin_files() -> dict[str, str]:
+    """Built-in preset name → its file (a name may hold dots: 'wan-vace-1.3b')."""
+    return {n[:-len(".toml")]: os.path.join(_BUILTIN, n) for n in sorted(os.listdir(_BUILTIN)) if n.endswith(".toml")}
+
+
+def builtin_names() -> list[str]:
+    """Every built-in preset's name: the ones from files, then the tiny ones."""
+    return list(_builtin_files()) + list(_TINY)
+
+
+def builtin_presets() -> list[dict]:
+    """Every built-in preset: name, backend and what it is for (without building the tiny ones)."""
+    out = []
+    for name, path in _builtin_files().items():
+        preset = read_preset_file(path)
+        out.append({"name": name, "backend": preset.backend, "description": preset.description, "file": path})
+    out += [{"name": name, "backend": _TINY_BACKENDS[name], "description": _TINY_PURPOSES[name], "file": None}
+            for name in _TINY]
+    return out
 
 
 @dataclass(frozen=True)
@@ -176,12 +201,12 @@ def load_preset(name: str, base_folder: str = ".") -> Preset:
         from .tiny import ensure_tiny
 
         return read_preset_file(os.path.join(os.path.dirname(ensure_tiny()), _TINY[name]))
-    builtin = os.path.join(_BUILTIN, f"{name}.toml")
-    if os.path.sep not in name and "." not in name and os.path.isfile(builtin):
-        return read_preset_file(builtin)
+    builtin = _builtin_files()
+    if name in builtin:  # by its name, dots and all ('wan-vace-1.3b'), never as a path
+        return read_preset_file(builtin[name])
     path = name if os.path.isabs(name) else os.path.join(base_folder, name)
     if not os.path.isfile(path):
-        known = sorted(list(_TINY) + [os.path.splitext(n)[0] for n in os.listdir(_BUILTIN) if n.endswith(".toml")])
+        known = sorted(builtin_names())
         raise ModelError(f"model preset {name!r} is neither a built-in preset ({', '.join(known)}) nor a preset file")
     return read_preset_file(path)
 
