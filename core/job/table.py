@@ -33,10 +33,15 @@ class FieldInfo:
         if self.choices:
             text += f"; one of {', '.join(map(str, self.choices))}"
         elif self.lo is not None:
-            text += f"; {self.lo:g}..{self.hi:g}"
+            text += f"; {_number(self.lo)}..{_number(self.hi)}"
         if self.required:
             return text + " (required)"
         return text + (f" (default {self.default!r})" if self.default is not None else "")
+
+
+def _number(value) -> str:
+    """A bound as a person reads it: whole numbers in full (4294967295, never 4.29497e+09), others short."""
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
 
 
 def _field_infos() -> tuple[FieldInfo, ...]:
