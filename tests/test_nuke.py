@@ -484,7 +484,8 @@ def test_submit_to_farm_writes_the_plate_the_job_and_a_checked_openjd_bundle(gui
     (message,) = nuke.fake_messages()
     bundle = out / "farm_openjd"
     assert message.startswith(f"Recast1: farm bundle written to {bundle}; submit it with: deadline bundle submit "
-                              f"{bundle}; or run it here with: openjd run ")
+                              f"{bundle}; or run it here with: ")
+    assert " -m openjd run " in message  # the worker's own openjd-cli, not one on PATH
     assert sorted(os.listdir(bundle)) == ["job.json", "parameter_values.json", "template.json"]
     assert json.load(open(bundle / "job.json"))["prompt"] == "it's a \"dusk\" $SHOT"
     assert len(files(out / "plate")) == 6 and files(out / "render" / "v001") == []  # the farm renders into v001

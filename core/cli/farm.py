@@ -13,9 +13,12 @@ def add_parser(sub) -> None:
     p = sub.add_parser("farm", help="write a farm job: an OpenJD bundle (Deadline Cloud) or an OpenCue outline")
     p.add_argument("format", choices=["openjd", "opencue"])
     p.add_argument("--job", required=True, help="job file (JSON)")
+    p.add_argument("--frames", metavar="A-B", help="the shot's frame range (default: the job's input.frames, else "
+                                                   "the frames of the plate on disk, as 'recast render' takes)")
     p.add_argument("--out", help="folder to write into (default: <job name>_openjd / _opencue beside the job)")
     p.add_argument("--chunk-size", type=int, default=16, help="frames per render task (default 16)")
-    p.add_argument("--worker", help="the recast executable on the farm (default: this one)")
+    p.add_argument("--worker", help="the recast executable on the farm hosts (default: $RECAST_FARM_WORKER, else "
+                                    "'recast' on their PATH)")
     p.add_argument("--gpu", action=argparse.BooleanOptionalAction, default=None,
                    help="ask for GPU hosts (default: unless the job's device is cpu or mps)")
     p.add_argument("--json", action="store_true", help="print what was written (paths, commands) as one JSON object")
@@ -24,12 +27,37 @@ def add_parser(sub) -> None:
     cue.add_argument("--show", help="the show (default: $SHOW, else 'recast')")
     cue.add_argument("--shot", help="the shot (default: $SHOT, else the output file's name)")
     cue.add_argument("--facility", help="the facility (default: $FACILITY, else Cuebot's default)")
+    cue.add_argument("--email", help="where Cuebot mails the job's news (default: $RECAST_FARM_EMAIL, else none)")
+
+
+#: the most render tasks one submission may hold: more is a range or chunk size typed wrong, and a farm's
+#: scheduler (and the bundle's own writing) would choke on it long before any frame renders
+MAX_TASKS = 10_000
+
+
+def farm_job(args):
+    """The job file's job with the shot's range filled in: ``--frames``, else its ``input.frames``, else the
+    plate's frames on disk (as ``recast render`` takes them); the task count checked."""
+    from ..errors import JobError
+    from ..io.frames import FrameRange
+    from ..job import load_job
+    from ..shot.plate import shot_range
+
+    job = load_job(args.job)
+    if args.frames:
+        frames = FrameRange.parse(args.frames)
+    else:
+        frames = shot_range(job)  # a job saved from flags leaves input.frames null: the plate's frames on disk
+    if isinstance(args.chunk_size, int) and args.chunk_size >= 1:
+        tasks = -(-len(frames) // args.chunk_size)
+        if tasks > MAX_TASKS:
+            raise JobError(f"{frames} in chunks of {args.chunk_size} frames is {tasks} render tasks; at most "
+                           f"{MAX_TASKS} are allowed: check the range, or give a larger --chunk-size")
+    return job.replace(input={"frames": str(frames)})
 
 
 def run(args, reporter, cancel) -> int:
-    from ..job import load_job
-
-    job = load_job(args.job)
+    job = farm_job(args)
     stem = os.path.splitext(os.path.abspath(args.job))[0]
     if args.format == "openjd":
         from ..farm.openjd import write_openjd_bundle
@@ -40,14 +68,17 @@ def run(args, reporter, cancel) -> int:
             return 0
         print(f"OpenJD bundle: {out['bundle']} (chunk set {out['chunk_set']})")
         print(f"submit to Deadline Cloud:   {out['deadline_submit']}")
-        print("run it on this workstation:")
+        from ..farm.openjd import openjd_missing
+
+        missing = openjd_missing()
+        print(f"run it on this workstation{' (' + missing + ')' if missing else ''}:")
         print(out["openjd_run"])
         return 0
     from ..farm.opencue import write_opencue_outline
 
     out = write_opencue_outline(job, args.out or stem + "_opencue", args.chunk_size, args.worker, args.gpu,
                                 user=args.user, show=args.show, shot=args.shot,
-                                facility=args.facility or os.environ.get("FACILITY"))
+                                facility=args.facility or os.environ.get("FACILITY"), email=args.email)
     if args.json:
         print(json.dumps(out))
         return 0

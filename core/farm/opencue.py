@@ -58,7 +58,7 @@ def _uid(user: str) -> int | None:
 
 def write_opencue_outline(job, out: str, chunk_size: int = 16, worker: str | None = None, gpu: bool | None = None,
                           user: str | None = None, show: str | None = None, shot: str | None = None,
-                          facility: str | None = None) -> dict:
+                          facility: str | None = None, email: str | None = None) -> dict:
     """Write ``job.json`` and ``<name>.cuejob.xml`` into ``out``; returns what was written. ``show`` and
     ``facility`` must exist in the Cuebot (defaults: ``$SHOW`` else 'recast', ``$FACILITY`` else Cuebot's)."""
     try:
@@ -78,6 +78,9 @@ def write_opencue_outline(job, out: str, chunk_size: int = 16, worker: str | Non
     user = user or os.environ.get("RECAST_FARM_USER") or getpass.getuser()
     if user == "root" or _uid(user) == 0:
         raise JobError("Cuebot refuses jobs submitted as root; give --user NAME (the artist's or the pipeline's login)")
+    email = email or os.environ.get("RECAST_FARM_EMAIL") or None
+    if email is not None and (not re.fullmatch(r"[^@\s<>&]+@[^@\s<>&]+", email)):
+        raise JobError(f"--email {email!r} is not an e-mail address (name@host)")
     stem = os.path.basename(job.output_sequence.pattern).split(".")[0]
     show = cue_name(show or os.environ.get("SHOW") or "recast", "show")
     shot = cue_name(shot, "shot") if shot else cue_name(os.environ.get("SHOT") or stem, "shot", fallback="recast")
@@ -114,7 +117,7 @@ def write_opencue_outline(job, out: str, chunk_size: int = 16, worker: str | Non
     for layer in before:
         render.depend_all(layer)
     assemble.depend_all(render)
-    spec = _serialize(outline, OutlineLauncher, serialize_simple, user)
+    spec = _serialize(outline, OutlineLauncher, serialize_simple, user, email)
     path = os.path.join(os.path.abspath(out), f"{name}.cuejob.xml")
     from ..io.atomic import atomic_path
 
@@ -125,18 +128,23 @@ def write_opencue_outline(job, out: str, chunk_size: int = 16, worker: str | Non
             "submit": shlex.join(["python", "-c", f"import opencue; opencue.api.launchSpec(open({path!r}).read())"])}
 
 
-def _serialize(outline, launcher_class, serialize_simple, user: str) -> str:
+def _serialize(outline, launcher_class, serialize_simple, user: str, email: str | None = None) -> str:
     """The spec as pinned (:data:`SPEC_VERSION`) with ``user``'s uid: pyoutline takes the version from its
-    own config and the uid from the submitting process (0 on a root shell, which Cuebot refuses)."""
+    own config and the uid from the submitting process (0 on a root shell, which Cuebot refuses). The
+    ``<email>`` is ``email`` or none: pyoutline's own is the user at its config's placeholder domain
+    (``example.com``), where Cuebot would send the job's mail."""
     import outline as pyoutline
 
     config = pyoutline.config
     before = config.get("outline", "spec_version")
     config.set("outline", "spec_version", SPEC_VERSION)
     try:
-        spec = serialize_simple(launcher_class(outline, user=user))
+        spec = serialize_simple(launcher_class(outline, user=user, nomail=True))
     finally:
         config.set("outline", "spec_version", before)
     uid = _uid(user)
     # the one <uid> element pyoutline writes: the user's own, or none when this host does not know them
-    return re.sub(r"<uid>-?\d+</uid>", f"<uid>{uid}</uid>" if uid is not None else "", spec, count=1)
+    spec = re.sub(r"<uid>-?\d+</uid>", f"<uid>{uid}</uid>" if uid is not None else "", spec, count=1)
+    if email is not None:  # the DTD's place for it: right after <user>
+        spec = re.sub(r"(<user>[^<]*</user>)", lambda m: m.group(1) + f"<email>{email}</email>", spec, count=1)
+    return spec

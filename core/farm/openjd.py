@@ -85,10 +85,26 @@ def _job_paths(job) -> dict[str, tuple[str, str]]:
     return out
 
 
+def _braced(name: str) -> bool:
+    """A name OpenJD would read as (part of) a ``{{ }}`` expression: it has no escape for braces."""
+    return "{" in name or "}" in name
+
+
+def _in_template(param: str, name: str) -> str:
+    """The name a job adds to a PATH parameter, as the template writes it: itself, or — when it holds
+    braces — a STRING parameter of its own (``PlateFolderName``), whose value OpenJD never interprets."""
+    return "{{Param." + param + "Name}}" if _braced(name) else name
+
+
+def _name_params(paths: dict) -> dict[str, str]:
+    """The STRING parameters carrying braced names: parameter → the name."""
+    return {param + "Name": name for param, (_, name) in paths.items() if name and _braced(name)}
+
+
 def _overrides(paths: dict) -> list[str]:
     args = []
     for param, (_, name) in paths.items():
-        args += [_PATHS[param][2], "{{Param." + param + "}}" + (f"/{name}" if name else "")]
+        args += [_PATHS[param][2], "{{Param." + param + "}}" + (f"/{_in_template(param, name)}" if name else "")]
     return args
 
 
@@ -103,7 +119,7 @@ def template(name: str, gpu: bool, paths: dict | None = None, training: tuple[st
     over = _overrides(paths)
     customize = []  # the Customize step and its images' parameter, when the job trains a LoRA first
     if training is not None:
-        images = "{{Param.TrainingImages}}" + (f"/{training[1]}" if training[1] else "")
+        images = "{{Param.TrainingImages}}" + (f"/{_in_template('TrainingImages', training[1])}" if training[1] else "")
         output = [a for flag, a in zip(over, over[1:]) if flag == "--output"]
         customize = [{"name": "Customize",
                       "script": {"actions": {"onRun": _action(["customize", "--job", job, "--images", images,
@@ -140,6 +156,9 @@ def template(name: str, gpu: bool, paths: dict | None = None, training: tuple[st
             *path_params,
             *([{"name": "TrainingImages", "type": "PATH", "objectType": "DIRECTORY", "dataFlow": "IN",
                 "description": "customize.images: read by the Customize step"}] if training else []),
+            *[{"name": param, "type": "STRING", "default": value,
+               "description": "a file name with braces, kept out of the template's {{ }} expressions"}
+              for param, value in _name_params({**paths, **({"TrainingImages": training} if training else {})}).items()],
         ],
         "steps": [
             *customize,
@@ -200,6 +219,25 @@ def default_worker() -> str:
     return here if os.access(here, os.X_OK) else (shutil.which("recast") or "recast")
 
 
+def openjd_command() -> list[str]:
+    """How to start the OpenJD CLI: this Python's ``-m openjd`` where openjd-cli is installed beside Recast
+    (a venv's tools are not on PATH unless it is activated), else ``openjd`` (see :func:`openjd_missing`)."""
+    import importlib.util
+
+    try:
+        here = importlib.util.find_spec("openjd.cli") is not None
+    except (ImportError, ValueError):
+        here = False
+    return [sys.executable, "-m", "openjd"] if here else ["openjd"]
+
+
+def openjd_missing() -> str | None:
+    """What to install for the printed ``openjd run`` line to work, when openjd-cli is not in this Python."""
+    if openjd_command() != ["openjd"] or shutil.which("openjd"):
+        return None
+    return "openjd-cli is not installed: pip install 'recast[farm]' (or openjd-cli) to run the bundle here"
+
+
 def write_openjd_bundle(job, out: str, chunk_size: int = 16, worker: str | None = None,
                         gpu: bool | None = None) -> dict:
     """Write the bundle for ``job`` into folder ``out``; returns what was written and the commands."""
@@ -208,7 +246,8 @@ def write_openjd_bundle(job, out: str, chunk_size: int = 16, worker: str | None 
     check_chunk_size(chunk_size)
     worker = worker or farm_worker()
     gpu = job.device not in ("cpu", "mps") if gpu is None else gpu
-    name = f"Recast {os.path.basename(job.output_sequence.pattern).split('.')[0]}"
+    stem = os.path.basename(job.output_sequence.pattern).split(".")[0]
+    name = "Recast " + stem.replace("{", "(").replace("}", ")")  # the job name is a format string too
     paths = _job_paths(job)
     training = _training_images(job)
     document = template(name, gpu, paths, training, job.matte is not None)
@@ -217,7 +256,8 @@ def write_openjd_bundle(job, out: str, chunk_size: int = 16, worker: str | None 
     # JobFile is left to its default (job.json, resolved inside the bundle by the submitter)
     values = {"Frames": job.input.frames, "ChunkSize": chunk_size, "ChunkSet": chunk_set, "RecastWorker": worker,
               **{param: value for param, (value, _) in paths.items()},
-              **({"TrainingImages": training[0]} if training else {})}
+              **({"TrainingImages": training[0]} if training else {}),
+              **_name_params({**paths, **({"TrainingImages": training} if training else {})})}
     os.makedirs(out, exist_ok=True)
     job.absolute().save(os.path.join(out, "job.json"))
     _write_json(os.path.join(out, "template.json"), document)
@@ -226,7 +266,7 @@ def write_openjd_bundle(job, out: str, chunk_size: int = 16, worker: str | None 
     job_file = os.path.join(os.path.abspath(out), "job.json")
     params = json.dumps({**values, "JobFile": job_file, "RecastWorker": default_worker() if worker == "recast"
                          and not shutil.which("recast") else worker})
-    run = shlex.join(["openjd", "run", os.path.join(os.path.abspath(out), "template.json"), "--step", "Assemble",
+    run = shlex.join([*openjd_command(), "run", os.path.join(os.path.abspath(out), "template.json"), "--step", "Assemble",
                       "--run-dependencies", "--job-param", params])
     return {"bundle": os.path.abspath(out), "chunk_set": chunk_set, "values": values, "openjd_run": run,
             "deadline_submit": shlex.join(["deadline", "bundle", "submit", os.path.abspath(out)])}

@@ -1,0 +1,195 @@
+"""What a first week with Recast stumbled on (issue 27): each test is what the user saw, and what they
+see now — one line on stderr, exit codes, files, help text."""
+
+import json
+import os
+import re
+import shlex
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import RECAST, job_dict, run_cli
+
+
+# --- presets ----------------------------------------------------------------------------------------
+
+BUILTINS = ["default", "fast", "wan-vace-1.3b", "wan-vace-14b", "tiny", "tiny-fast", "tiny-wan"]
+
+
+def test_a_builtin_preset_with_a_dot_in_its_name_loads():
+    from recast.core.models.presets import load_preset
+
+    preset = load_preset("wan-vace-1.3b", "/nonexistent")
+    assert preset.name == "wan-vace-1.3b" and preset.backend == "wan-vace"
+
+
+def test_models_check_takes_the_dotted_builtin_preset(recast_cache):
+    r = run_cli("models", "check", "--model", "wan-vace-1.3b")
+    assert "neither a built-in preset" not in r.stderr
+    assert r.stdout.startswith("preset wan-vace-1.3b")
+
+
+def test_models_list_lists_every_builtin_preset_with_its_backend_and_purpose():
+    r = run_cli("models", "list")
+    assert r.returncode == 0, r.stderr
+    rows = {line.split()[0]: line for line in r.stdout.splitlines()[1:]}
+    assert sorted(rows) == sorted(BUILTINS)
+    assert "wan-vace" in rows["wan-vace-1.3b"] and "Wan 2.1 VACE 1.3B" in rows["wan-vace-1.3b"]
+    assert "animatediff" in rows["fast"] and "AnimateLCM" in rows["fast"]
+    assert "animatediff" in rows["tiny"] and "random weights" in rows["tiny"]
+    listed = json.loads(run_cli("models", "list", "--json").stdout)["presets"]
+    assert [p["name"] for p in listed] == BUILTINS and all(p["backend"] and p["description"] for p in listed)
+
+
+def test_models_list_of_one_preset_still_lists_its_parts():
+    r = run_cli("models", "list", "--model", "default")
+    assert r.returncode == 0 and r.stdout.startswith("preset default") and "controlnet" in r.stdout
+
+
+@pytest.mark.parametrize("command, entry", [("models", "--model MODEL "), ("render", "--model STR ")])
+def test_model_help_names_every_builtin_preset(command, entry):
+    r = run_cli(command, "--help")
+    text = " ".join(r.stdout.split())
+    help_of_model = text[text.rindex(entry):][:400]  # its help entry, after the usage line
+    for name in BUILTINS:
+        assert re.search(rf"\b{re.escape(name)}\b", help_of_model), (name, help_of_model)
+
+
+# --- help and messages --------------------------------------------------------------------------------
+
+def test_seed_help_shows_its_range_in_whole_numbers():
+    r = run_cli("render", "--help")
+    text = " ".join(r.stdout.split())
+    assert "0..4294967295" in text and "e+09" not in text
+
+
+def test_a_truncated_job_file_is_one_line_without_a_doubled_at(tmp_path):
+    path = tmp_path / "job.json"
+    path.write_text('{"prompt": "a claymation str')
+    r = run_cli("render", "--job", path)
+    assert r.returncode == 1 and len(r.stderr.strip().splitlines()) == 1
+    assert "at at" not in r.stderr and "Unterminated string starting at line 1, column 12" in r.stderr
+
+
+# --- the farm -----------------------------------------------------------------------------------------
+
+def _values(bundle) -> dict:
+    return {v["name"]: v["value"] for v in json.loads((bundle / "parameter_values.json").read_text())["parameterValues"]}
+
+
+def test_farm_takes_a_job_saved_from_flags_with_the_range_on_disk(tmp_path, plate):
+    saved = tmp_path / "saved.json"
+    r = run_cli("render", "--input", plate, "--output", tmp_path / "render" / "out.####.exr", "--model", "tiny",
+                "--prompt", "a claymation street", "--save-job", saved, "--dry-run")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(saved.read_text())["input"]["frames"] is None
+    r = run_cli("farm", "openjd", "--job", saved, "--out", tmp_path / "bundle")
+    assert r.returncode == 0, r.stderr
+    assert _values(tmp_path / "bundle")["Frames"] == "1001-1006"
+    assert json.loads((tmp_path / "bundle" / "job.json").read_text())["input"]["frames"] == "1001-1006"
+
+
+def test_farm_frames_option_sets_the_range(tmp_path, plate):
+    path = tmp_path / "job.json"
+    path.write_text(json.dumps(job_dict(input={"frames": None})))
+    r = run_cli("farm", "openjd", "--job", path, "--frames", "1002-1004", "--out", tmp_path / "bundle")
+    assert r.returncode == 0, r.stderr
+    assert _values(tmp_path / "bundle")["Frames"] == "1002-1004"
+
+
+def test_farm_without_a_range_or_frames_on_disk_is_one_line(tmp_path):
+    path = tmp_path / "job.json"
+    path.write_text(json.dumps(job_dict(input={"frames": None})))
+    r = run_cli("farm", "openjd", "--job", path, "--out", tmp_path / "bundle")
+    assert r.returncode == 1 and len(r.stderr.strip().splitlines()) == 1 and "no frames match" in r.stderr
+    assert not (tmp_path / "bundle").exists()
+
+
+@pytest.mark.parametrize("fmt", ["openjd", "opencue"])
+def test_farm_refuses_absurd_task_counts_at_once(tmp_path, fmt):
+    path = tmp_path / "job.json"
+    path.write_text(json.dumps(job_dict(input={"frames": "1-1000000000"})))
+    r = run_cli("farm", fmt, "--job", path, "--out", tmp_path / "out", "--chunk-size", "1", "--user", "artist")
+    assert r.returncode == 1 and len(r.stderr.strip().splitlines()) == 1
+    assert "1000000000 render tasks" in r.stderr and "--chunk-size" in r.stderr
+    assert not (tmp_path / "out").exists()
+    ok = run_cli("farm", fmt, "--job", path, "--out", tmp_path / "out", "--chunk-size", "200000", "--user", "artist")
+    assert ok.returncode == 0, ok.stderr
+
+
+def test_braces_in_a_plates_file_name_reach_the_worker_unchanged(tmp_path):
+    from recast.core.shot.synthetic import write_synthetic_plate
+
+    write_synthetic_plate(str(tmp_path / "plate" / "sh{{Param.ChunkSet}}.####.exr"), 1001, 3, width=64, height=40)
+    path = tmp_path / "job.json"
+    path.write_text(json.dumps(job_dict(input={"pattern": "plate/sh{{Param.ChunkSet}}.####.exr", "frames": "1001-1003"},
+                                        output={"pattern": "render/o{{x}}.####.exr"})))
+    r = run_cli("farm", "openjd", "--job", path, "--out", tmp_path / "bundle")
+    assert r.returncode == 0, r.stderr
+    bundle = tmp_path / "bundle"
+    check = subprocess.run([sys.executable, "-m", "openjd", "check", str(bundle / "template.json")],
+                           capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout + check.stderr
+    # what OpenJD gives the Depth step's command, every parameter resolved as a farm would
+    from openjd.model import SymbolTable, decode_job_template
+
+    template = decode_job_template(template=json.loads((bundle / "template.json").read_text()),
+                                   supported_extensions=["TASK_CHUNKING"])
+    symbols = SymbolTable()
+    for name, value in {**_values(bundle), "JobFile": str(bundle / "job.json")}.items():
+        symbols[f"Param.{name}"] = str(value)
+    depth = next(s for s in template.steps if s.name == "Depth")
+    args = [a.resolve(symtab=symbols) for a in depth.script.actions.onRun.args]
+    assert str(tmp_path / "plate" / "sh{{Param.ChunkSet}}.####.exr") in args
+    assert str(tmp_path / "render" / "o{{x}}.####.exr") in args
+
+
+def test_the_printed_openjd_run_line_works_without_openjd_on_path(tmp_path, plate):
+    path = tmp_path / "job.json"
+    path.write_text(json.dumps(job_dict()))
+    r = run_cli("farm", "openjd", "--job", path, "--out", tmp_path / "bundle")
+    argv = shlex.split(r.stdout.strip().splitlines()[-1])
+    assert argv[:3] == [sys.executable, "-m", "openjd"] and argv[3] == "run"
+    env = {**os.environ, "PATH": "/nonexistent"}  # a venv that is not activated: its tools are not on PATH
+    help_run = subprocess.run([*argv[:3], "run", "--help"], capture_output=True, text=True, env=env)
+    assert help_run.returncode == 0, help_run.stderr
+
+
+def test_farm_worker_help_says_what_the_bundle_writes(tmp_path, plate, monkeypatch):
+    monkeypatch.delenv("RECAST_FARM_WORKER", raising=False)
+    text = " ".join(run_cli("farm", "--help").stdout.split())
+    worker_help = text[text.rindex("--worker WORKER"):][:200]
+    assert "RECAST_FARM_WORKER" in worker_help and "'recast' on their PATH" in worker_help
+    assert "this one" not in worker_help
+    path = tmp_path / "job.json"
+    path.write_text(json.dumps(job_dict()))
+    run_cli("farm", "openjd", "--job", path, "--out", tmp_path / "bundle")
+    assert _values(tmp_path / "bundle")["RecastWorker"] == "recast"
+
+
+def _cue_spec(tmp_path, *args):
+    path = tmp_path / "job.json"
+    path.write_text(json.dumps(job_dict()))
+    out = tmp_path / f"cue{len(list(tmp_path.glob('cue*')))}"
+    r = run_cli("farm", "opencue", "--job", path, "--out", out, "--user", "artist", *args)
+    assert r.returncode == 0, r.stderr
+    return next(out.glob("*.cuejob.xml")).read_text()
+
+
+def test_opencue_spec_carries_no_placeholder_email(tmp_path, plate, monkeypatch):
+    monkeypatch.delenv("RECAST_FARM_EMAIL", raising=False)
+    spec = _cue_spec(tmp_path)
+    assert "example.com" not in spec and "<email>" not in spec
+
+
+def test_opencue_spec_takes_the_email_from_the_option_or_the_environment(tmp_path, plate, monkeypatch):
+    monkeypatch.setenv("RECAST_FARM_EMAIL", "pipeline@studio.example")
+    spec = _cue_spec(tmp_path)
+    assert "<user>artist</user><email>pipeline@studio.example</email>" in spec
+    spec = _cue_spec(tmp_path, "--email", "artist@studio.example")
+    assert "<email>artist@studio.example</email>" in spec
+    path = tmp_path / "job.json"
+    r = run_cli("farm", "opencue", "--job", path, "--out", tmp_path / "bad", "--user", "artist", "--email", "nobody")
+    assert r.returncode == 1 and "not an e-mail address" in r.stderr and not (tmp_path / "bad").exists()
