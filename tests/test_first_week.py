@@ -193,3 +193,16 @@ def test_opencue_spec_takes_the_email_from_the_option_or_the_environment(tmp_pat
     path = tmp_path / "job.json"
     r = run_cli("farm", "opencue", "--job", path, "--out", tmp_path / "bad", "--user", "artist", "--email", "nobody")
     assert r.returncode == 1 and "not an e-mail address" in r.stderr and not (tmp_path / "bad").exists()
+
+
+# --- the terminal ---------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("args", [["info", "{plate}"], ["info", "--json", "{plate}"], ["models", "list"]])
+def test_output_into_a_closed_pipe_ends_quietly(plate, args):
+    """``recast info … | head``: the reader goes away before the output is written."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    p = subprocess.Popen(RECAST + [a.format(plate=plate) for a in args], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, env=env)
+    p.stdout.close()  # as head does once it has its lines
+    err = p.stderr.read().decode()
+    assert p.wait(timeout=120) == 141 and err == ""  # 128 + SIGPIPE, as a Unix tool's; not a word on stderr

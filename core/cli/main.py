@@ -3,12 +3,14 @@
 Exit codes (:func:`recast.core.errors.exit_code`, shared with ``recast serve``): 0 done; 1 a known
 error (one line on stderr, and an ``error`` event on stdout for commands that speak the progress
 protocol); 2 bad arguments; 3 an internal error (a bug: the traceback goes to stderr); 128+N when
-stopped by signal N (130 for SIGINT, 143 for SIGTERM) after the frame being written.
+stopped by signal N (130 for SIGINT, 143 for SIGTERM) after the frame being written; 141 (SIGPIPE's) and
+not a word when the reader of stdout went away (``recast info … | head``), as Unix tools do.
 """
 
 from __future__ import annotations
 
 import importlib
+import io
 import logging
 import os
 import sys
@@ -88,6 +90,38 @@ def _log_start(args, argv) -> str | None:
     return path
 
 
+#: the exit code of a command whose reader went away (``recast info … | head``): what a Unix tool killed by
+#: SIGPIPE gives, and the shell says nothing about it
+EXIT_PIPE = 128 + 13
+
+
+def _stdout_gone() -> bool:
+    """True when stdout is a pipe whose reader has closed it (a BrokenPipeError from elsewhere, e.g. a socket,
+    is a real error)."""
+    try:
+        import select
+
+        fd = sys.stdout.fileno()
+        poller = select.poll()
+        poller.register(fd, select.POLLOUT)
+        return any(ev & select.POLLERR for _, ev in poller.poll(0))
+    except (AttributeError, OSError, ValueError, io.UnsupportedOperation):
+        return True  # no file descriptor to ask (a test's stream, an odd OS): the pipe error was stdout's
+
+
+def _quiet_exit() -> int:
+    """The reader of stdout went away: stop quietly, as Unix tools do. stdout is pointed at /dev/null so
+    that the interpreter's own flush at exit does not complain about the pipe once more."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (AttributeError, OSError, ValueError, io.UnsupportedOperation):
+        pass
+    LOGGER.info("stdout was closed by its reader: stopped")
+    return EXIT_PIPE
+
+
 def main(argv=None) -> int:
     from .. import __version__
 
@@ -104,6 +138,7 @@ def main(argv=None) -> int:
     try:
         with signals_cancel(cancel):
             code = command.run(args, reporter, cancel)
+            sys.stdout.flush()  # a closed pipe says so here, not in the interpreter's flush at exit
             return code
     except Cancelled as exc:
         reporter.error(str(exc), kind="Cancelled", cancelled=True)
@@ -118,6 +153,12 @@ def main(argv=None) -> int:
         print(f"recast: error: {message}", file=sys.stderr)
         code = EXIT_ERROR
         return code
+    except BrokenPipeError as exc:
+        if _stdout_gone():
+            code = _quiet_exit()
+            return code
+        code = _internal(exc, log, reporter)
+        return code
     except RecastError as exc:
         message = " ".join(str(exc).split())
         reporter.error(message, kind=type(exc).__name__)
@@ -126,16 +167,24 @@ def main(argv=None) -> int:
         code = exit_code(exc)
         return code
     except Exception as exc:  # a bug: say so in one line, keep the traceback for the report
-        where = f"the log {log}" if log else "the traceback above"
-        message = f"internal error ({type(exc).__name__}: {exc}); please report it with {where}"
-        traceback.print_exc()
-        LOGGER.exception("internal error")
-        reporter.error(" ".join(message.split()), kind="InternalError")
-        print(f"recast: {message}", file=sys.stderr)
-        code = exit_code(exc)
+        code = _internal(exc, log, reporter)
         return code
     finally:
         LOGGER.info("recast %s ended: exit %s after %.1f s", args.command, code, time.monotonic() - started)
+
+
+def _internal(exc: Exception, log: str | None, reporter) -> int:
+    """A bug: one line saying so, the traceback for the report."""
+    where = f"the log {log}" if log else "the traceback above"
+    message = f"internal error ({type(exc).__name__}: {exc}); please report it with {where}"
+    traceback.print_exc()
+    LOGGER.exception("internal error")
+    try:
+        reporter.error(" ".join(message.split()), kind="InternalError")
+    except BrokenPipeError:  # the host reading the events went away: the line on stderr still says it
+        pass
+    print(f"recast: {message}", file=sys.stderr)
+    return exit_code(exc)
 
 
 if __name__ == "__main__":
