@@ -206,3 +206,76 @@ def test_output_into_a_closed_pipe_ends_quietly(plate, args):
     p.stdout.close()  # as head does once it has its lines
     err = p.stderr.read().decode()
     assert p.wait(timeout=120) == 141 and err == ""  # 128 + SIGPIPE, as a Unix tool's; not a word on stderr
+
+
+# --- recast info and what it says ----------------------------------------------------------------------
+
+def _one_line(r):
+    assert r.returncode == 1 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    return r.stderr
+
+
+def test_info_of_a_path_that_does_not_exist_says_so(tmp_path):
+    assert "'nosuchdir' does not exist" in _one_line(run_cli("info", "nosuchdir", cwd=tmp_path))
+    assert "does not exist" in _one_line(run_cli("info", "nosuch.1001.exr", cwd=tmp_path))
+    err = _one_line(run_cli("info", "nosuchdir/sh010.####.exr", cwd=tmp_path))
+    assert "its folder 'nosuchdir' does not exist" in err
+    assert "has no frame number" not in err
+
+
+def test_an_unquoted_glob_expanded_by_the_shell_gets_a_hint_to_quote_it(plate):
+    folder = os.path.dirname(plate)
+    frames = sorted(os.path.join(folder, n) for n in os.listdir(folder))  # what the shell makes of plate/*.exr
+    err = _one_line(run_cli("info", *frames))
+    assert "got 6 paths" in err and "unquoted" in err and "quoted pattern" in err
+    assert "unrecognized arguments" not in err
+    assert "is a glob" in _one_line(run_cli("info", os.path.join(folder, "*.exr")))  # quoted, but a glob
+
+
+def test_a_g_only_exr_is_not_said_to_lack_g(tmp_path):
+    import numpy as np
+
+    from recast.core.errors import ImageError
+    from recast.core.io.exrio import read_headers
+    from recast.core.shot.layers import edit_layers
+    from tests.conftest import write_exr
+
+    write_exr(tmp_path / "g.1001.exr", np.ones((8, 8, 1)), ["G"])
+    with pytest.raises(ImageError) as err:
+        edit_layers(read_headers(str(tmp_path / "g.1001.exr")), None, None)
+    message = str(err.value)
+    assert "R, G, B or Y" not in message and "R, G and B together, or Y" in message and "0: G" in message
+
+
+def test_output_without_a_frame_number_is_one_clear_sentence(tmp_path, plate):
+    err = _one_line(run_cli("render", "--input", plate, "--output", "out.exr", "--prompt", "x", "--model", "tiny",
+                            "--dry-run", cwd=tmp_path))
+    assert "expected a frame pattern with '####'" in err and "such as 'out.####.exr'; this one has no frame number" in err
+    assert "expected sequence pattern" not in err and err.count("'out.exr'") == 0
+
+
+def test_a_multi_part_stereo_file_names_each_view_once(tmp_path):
+    import OpenImageIO as oiio
+
+    from recast.core.shot.info import describe, format_info
+
+    path = str(tmp_path / "st.1001.exr")
+    specs = []
+    for name, view, channels in (("left_rgba", "left", ("R", "G", "B", "A")), ("left_z", "left", ("Z",)),
+                                 ("right_rgba", "right", ("R", "G", "B", "A")), ("right_z", "right", ("Z",))):
+        s = oiio.ImageSpec(8, 8, len(channels), oiio.HALF)
+        s.channelnames = channels
+        s.attribute("oiio:subimagename", name)
+        s.attribute("view", view)
+        specs.append(s)
+    out = oiio.ImageOutput.create(path)
+    assert out.open(path, specs)
+    for i, s in enumerate(specs):
+        if i:
+            assert out.open(path, s, "AppendSubimage")
+        import numpy as np
+        assert out.write_image(np.ones((8, 8, s.nchannels), np.float32))
+    out.close()
+    info = describe(str(tmp_path / "st.####.exr"))
+    assert info["views"] == ["left", "right"]
+    assert "views       left, right (default left)" in format_info(info)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import re
 from dataclasses import field
 
@@ -83,8 +84,14 @@ def _pattern(v):
         raise ValueError("a frame pattern such as 'plate/sh010.####.exr'")
     try:
         SequencePattern.parse(v)
-    except RecastError as exc:
-        raise ValueError(str(exc)) from None
+    except RecastError as exc:  # one sentence after the caller's 'expected': what a pattern is, then what is wrong
+        why = str(exc).split("; ")[0].replace(f"sequence pattern {v!r} ", "", 1)
+        folder, name = os.path.split(v)
+        stem, ext = os.path.splitext(name)
+        example = os.path.join(folder, f"{stem}.####{ext}") if stem and ext and "#" not in name else \
+            "plate/sh010.####.exr"
+        raise ValueError(f"a frame pattern with '####' (or '%04d', '$F4') where the frame number goes, such as "
+                         f"{example!r}; this one {why}") from None
     return v
 
 

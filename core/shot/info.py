@@ -66,6 +66,15 @@ def describe(pattern: str, frames: str | None = None, pixels: bool = False) -> d
         return {"folder": pattern, "sequences": sequences_in(pattern), "missing": [], "problems": []}
     if os.path.isfile(pattern) and not _has_token(pattern):
         pattern = sequence_of(pattern)
+    elif not os.path.exists(pattern) and not _has_token(pattern) and any(c in pattern for c in "*?["):
+        raise SequenceError(f"{pattern!r} is a glob; give the sequence as a pattern with '####' where the frame "
+                            "number goes, e.g. 'plate/sh010.####.exr', one frame's path or its folder")
+    elif not os.path.exists(pattern) and not _has_token(pattern):  # a typo'd folder or frame: say so, not 'no token'
+        raise SequenceError(f"{pattern!r} does not exist; give a folder, a frame's path or a pattern such as "
+                            "'plate/sh010.####.exr'")
+    folder = os.path.dirname(pattern)
+    if folder and not os.path.isdir(folder):
+        raise SequenceError(f"no frames match {pattern!r}: its folder {folder!r} does not exist")
     seq = SequencePattern.parse(pattern)
     found = seq.scan()
     if not found and frames is None:
@@ -100,7 +109,7 @@ def describe(pattern: str, frames: str | None = None, pixels: bool = False) -> d
                            "channels": [{"name": c, "type": t} for c, t in zip(x.channels, x.formats)]}
                           for x in headers] if len(headers) > 1 else [],
                 "views": list(next((x.views for x in headers if x.views), ()))
-                or [x.view for x in headers if x.view],
+                or list(dict.fromkeys(x.view for x in headers if x.view)),  # a view's parts name it once
             })
             warning = _colour_warning(h.colorspace)
             if warning:

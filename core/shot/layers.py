@@ -152,7 +152,8 @@ def edit_layers(headers, part: str | None = None, views=None) -> list[Layer]:
                 found = Layer(h.part, colour[0], view, colour[1])
                 break
         if found is None:
-            what = f"view {view!r}" if view else "colour (R, G, B or Y)"
+            # colour is R, G and B together, or Y alone: a lone G (or R, B) is not colour to edit
+            what = f"view {view!r}" if view else "colour (R, G and B together, or Y)"
             raise ImageError(f"{path}: no part {('named ' + repr(part) + ' ') if part else ''}holds {what} to edit; "
                              f"parts: " + "; ".join(f"{h.name or h.part}: {', '.join(h.channels)}" for h in headers))
         layers.append(found)
