@@ -120,10 +120,24 @@ def _check(args):
             os.makedirs(folder, exist_ok=True)
         except OSError as exc:
             raise JobError(f"the LoRA's folder {folder!r} cannot be created: {exc.strerror}") from None
-    if not os.path.isdir(folder):
-        raise JobError(f"--out {args.out!r}: folder {folder!r} does not exist")
-    if not os.access(folder, os.W_OK):
-        raise JobError(f"--out {args.out!r}: folder {folder!r} cannot be written")
+    existing = folder  # a missing folder is made, as renders make theirs, once the arguments are checked
+    while not os.path.exists(existing) and os.path.dirname(existing) != existing:
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        raise JobError(f"--out {args.out!r}: {existing!r} is a file, not a folder")
+    if not os.access(existing, os.W_OK):
+        raise JobError(f"--out {args.out!r}: folder {existing!r} cannot be written")
+
+
+def _make_folder(path: str) -> None:
+    """The LoRA's folder, made when missing (after every check, so a refused run leaves nothing)."""
+    from ..errors import JobError
+
+    folder = os.path.dirname(os.path.abspath(path))
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError as exc:
+        raise JobError(f"the LoRA's folder {folder!r} cannot be created: {exc.strerror}") from None
 
 
 def run(args, reporter, cancel) -> int:
@@ -154,6 +168,7 @@ def run(args, reporter, cancel) -> int:
                              resolution=args.resolution, seed=args.seed, train_text_encoder=args.train_text_encoder,
                              prior_weight=args.prior_weight, class_prompt=args.class_prompt,
                              checkpoint_every=args.checkpoint_every)
+    _make_folder(args.out)
     reporter.start(job=None, output=os.path.abspath(args.out), total=args.steps, images=len(images),
                    classes=len(classes), stage="train")
     loader = Loader(preset, args.device, args.precision)

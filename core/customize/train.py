@@ -248,7 +248,8 @@ def train_lora(loader, images, settings: TrainSettings, checkpoint: str, reporte
     start = _load_checkpoint(checkpoint, key, models)
     total = models.scheduler.config.num_train_timesteps
     if start:
-        reporter.warning(f"resumed from the checkpoint at step {start} of {settings.steps}")
+        # news, not a warning: the run picks up where a cancelled one stopped, as it should
+        reporter.progress("train", start, settings.steps, resumed_from=start)
     began, step = time.monotonic(), start
     try:
         for step in range(start, settings.steps):

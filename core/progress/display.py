@@ -37,6 +37,7 @@ class Display(Reporter):
         self._lock = threading.Lock()
         self._shown, self._last = "", 0.0
         self.total, self.frames, self.fraction, self.what, self.range = 0, 0, 0.0, "starting", ""
+        self.unit, self.resumed_from = "frames", None
 
     # --- the protocol's calls ----------------------------------------------------------
     def emit(self, event: str, **fields) -> None:
@@ -55,7 +56,8 @@ class Display(Reporter):
     def start(self, **fields) -> None:
         self.started = time.monotonic()
         self.total, self.range = int(fields.get("total") or 0), str(fields.get("frames") or "")
-        self.what = f"{fields.get('skipped')} frame(s) already done" if fields.get("skipped") else "starting"
+        self.unit = "steps" if fields.get("stage") == "train" else "frames"  # customize counts training steps
+        self.what = f"resuming: {fields.get('skipped')} frame(s) already done" if fields.get("skipped") else "starting"
         self._show(force=True)
 
     def progress(self, stage: str, done: int, total: int, **fields) -> None:
@@ -67,6 +69,9 @@ class Display(Reporter):
             self.what = f"denoise step {fields['step']}/{fields['steps']} · window {(done - 1) % windows + 1}/{windows}"
         elif stage == "load":
             self.what = STAGE_WORDS["load"]
+        elif fields.get("resumed_from"):  # customize picked up its checkpoint: news, not a warning
+            self.resumed_from = fields["resumed_from"]
+            self.what = f"{STAGE_WORDS.get(stage, stage)} resumed from step {done}/{total}"
         else:
             self.what = f"{STAGE_WORDS.get(stage, stage)} {done}/{total}"
         self._show(force=new_stage or done >= total)  # a new stage is always drawn, however soon it comes
@@ -79,11 +84,20 @@ class Display(Reporter):
         self._line(f"recast: warning: {message}")
 
     def done(self, **fields) -> None:
-        written, skipped = fields.get("frames", self.frames), fields.get("skipped") or 0
-        extra = f" ({skipped} already done)" if skipped else ""
         where = f" → {fields['output']}" if fields.get("output") else ""
-        self._line(f"recast {self.command}: {written} frame(s) written{extra} in "
-                   f"{clock(time.monotonic() - self.started)}{where}")
+        took = clock(time.monotonic() - self.started)
+        if self.unit == "steps":  # customize: a trained LoRA, no frames
+            resumed = fields.get("resumed_from") or self.resumed_from
+            extra = f" (resumed from step {resumed})" if resumed else ""
+            self._line(f"recast {self.command}: {fields.get('steps', self.total)} training step(s){extra} in "
+                       f"{took}{where}")
+            return
+        written, skipped = fields.get("frames", self.frames), fields.get("skipped") or 0
+        resumed = [f"{skipped} frame(s) already done by an earlier run"] if skipped else []
+        if fields.get("resumed_from_step"):
+            resumed.append(f"denoising picked up at step {fields['resumed_from_step']}")
+        extra = f" (resumed: {'; '.join(resumed)})" if resumed else ""
+        self._line(f"recast {self.command}: {written} frame(s) written{extra} in {took}{where}")
 
     def error(self, message: str, **fields) -> None:
         self._clear()
@@ -94,6 +108,8 @@ class Display(Reporter):
         eta = elapsed * (1 - self.fraction) / self.fraction if self.fraction > 0.02 else None
         frames = f"{self.frames}/{self.total} frames" if self.total else f"{self.frames} frames"
         head = f"{self.command} {self.range}".strip()
+        if self.unit == "steps":  # the stage's own count ('training 12/200') says it: no frames to count
+            return f"{head} · {self.what} · {clock(elapsed)} elapsed · ETA {clock(eta)}"
         return f"{head} · {self.what} · {frames} · {clock(elapsed)} elapsed · ETA {clock(eta)}"
 
     def _show(self, force: bool = False) -> None:

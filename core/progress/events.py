@@ -6,7 +6,8 @@ One JSON object per line on stdout, flushed at once, each with an ``event`` key:
   (render: also ``rendered`` — the range denoised, handles included —, ``model_size``,
   ``windows``, ``steps``, ``skipped``)
 * ``progress``: ``stage`` (load / depth / encode / denoise / write; assemble; read / measure in eval; fetch in
-  ``models pull``, with ``part``; train in ``customize``; track in ``matte``, with ``direction``: prompt,
+  ``models pull``, with ``part``; train in ``customize``, with ``resumed_from`` (the checkpoint's step) on the
+  first event of a run that resumed; track in ``matte``, with ``direction``: prompt,
   forward or backward), ``done``,
   ``total``; denoise also
   ``step`` and ``steps`` (one event per window per step)
