@@ -279,3 +279,73 @@ def test_a_multi_part_stereo_file_names_each_view_once(tmp_path):
     info = describe(str(tmp_path / "st.####.exr"))
     assert info["views"] == ["left", "right"]
     assert "views       left, right (default left)" in format_info(info)
+
+
+# --- customize ----------------------------------------------------------------------------------------------
+
+def _training_images(folder):
+    import numpy as np
+
+    from tests.conftest import write_exr
+
+    os.makedirs(folder)
+    for i in range(2):
+        write_exr(os.path.join(folder, f"look_{i}.exr"), np.full((64, 64, 3), 0.2 + 0.3 * i, np.float32),
+                  ["R", "G", "B"])
+    return str(folder)
+
+
+def test_customize_into_a_missing_folder_makes_it_and_writes_the_lora_as_frames_are_written(tmp_path, plate):
+    images = _training_images(tmp_path / "images")
+    out = tmp_path / "loras" / "v001" / "look.safetensors"
+    r = run_cli("customize", "--images", images, "--out", out, "--model", "tiny", "--steps", 2, "--rank", 2,
+                "--resolution", 64, "--device", "cpu", "--json")
+    assert r.returncode == 0, r.stderr
+    assert out.is_file()
+    umask = os.umask(0o022)
+    os.umask(umask)
+    frame = tmp_path / "frame.exr"
+    from recast.core.io.exrio import read_frame, write_parts
+
+    write_parts(str(frame), [read_frame(plate.replace("####", "1001"))])
+    assert oct(os.stat(out).st_mode & 0o777) == oct(os.stat(frame).st_mode & 0o777) == oct(0o666 & ~umask)
+
+
+def test_customize_into_a_folder_under_a_file_is_one_line_and_writes_nothing(tmp_path):
+    images = _training_images(tmp_path / "images")
+    (tmp_path / "afile").write_text("x")
+    r = run_cli("customize", "--images", images, "--out", tmp_path / "afile" / "sub" / "look.safetensors",
+                "--model", "tiny", "--steps", 2, "--resolution", 64, "--device", "cpu")
+    assert r.returncode == 1 and "is a file, not a folder" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_the_terminal_summary_of_customize_counts_steps_not_frames():
+    import io
+
+    from recast.core.progress import Display
+
+    screen = io.StringIO()
+    d = Display("customize", stream=screen, interval=0)
+    d.start(job=None, output="/x/look.safetensors", total=200, images=4, classes=0, stage="train")
+    d.progress("train", 50, 200, resumed_from=50)  # a run that picked up a cancelled one's checkpoint
+    d.progress("train", 51, 200, loss=0.1)
+    d.done(output="/x/look.safetensors", steps=200, resumed_from=50)
+    text = screen.getvalue()
+    assert "frame(s) written" not in text and "/200 frames" not in text and "0 frames" not in text
+    assert "warning" not in text and "resumed from step 50" in text
+    assert "recast customize: 200 training step(s) (resumed from step 50) in" in text and "look.safetensors" in text
+
+
+def test_a_resumed_render_says_it_resumed():
+    import io
+
+    from recast.core.progress import Display
+
+    screen = io.StringIO()
+    d = Display("render", stream=screen, interval=0)
+    d.start(frames="1001-1006", total=6, skipped=3)
+    d.done(frames=3, skipped=3, output="r/x.####.exr", resumed_from_step=2)
+    text = screen.getvalue()
+    assert "resuming: 3 frame(s) already done" in text
+    assert "recast render: 3 frame(s) written (resumed: 3 frame(s) already done by an earlier run; denoising " \
+           "picked up at step 2)" in text
