@@ -277,4 +277,6 @@ def load_job(path: str) -> Job:
         raise JobError(f"job file {path!r} is not UTF-8 text") from None
     except json.JSONDecodeError as exc:
         raise JobError(f"job file {path!r} is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}") from None
+    except RecursionError:  # [[[[...]]]]: no job nests more than a few levels
+        raise JobError(f"job file {path!r} is not a job: its JSON is nested too deeply") from None
     return Job.from_dict(data, os.path.dirname(os.path.abspath(path)))
