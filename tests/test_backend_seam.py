@@ -165,7 +165,7 @@ def _dry_run(tmp_path, capsys, model, length):
     return code, capsys.readouterr().err
 
 
-def test_wan_windows_of_1_plus_4k_up_to_81_frames_pass_a_dry_run_and_others_are_one_line(tmp_path, capsys):
+def test_wan_windows_of_1_plus_4k_up_to_81_frames_pass_a_dry_run_and_others_are_one_line(tmp_path, capsys, plate):
     for length in (5, 33, 81):
         assert _dry_run(tmp_path, capsys, "tiny-wan", length) == (0, "")
     for length, expected in ((34, "expected 5..81 with length = 1 + 4k"), (4, "expected 5..81 with length = 1 + 4k"),
@@ -179,7 +179,7 @@ def test_wan_windows_of_1_plus_4k_up_to_81_frames_pass_a_dry_run_and_others_are_
     assert _dry_run(tmp_path, capsys, "tiny", 32) == (0, "")
 
 
-def test_the_cli_dry_run_refuses_a_wan_window_off_its_grid(tmp_path):
+def test_the_cli_dry_run_refuses_a_wan_window_off_its_grid(tmp_path, plate):  # a dry run checks the plate too
     from tests.conftest import run_cli
 
     for length, code in ((33, 0), (34, 1)):

@@ -63,7 +63,8 @@ def test_dry_run_checks_and_saves_the_job_and_renders_nothing(tmp_path, job_file
     saved = tmp_path / "v2.json"
     r = run_cli("render", "--job", job_file(), "--seed", "9", "--input-frames", "1002-1004", "--save-job", saved,
                 "--dry-run")
-    assert r.returncode == 0 and r.stdout == "", r.stderr
+    assert r.returncode == 0 and r.stdout.startswith("recast: dry run: nothing rendered"), r.stderr
+    assert "1002-1004 (3 frames" in r.stdout  # what it would render
     job = json.loads(saved.read_text())
     assert job["seed"] == 9 and job["input"]["frames"] == "1002-1004" and not os.path.exists(tmp_path / "render")
     r = run_cli("render", "--job", job_file(), "--colorspace", "No Such Space", "--save-job", saved, "--dry-run")

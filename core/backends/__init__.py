@@ -13,8 +13,8 @@ import importlib
 from ..errors import ModelError
 from .base import Backend, Capabilities
 
-__all__ = ["Backend", "Capabilities", "BACKENDS", "backend_class", "backend_for", "check_job",
-           "register_backend"]
+__all__ = ["Backend", "Capabilities", "BACKENDS", "backend_class", "backend_for", "check_customize",
+           "check_job", "register_backend"]
 
 #: backend name → "module:class" (imported on use: the engines import torch), or the class itself
 BACKENDS = {"animatediff": "recast.core.backends.animatediff:AnimateDiffBackend",
@@ -48,6 +48,18 @@ def check_job(job) -> None:
     from ..models.presets import preset_backend
 
     backend_class(preset_backend(job.model, job.root)).check_job(job)
+
+
+def check_customize(model: str, root: str = ".") -> None:
+    """JobError when the preset ``model``'s backend cannot apply a LoRA, so training one for it (``recast customize``,
+    a job's ``customize`` section) would be wasted: said before anything is trained or written."""
+    from ..errors import JobError
+    from ..models.presets import preset_backend
+
+    cls = backend_class(preset_backend(model, root))
+    if not cls.capabilities.loras:
+        raise JobError(f"model preset {model!r} uses the '{cls.name}' backend, which cannot apply a LoRA: training one "
+                       "for it (customize) is not built; pick a model preset whose backend supports LoRAs")
 
 
 def backend_for(job, loader) -> Backend:

@@ -85,6 +85,10 @@ class Backend(ABC):
             if not getattr(cls.capabilities, feature.name) and value not in (off, None, [], ()):
                 raise JobError(f"job field '{field_name}' is not supported by the '{cls.name}' backend "
                                f"(remove it, or pick a model preset whose backend supports it)")
+        if not cls.capabilities.loras and getattr(job, "customize", None) is not None:
+            raise JobError(f"job section 'customize' is not supported by the '{cls.name}' backend: it trains a LoRA, "
+                           "which this backend cannot apply (remove the section, or pick a model preset whose "
+                           "backend supports LoRAs)")
         lo, hi = cls.window_limits
         c, length = cls.temporal_compression, job.window.length
         if not lo <= length <= hi or (length - 1) % c:

@@ -95,6 +95,9 @@ def _check(args):
     from ..job.checks import _device, _model_view
 
     _settings(args)
+    from ..backends import check_customize
+
+    check_customize(args.model, os.getcwd())  # a backend that cannot apply a LoRA: before anything is trained
     problems = [(not args.out.lower().endswith(".safetensors"), f"--out {args.out!r}: give a .safetensors file name"),
                 (not 1 <= args.steps <= 100_000, f"--steps {args.steps}: expected 1..100000"),
                 (not 1 <= args.rank <= 256, f"--rank {args.rank}: expected 1..256"),

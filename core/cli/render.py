@@ -15,7 +15,9 @@ def add_parser(sub) -> None:
     p.add_argument("--frames", help="render only this sub-range of the job, e.g. 1001-1010 (its handles are "
                                     "rendered too, for context, and not written)")
     p.add_argument("--save-job", metavar="FILE", help="write the job (after flags) to FILE before rendering")
-    p.add_argument("--dry-run", action="store_true", help="check the job (and write it with --save-job), render nothing")
+    p.add_argument("--dry-run", action="store_true", help="check everything a render checks before its first frame (plate, range, matte, "
+                        "reference, preset and its parts, memory) and say what would be rendered; writes nothing "
+                        "but --save-job's file")
     p.add_argument("--chunk", metavar="A-B", help="render a farm chunk with handles; 'recast assemble' writes the seams")
     p.add_argument("--chunk-set", default="default", metavar="NAME",
                    help="the submission a chunk belongs to (default: default)")
@@ -55,20 +57,56 @@ def run(args, reporter, cancel) -> int:
     job = job_from_args(args)
     if args.save_job:
         job.absolute().save(args.save_job)
+    frames = FrameRange.parse(args.frames) if args.frames else None
+    chunk = FrameRange.parse(args.chunk) if args.chunk else None
     if args.dry_run:
-        from ..backends import check_job
-
-        check_job(job)  # what the preset's backend cannot honour (window length, fields), as a render would say
-        return 0
+        return _dry_run(args, job, frames, chunk, reporter)
     if args.control == "stdin":
         from ..progress.cancel import cancel_on_stdin
 
         cancel_on_stdin(cancel)
-    frames = FrameRange.parse(args.frames) if args.frames else None
-    chunk = FrameRange.parse(args.chunk) if args.chunk else None
     if args.server:
         from ..farm.server import render_in_server
 
         return render_in_server(args.server, job, frames, chunk, args.chunk_set, reporter, cancel)
     render(job, frames, reporter, cancel, chunk=chunk, chunk_set=args.chunk_set, context=True)
     return 0
+
+
+def _dry_run(args, job, frames, chunk, reporter) -> int:
+    """What a render would check before its first frame, and a short summary of what it would render: text on
+    stdout, or one ``dry_run`` event with ``--json``."""
+    import sys
+
+    from ..pipeline.render import check_render
+
+    json_out = bool(args.json)
+    # warnings: events with --json, else one line each on stderr
+    warn_to = reporter if json_out else _StderrWarnings()
+    summary = check_render(job, frames, chunk, args.chunk_set, context=True, reporter=warn_to)
+    if json_out:
+        reporter.emit("dry_run", **summary)
+        return 0
+    skipped = f", {summary['skipped']} already written" if summary["skipped"] else ""
+    lines = [f"recast: dry run: nothing rendered, nothing written",
+             f"  frames    {summary['frames']} ({summary['total']} frames; {summary['todo']} to render"
+             f"{skipped}"
+             f"; denoised {summary['rendered']})",
+             f"  size      plate {summary['plate_size'][0]}x{summary['plate_size'][1]}, model "
+             f"{summary['model_size'][0]}x{summary['model_size'][1]}",
+             f"  preset    {summary['model']} ({summary['backend'] or 'no model: strength 0'})",
+             f"  windows   {summary['windows']}" + (f", chunk {summary['chunk']}" if summary["chunk"] else ""),
+             f"  output    {summary['output_folder']}"]
+    if summary["memory_gb"] is not None:
+        lines.append(f"  memory    about {summary['memory_gb']:g} GB")
+    print("\n".join(lines), file=sys.stdout)
+    return 0
+
+
+class _StderrWarnings:
+    """A dry run's warnings for a person: one line each on stderr."""
+
+    def warning(self, message: str) -> None:
+        import sys
+
+        print(f"recast: warning: {' '.join(message.split())}", file=sys.stderr)

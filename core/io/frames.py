@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from ..errors import SequenceError
 
-__all__ = ["FrameRange", "SequencePattern", "compress_frames"]
+__all__ = ["FrameRange", "FrameGaps", "SequencePattern", "compress_frames", "gaps"]
 
 _TOKEN = re.compile(r"(#+|@+)|%(0?)(\d*)d|\$F(\d*)")  # ####, @@@@ (one digit each), %04d, $F4
 _RANGE = re.compile(r"^\s*(-?\d+)\s*(?:-\s*(-?\d+)\s*)?$")
@@ -61,8 +61,49 @@ class FrameRange:
         return f"{self.first}-{self.last}"
 
 
+#: a range longer than this is checked against the folder's listing (one ``listdir``) instead of a ``stat`` per frame:
+#: a typo'd range of 10⁹ frames is one line in a second, not hours of stats and gigabytes of lists
+STAT_EACH_UP_TO = 10_000
+
+
+class FrameGaps:
+    """The frames of a range that are missing, held as ranges (never one number each: a range may hold 10⁹)."""
+
+    def __init__(self, ranges: list[FrameRange]):
+        self.ranges = ranges
+
+    def __len__(self) -> int:
+        return sum(len(r) for r in self.ranges)
+
+    def __bool__(self) -> bool:
+        return bool(self.ranges)
+
+    def __iter__(self):
+        for r in self.ranges:
+            yield from r
+
+    def __str__(self) -> str:
+        shown = [str(r) if len(r) > 1 else str(r.first) for r in self.ranges[:20]]
+        more = len(self.ranges) - len(shown)
+        return ", ".join(shown) + (f" and {more} more gap(s)" if more else "")
+
+
+def gaps(span: FrameRange, present) -> FrameGaps:
+    """The frames of ``span`` not in ``present`` (frame numbers, any order), in time linear in ``present``."""
+    out, expected = [], span.first
+    for f in sorted(f for f in set(present) if f in span):
+        if f > expected:
+            out.append(FrameRange(expected, f - 1))
+        expected = f + 1
+    if expected <= span.last:
+        out.append(FrameRange(expected, span.last))
+    return FrameGaps(out)
+
+
 def compress_frames(frames) -> str:
     """``[1, 2, 3, 7, 9, 10]`` → ``"1-3, 7, 9-10"`` (for messages and ``recast info``)."""
+    if isinstance(frames, FrameGaps):
+        return str(frames)
     frames = sorted(set(frames))
     parts: list[str] = []
     start = prev = None
@@ -147,8 +188,12 @@ class SequencePattern:
                 found[frame] = self.path(frame)
         return found
 
-    def existing(self, frames: FrameRange) -> tuple[list[int], list[int]]:
-        """Split ``frames`` into those present as files and those missing."""
+    def existing(self, frames: FrameRange) -> tuple[list[int], list[int] | FrameGaps]:
+        """Split ``frames`` into those present as files and those missing (a :class:`FrameGaps` for a range longer
+        than :data:`STAT_EACH_UP_TO`: the folder's listing, not a stat per frame)."""
+        if len(frames) > STAT_EACH_UP_TO:
+            found = self.scan()
+            return sorted(f for f in found if f in frames), gaps(frames, found)
         present, missing = [], []
         for f in frames:
             (present if os.path.exists(self.path(f)) else missing).append(f)

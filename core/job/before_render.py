@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 
 from ..errors import JobError
-from ..io.frames import SequencePattern
+from ..io.frames import FrameRange, SequencePattern
 
 __all__ = ["BeforeRender"]
 
@@ -26,18 +26,22 @@ class BeforeRender:
         from ..errors import ModelError
         from ..models.lora import read_lora_header
 
-        seen: list[str] = []
+        seen: dict = {}  # each LoRA's identities (its path as text, its file) → its index: linear in the LoRAs
         for i, lora in enumerate(self.loras or ()):
             path = self.path(lora["path"])
             try:
                 read_lora_header(path)
             except ModelError as exc:
                 raise JobError(f"job field 'loras[{i}]': {exc}") from None
-            for j, other in enumerate(seen):
-                if _same(path, other) or os.path.samefile(path, other):
-                    raise JobError(f"job field 'loras[{i}]': {path!r} is the same LoRA as loras[{j}]; give each "
-                                   "LoRA once, with the weight you want")
-            seen.append(path)
+            st = os.stat(path)
+            identities = (("path", os.path.normcase(os.path.normpath(path))),) + ((("file", st.st_dev, st.st_ino),)
+                                                                                 if st.st_ino else ())
+            for ident in identities:
+                if ident in seen:
+                    raise JobError(f"job field 'loras[{i}]': {path!r} is the same LoRA as loras[{seen[ident]}]; give "
+                                   "each LoRA once, with the weight you want")
+            for ident in identities:
+                seen[ident] = i
 
     @property
     def trained_lora(self) -> str | None:
@@ -78,8 +82,13 @@ class BeforeRender:
         if self.matte is None:
             return
         seq = SequencePattern.parse(self.matte_output)
-        wanted = list(frames or self.frame_range or [])
-        missing = [f for f in wanted if not os.path.isfile(seq.path(f))] if wanted else ([] if seq.scan() else [None])
+        wanted = frames or self.frame_range
+        if isinstance(wanted, FrameRange):  # a range (of any length: the listing, not a stat per frame, when long)
+            missing = seq.existing(wanted)[1]
+        elif wanted:
+            missing = [f for f in wanted if not os.path.isfile(seq.path(f))]
+        else:
+            missing = [] if seq.scan() else [None]
         if missing:
             raise JobError(f"job field 'matte': its matte {self.matte_output!r} is not made yet"
                            f"{'' if missing == [None] else f' ({len(missing)} frame(s) missing)'}; run 'recast matte "

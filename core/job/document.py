@@ -280,4 +280,6 @@ def load_job(path: str) -> Job:
     except json.JSONDecodeError as exc:
         what = exc.msg[:-len(" at")] if exc.msg.endswith(" at") else exc.msg  # 'Unterminated string starting at'
         raise JobError(f"job file {path!r} is not valid JSON: {what} at line {exc.lineno}, column {exc.colno}") from None
+    except RecursionError:  # [[[[...]]]]: no job nests more than a few levels
+        raise JobError(f"job file {path!r} is not a job: its JSON is nested too deeply") from None
     return Job.from_dict(data, os.path.dirname(os.path.abspath(path)))

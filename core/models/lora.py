@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from ..errors import ModelError
 
-__all__ = ["LoraInfo", "read_lora_header", "lora_digest", "made_for", "base_arch", "loras_signature", "check_loras_fit",
+__all__ = ["LoraInfo", "read_lora_header", "check_lora_values", "lora_digest", "made_for", "base_arch", "loras_signature", "check_loras_fit",
            "fuse_loras_into_unet",
            "text_encoder_loras", "fuse_loras_into_text_encoder"]
 
@@ -162,15 +162,58 @@ def _check_fits(info: LoraInfo, cross_width: int) -> None:
                          "does not fit")
 
 
-def _state(path: str):
-    """The LoRA's state dict in diffusers' names and its kohya alphas, through diffusers' own reader."""
-    from diffusers import StableDiffusionPipeline
+#: a LoRA weight (or alpha) larger than this is no trained LoRA: it would turn every frame to NaN or noise
+LORA_VALUE_LIMIT = 1e4
 
+
+def _check_values(path: str, tensors) -> None:
+    """ModelError when a tensor of ``tensors`` (name → tensor) is not finite (NaN, ±inf) or absurdly large: such a
+    LoRA renders every frame NaN (and a resume would skip those frames as done)."""
+    for name, t in tensors.items():
+        if not hasattr(t, "is_floating_point") or not t.is_floating_point() or not t.numel():
+            continue
+        t = t.float()
+        if not bool(t.isfinite().all()):
+            raise ModelError(f"LoRA {path!r} is damaged: tensor {name!r} holds NaN or infinite values; it would "
+                             "render every frame NaN (retrain or re-export it)")
+        peak = float(t.abs().max())
+        if peak > LORA_VALUE_LIMIT:
+            raise ModelError(f"LoRA {path!r} is damaged: tensor {name!r} holds a value of {peak:.3g} (a LoRA's "
+                             f"weights are far below {LORA_VALUE_LIMIT:g}); it would ruin every frame")
+
+
+def check_lora_values(path: str) -> None:
+    """Every tensor of the safetensors LoRA at ``path`` finite and of a sane size (ModelError otherwise): read
+    with safetensors (never a pickle) before a render starts."""
+    import safetensors.torch
+
+    read_lora_header(path)
     try:
-        return StableDiffusionPipeline.lora_state_dict(path)
-    except (ValueError, KeyError, RuntimeError, OSError) as exc:
+        tensors = safetensors.torch.load_file(path, device="cpu")
+    except (OSError, RuntimeError, ValueError, safetensors.SafetensorError) as exc:
         raise ModelError(f"LoRA {path!r} cannot be read: {type(exc).__name__}: "
                          f"{str(exc).splitlines()[0] if str(exc) else ''}") from None
+    _check_values(path, tensors)
+
+
+def _state(path: str):
+    """The LoRA's state dict in diffusers' names and its kohya alphas, through diffusers' own reader
+    (``use_safetensors=True``: whatever the file's name, it is never handed to ``torch.load``), its values checked."""
+    import safetensors
+    from diffusers import StableDiffusionPipeline
+
+    read_lora_header(path)  # a pickle is refused by name and by content before diffusers sees it
+    try:
+        state, alphas = StableDiffusionPipeline.lora_state_dict(path, use_safetensors=True)
+    except (ValueError, KeyError, RuntimeError, OSError, safetensors.SafetensorError) as exc:
+        raise ModelError(f"LoRA {path!r} cannot be read: {type(exc).__name__}: "
+                         f"{str(exc).splitlines()[0] if str(exc) else ''}") from None
+    _check_values(path, state)
+    if alphas:
+        import torch
+
+        _check_values(path, {k: torch.as_tensor(float(v)) for k, v in alphas.items()})
+    return state, alphas
 
 
 def _load(path: str, what: str, load) -> None:

@@ -25,8 +25,9 @@ from ..progress import CancelFlag, Reporter
 from .inputs import check_inputs
 from .plan import plan_render
 from .stages import NULL_RENDERER
+from ..shot.plate import tidy_output
 
-__all__ = ["RenderResult", "check_inputs", "render"]
+__all__ = ["RenderResult", "check_inputs", "check_render", "render"]
 
 
 @dataclass
@@ -62,40 +63,26 @@ def render(job: Job, frames: FrameRange | None = None, reporter: Reporter | None
     started = time.monotonic()
     result = RenderResult()
 
-    # 1-2. check the inputs, plan the render
-    job.require_trained_lora()  # a job that trains a LoRA first renders only once it is there
-    job.require_matte()  # a job that makes its matte from clicks first, likewise
-    # steps and guidance left unset come from the model preset (what the frames record)
-    job = job.with_preset_defaults(loader.preset) if loader is not None and job.strength > 0.0 else job.resolved()
-    plan = plan_render(job, frames, chunk, chunk_set, context)
-    result.skipped = plan.skipped
+    # 1-3b. check the inputs, plan the render, the engine, will it fit (refused when far too big, before any model
+    # loads); an error here leaves no output folder behind that was not there before
+    with tidy_output(job.output_sequence):
+        job, plan, loader, backend = _plan_and_engine(job, frames, loader, chunk, chunk_set, context, backend)
+        result.skipped = plan.skipped
+        # the stack the frames record: the backend's; the preset's backend class's when nothing is left to render
+        renderer = NULL_RENDERER if plan.null else backend.description if backend is not None else plan.renderer
+        _announce(plan, renderer, reporter)
+        tag_warning = colorspace_warning(job.input.colorspace, plan.checked.plate.header.colorspace)
+        if tag_warning:
+            result.warnings.append(tag_warning)
+            reporter.warning(tag_warning)
+        if plan.todo and not plan.null:
+            from .preflight import preflight
 
-    # 3. the engine (nothing loads yet); the null render (strength 0) needs none
-    if plan.todo and backend is None and not plan.null:
-        from ..backends import backend_for
-        from ..models.loader import loader_for
-
-        loader = loader or loader_for(job)
-        backend = backend_for(job, loader)
-    if plan.todo and not plan.null and not job.input.depth_channel:
-        from ..models.parts import locate
-
-        locate(_need_loader(job, loader).preset, "depth")
-    # the stack the frames record: the backend's; the preset's backend class's when nothing is left to render
-    renderer = NULL_RENDERER if plan.null else backend.description if backend is not None else plan.renderer
-    _announce(plan, renderer, reporter)
-    tag_warning = colorspace_warning(job.input.colorspace, plan.checked.plate.header.colorspace)
-    if tag_warning:
-        result.warnings.append(tag_warning)
-        reporter.warning(tag_warning)
+            preflight(plan, backend, reporter, result.warnings)
 
     if plan.todo:
         latents, states = None, []
         if not plan.null:
-            # 3b. will it fit? (refused when far too big, before any model loads)
-            from .preflight import preflight
-
-            preflight(plan, backend, reporter, result.warnings)
             reporter.progress("load", 0, 1)  # models load as the stages first need them: say so
             # 4. structure, content and the sampler, a layer (view) at a time (or a finished saved state)
             latents = {}
@@ -124,6 +111,69 @@ def render(job: Job, frames: FrameRange | None = None, reporter: Reporter | None
     reporter.done(frames=len(result.frames), skipped=len(result.skipped), output=plan.output.pattern,
                   seconds=round(result.seconds, 3), resumed_from_step=result.resumed_from_step, timing=result.timing)
     return result
+
+
+def _plan_and_engine(job, frames, loader, chunk, chunk_set, context, backend):
+    """Steps 1-3 of a render (nothing loads, nothing is written but the output folder): the job resolved, its
+    plan, the loader and the backend (None for the null render, or when nothing is left to render)."""
+    if job.strength > 0.0 and backend is None:  # what the preset's backend cannot honour, before what a job makes
+        from ..backends import check_job  # first (a 'customize' section Wan cannot apply is not "to be trained")
+
+        check_job(job)
+    job.require_trained_lora()  # a job that trains a LoRA first renders only once it is there
+    job.require_matte()  # a job that makes its matte from clicks first, likewise
+    if job.strength > 0.0:  # a LoRA of NaNs renders every frame NaN: refused before anything runs
+        from ..models.lora import check_lora_values
+
+        for path, weight in job.lora_files:
+            if weight != 0:
+                check_lora_values(path)
+    # steps and guidance left unset come from the model preset (what the frames record)
+    job = job.with_preset_defaults(loader.preset) if loader is not None and job.strength > 0.0 else job.resolved()
+    plan = plan_render(job, frames, chunk, chunk_set, context)
+    # the engine (nothing loads yet); the null render (strength 0) needs none
+    if plan.todo and backend is None and not plan.null:
+        from ..backends import backend_for
+        from ..models.loader import loader_for
+
+        loader = loader or loader_for(job)
+        backend = backend_for(job, loader)
+    if plan.todo and not plan.null and not job.input.depth_channel:
+        from ..models.parts import locate
+
+        locate(_need_loader(job, loader).preset, "depth")
+    return job, plan, loader, backend
+
+
+def check_render(job: Job, frames: FrameRange | None = None, chunk: FrameRange | None = None,
+                 chunk_set: str = "default", context: bool = False, reporter: Reporter | None = None) -> dict:
+    """Everything :func:`render` checks before its first frame (``recast render --dry-run``): the plate's frames on
+    disk, the range, the matte, the reference image, the preset and its parts, the memory preflight — one error
+    for the first problem; writes nothing (an output folder made to prove it writable is removed). Returns what
+    would be rendered: frames, sizes, renderer, windows, output folder, warnings."""
+    reporter = reporter or Reporter()
+    warnings: list[str] = []
+    with tidy_output(job.output_sequence, always=True):
+        job, plan, loader, backend = _plan_and_engine(job, frames, None, chunk, chunk_set, context, None)
+        tag_warning = colorspace_warning(job.input.colorspace, plan.checked.plate.header.colorspace)
+        if tag_warning:
+            warnings.append(tag_warning)
+            reporter.warning(tag_warning)
+        estimate = None
+        if plan.todo and not plan.null:
+            from .preflight import preflight
+
+            estimate = preflight(plan, backend, reporter, warnings)
+    delivered = plan.delivered
+    renderer = NULL_RENDERER if plan.null else backend.description if backend is not None else plan.renderer
+    return {"frames": str(FrameRange(delivered[0], delivered[-1])), "total": len(delivered), "rendered": str(plan.frames),
+            "todo": len(plan.todo), "skipped": len(plan.skipped),
+            "plate_size": [plan.canvas.width, plan.canvas.height], "model_size": list(plan.size),
+            "model": job.model, "backend": plan.engine.name if plan.engine is not None else None,
+            "renderer": renderer, "steps": job.steps, "guidance_scale": job.guidance_scale,
+            "windows": len(plan.windows), "chunk": str(chunk) if chunk is not None else None,
+            "output": os.path.abspath(plan.output.pattern), "output_folder": plan.checked.output_folder,
+            "memory_gb": round(sum(estimate.values()) / 2**30, 2) if estimate else None, "warnings": warnings}
 
 
 def _need_loader(job, loader):

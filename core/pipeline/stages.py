@@ -180,8 +180,9 @@ def header_attributes(plan, renderer: str) -> dict[str, str]:
         "recast/model_size": f"{plan.size[0]}x{plan.size[1]}",
         "recast/layers": ", ".join(layer.describe() for layer in plan.layers),
         "oiio:ColorSpace": plan.checked.colorspace,
-        **({"recast/steps": str(plan.job.steps), "recast/guidance_scale": f"{plan.job.guidance_scale:g}"}
-           if plan.job.steps is not None else {}),
+        # each when set: a null render (strength 0) runs no model and leaves what the job leaves unset unset
+        **({"recast/steps": str(plan.job.steps)} if plan.job.steps is not None else {}),
+        **({"recast/guidance_scale": f"{plan.job.guidance_scale:g}"} if plan.job.guidance_scale is not None else {}),
         **({"recast/loras": _loras_note(plan.job)} if plan.job.lora_files else {}),
     }
 

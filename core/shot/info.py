@@ -12,9 +12,12 @@ import re
 
 from ..errors import RecastError, SequenceError
 from ..io.exrio import check_complete, read_headers, read_parts
-from ..io.frames import FrameRange, SequencePattern, compress_frames
+from ..io.frames import FrameRange, SequencePattern, compress_frames, gaps
 
 __all__ = ["describe", "format_info", "sequences_in", "sequence_of"]
+
+#: the most missing frames ``recast info`` lists (its JSON names each one)
+MAX_LISTED = 1_000_000
 
 _NUMBERED = re.compile(r"^(?P<head>.*?)(?P<num>-?\d+)(?P<tail>\.[A-Za-z0-9]+)$")
 
@@ -80,9 +83,14 @@ def describe(pattern: str, frames: str | None = None, pixels: bool = False) -> d
     if not found and frames is None:
         raise SequenceError(f"no frames match {pattern!r}; check the path and the '####' padding")
     span = FrameRange.parse(frames) if frames else FrameRange(min(found), max(found))
-    present = [f for f in span if f in found]
+    present = sorted(f for f in found if f in span)  # linear in the files found, not in the range
+    missing = gaps(span, present)
+    if len(missing) > MAX_LISTED:  # a typo'd range (or two frames far apart): one line, not gigabytes of numbers
+        raise SequenceError(f"{pattern}: {len(missing)} of the {len(span)} frames of range {span} are missing "
+                            f"({compress_frames(missing)}); more than {MAX_LISTED} missing frames are not listed: "
+                            f"give a smaller range with --frames")
     info = {"pattern": pattern, "range": str(span), "found": len(present), "frames": compress_frames(present),
-            "missing": [f for f in span if f not in found], "problems": []}
+            "missing": list(missing), "problems": []}
     first, windows = None, set()
     for f in present:
         try:

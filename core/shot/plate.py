@@ -14,15 +14,16 @@ from __future__ import annotations
 
 import os
 import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from ..errors import OutputError, SequenceError
 from ..io.exrio import Header, Window, read_headers
-from ..io.frames import FrameRange, SequencePattern, compress_frames
+from ..io.frames import FrameRange, SequencePattern, compress_frames, gaps
 from ..io.layout import union
 from .layers import Layer, edit_layers
 
-__all__ = ["Plate", "scan_plate", "prepare_output", "frames_on_disk", "shot_range"]
+__all__ = ["Plate", "scan_plate", "prepare_output", "frames_on_disk", "shot_range", "tidy_output"]
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,7 @@ def frames_on_disk(sequence: SequencePattern) -> FrameRange:
     if not found:
         raise SequenceError(f"no frames match {sequence.pattern!r}; check the path and the '####' padding")
     span = FrameRange(min(found), max(found))
-    missing = [f for f in span if f not in found]
+    missing = gaps(span, found)  # linear in the files found: two frames 10⁹ apart are one quick line
     if missing:
         raise SequenceError(f"{sequence.pattern}: frames {compress_frames(missing)} are missing "
                             f"between {span.first} and {span.last}")
@@ -116,3 +117,30 @@ def prepare_output(sequence: SequencePattern) -> str:
     except OSError as exc:
         raise OutputError(f"output folder {folder!r} cannot be written: {exc.strerror}") from None
     return folder
+
+
+@contextmanager
+def tidy_output(sequence: SequencePattern, always: bool = False):
+    """The output folder of ``sequence`` and the folders above it that do not exist yet are removed again, if
+    still empty, when the block fails (or, with ``always``, when it ends: a dry run): an error before the first
+    frame leaves nothing behind."""
+    made, folder = [], os.path.dirname(os.path.abspath(sequence.path(0)))
+    while folder and not os.path.lexists(folder):
+        made.append(folder)
+        parent = os.path.dirname(folder)
+        folder = parent if parent != folder else ""
+    try:
+        yield
+    except BaseException:
+        _remove_empty(made)
+        raise
+    if always:
+        _remove_empty(made)
+
+
+def _remove_empty(folders) -> None:
+    for folder in folders:  # deepest first
+        try:
+            os.rmdir(folder)
+        except OSError:  # not empty (something was written there after all), or gone: leave it
+            return
