@@ -176,7 +176,10 @@ class _Server:
         self.stopping.set()
         with self.render_lock:
             served = self.served
-        remove_connection(self.connection_file, self.token)  # gone before the answer: the client may check
+        from ..progress.logs import LOGGER
+
+        LOGGER.info("server stopped after %d render(s)", served)  # logged and
+        remove_connection(self.connection_file, self.token)  # gone before the answer: the client may look at once
         wire.send_line(conn, {"event": "exit", "code": 0, "served": served})
         self.stopped.set()
 
@@ -235,12 +238,11 @@ def serve(connection_file: str, stop=None, idle_seconds: float = IDLE_SECONDS,
 
 def _should_stop(state: _Server, stop, idle_seconds: float):
     """The server's exit code when it is time to stop, else None."""
-    from ..progress.logs import LOGGER
-
     if state.stopped.is_set():
         state.finish()
-        LOGGER.info("server stopped after %d render(s)", state.served)
         return 0
+    if state.stopping.is_set():  # a stop request is being answered (its file already removed): let it finish
+        return None
     if stop is not None and stop.is_set:
         state.finish(stop.signum)
         return signal_exit_code(stop.signum)
