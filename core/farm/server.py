@@ -6,7 +6,7 @@ OpenJD *step environment* starts the server when a worker host enters the render
 listens), every task renders through it (``recast render --server F ...``, which prints the
 server's JSON-lines events as its own), and the environment's exit stops it
 (``recast serve --stop --connection-file F``). This is the pattern of the Deadline Cloud
-adaptors for Nuke and Blender.
+adaptors for Nuke and Blender. The client side and the connection file are :mod:`.connection`.
 
 Transport: TCP on the loopback address only (127.0.0.1, a port the system picks), which every OS
 has (Windows has no AF_UNIX in Python's socket servers everywhere); the connection file (mode
@@ -17,29 +17,34 @@ Protocol: one connection per request; the client sends one JSON line
 ``{"token": "...", "job": {...}, "root": "...", "frames": "A-B"|null, "chunk": "A-B"|null,
 "chunk_set": "..."}`` (or ``{"token": "...", "stop": true}``); the server answers with protocol
 events and a last ``{"event": "exit", "code": N}``. A client that goes away (its task was
-cancelled) cancels the render after the window in hand. Models are kept per (preset, device,
-precision).
+cancelled, or killed) cancels the render after the window in hand. Models are kept per (preset,
+device, precision).
+
+Each connection has its own thread (:mod:`.wire` reads its request line with a deadline and a size cap),
+so an idle or slow client holds only itself; renders take one lock, one at a time, as the GPU allows.
+Nothing a client sends or does ends the server: only a stop request, a signal, its connection file
+vanishing, or an idle hour.
 """
 
 from __future__ import annotations
 
-import hmac
-import json
 import os
 import secrets
-import select
 import socket
-import subprocess
-import sys
 import threading
 import time
 
 from ..errors import Cancelled, RecastError, exit_code, signal_exit_code
+from . import wire
+from .connection import check_connection_path, is_connection_of, remove_connection, render_in_server, start_daemon, stop_daemon, \
+    write_connection
 
 __all__ = ["serve", "start_daemon", "stop_daemon", "render_in_server"]
 
 
 IDLE_SECONDS = 3600.0  #: a server nobody has used for this long stops (its session must have died)
+REQUEST_SECONDS = 30.0  #: a client has this long to send its request line (a farm task sends it at once)
+MAX_CONNECTIONS = 64  #: connections open at once (each holds a thread); more are refused, not queued
 
 
 class _Loaders:
@@ -58,6 +63,19 @@ class _Loaders:
         return self._loader
 
 
+def _fields(request: dict) -> tuple:
+    """The render's fields, checked: a request that passed the token may still be malformed."""
+    job, root = request.get("job"), request.get("root")
+    if not isinstance(job, dict):
+        raise RecastError("bad request to the Recast server: 'job' must be a JSON object")
+    if not isinstance(root, str):
+        raise RecastError("bad request to the Recast server: 'root' must be a folder path")
+    for key in ("frames", "chunk", "chunk_set"):
+        if request.get(key) is not None and not isinstance(request[key], str):
+            raise RecastError(f"bad request to the Recast server: {key!r} must be text or null")
+    return job, root
+
+
 def _render_request(request: dict, loaders: _Loaders, reporter, cancel) -> int:
     """One render asked for by a client; the exit code the CLI would give (:func:`~recast.core.errors.exit_code`;
     errors as protocol events)."""
@@ -66,7 +84,9 @@ def _render_request(request: dict, loaders: _Loaders, reporter, cancel) -> int:
     from ..pipeline.render import render
 
     try:
-        job = Job.from_dict(request["job"], request["root"])
+        cancel.check("before the render began")  # its client left while another render ran
+        job_data, root = _fields(request)
+        job = Job.from_dict(job_data, root)
         frames = FrameRange.parse(request["frames"]) if request.get("frames") else None
         chunk = FrameRange.parse(request["chunk"]) if request.get("chunk") else None
         render(job, frames, reporter, cancel, loader=loaders.for_job(job), chunk=chunk,
@@ -78,47 +98,108 @@ def _render_request(request: dict, loaders: _Loaders, reporter, cancel) -> int:
     except RecastError as exc:
         reporter.error(" ".join(str(exc).split()), kind=type(exc).__name__)
         return exit_code(exc)
-    except (KeyError, TypeError) as exc:
-        reporter.error(f"bad request to the Recast server: {exc}", kind="RecastError")
+    except (KeyError, TypeError, RecursionError) as exc:
+        reporter.error(f"bad request to the Recast server: {type(exc).__name__}: {exc}", kind="RecastError")
         return exit_code(RecastError(str(exc)))  # the request's fault, as a bad job file is
 
 
-def _answer(conn, loaders: _Loaders, served: int, token: str) -> bool | None:
-    """Handle one connection: True when a render was served, None when asked to stop."""
-    from ..progress import CancelFlag, Reporter
+class _Server:
+    """What the connection threads share: the render lock, the models, the count, the stop."""
 
-    reader = conn.makefile("r", encoding="utf-8")
-    writer = conn.makefile("w", encoding="utf-8")
-    try:
-        request = json.loads(reader.readline() or "{}")
-    except ValueError:
-        request = {}
-    if not isinstance(request, dict) or not hmac.compare_digest(str(request.get("token", "")), token):
-        writer.write(json.dumps({"event": "exit", "code": 1, "error": "wrong or missing token"}) + "\n")
-        writer.flush()
-        return False
-    if request.get("stop"):
-        writer.write(json.dumps({"event": "exit", "code": 0, "served": served}) + "\n")
-        writer.flush()
-        return None
-    cancel = CancelFlag()
-    threading.Thread(target=_watch_client, args=(conn, cancel), daemon=True).start()
-    from ..progress.logs import LOGGER
+    def __init__(self, connection_file: str, token: str, request_seconds: float):
+        self.connection_file, self.token, self.request_seconds = connection_file, token, request_seconds
+        self.loaders, self.served = _Loaders(), 0
+        self.render_lock = threading.Lock()  # one render at a time: the models and the GPU are one
+        self.stopping = threading.Event()  # no new renders
+        self.stopped = threading.Event()  # a stop request was answered
+        self.current = None  # the cancel flag of the render in hand (a signal to the server cancels it)
+        self.last_used = time.monotonic()
+        self.conns, self.slots = set(), threading.BoundedSemaphore(MAX_CONNECTIONS)
 
-    began = time.monotonic()
-    LOGGER.info("render %s frames %s chunk %s", (request.get("job") or {}).get("output"), request.get("frames"),
-                request.get("chunk"))
-    code = _render_request(request, loaders, Reporter(stream=writer), cancel)
-    LOGGER.info("render ended: exit %d after %.1f s", code, time.monotonic() - began)
-    try:
-        writer.write(json.dumps({"event": "exit", "code": code}) + "\n")
-        writer.flush()
-    except OSError:
-        pass  # the client went away
-    return code == 0
+    def handle(self, conn) -> None:
+        """One connection, on its own thread: nothing that happens here may end the server."""
+        from ..progress.logs import LOGGER
+
+        try:
+            request = wire.read_request(conn, self.token, self.request_seconds)
+            if request.get("stop"):
+                self.stop(conn)
+            else:
+                self.render(conn, request)
+        except wire.BadRequest as exc:
+            LOGGER.info("refused a connection: %s", exc)
+            wire.send_line(conn, {"event": "exit", "code": 1, "error": str(exc)})
+        except OSError as exc:
+            LOGGER.info("a client went away: %s", exc)
+        except Exception:  # a bug in one request: logged, and the server goes on serving the others
+            LOGGER.exception("internal error in a request")
+            wire.send_line(conn, {"event": "exit", "code": 3, "error": "internal error in the Recast server; "
+                                                                       f"see {self.connection_file}.log"})
+        finally:
+            self.conns.discard(conn)
+            conn.close()
+            self.slots.release()
+
+    def render(self, conn, request: dict) -> None:
+        from ..progress import CancelFlag, Reporter
+        from ..progress.logs import LOGGER
+
+        cancel, done = CancelFlag(), threading.Event()
+        stream = wire.ClientStream(conn, cancel)
+        wire.watch_client(conn, cancel, done)
+        reporter = Reporter(stream=stream)
+        with self.render_lock:
+            self.current, began = cancel, time.monotonic()
+            job = request.get("job")
+            LOGGER.info("render %s frames %s chunk %s", job.get("output") if isinstance(job, dict) else None,
+                        request.get("frames"), request.get("chunk"))
+            try:
+                if self.stopping.is_set():
+                    reporter.error("the Recast server is stopping; start another with 'recast serve'",
+                                   kind="RecastError")
+                    code = exit_code(RecastError("stopping"))
+                else:
+                    code = _render_request(request, self.loaders, reporter, cancel)
+            except Exception:  # a bug: the models may be half-built, so the next render loads them afresh
+                self.loaders = _Loaders()
+                raise
+            finally:
+                done.set()
+                self.current, self.last_used = None, time.monotonic()
+            self.served += code == 0
+            LOGGER.info("render ended: exit %d after %.1f s%s", code, time.monotonic() - began,
+                        " (its client went away)" if stream.gone or cancel.is_set else "")
+        stream.write('{"event": "exit", "code": %d}\n' % code)
+
+    def stop(self, conn) -> None:
+        """Answer a stop request once the render in hand (if any) has ended; refuse renders meanwhile."""
+        self.stopping.set()
+        with self.render_lock:
+            served = self.served
+        from ..progress.logs import LOGGER
+
+        LOGGER.info("server stopped after %d render(s)", served)  # logged and
+        remove_connection(self.connection_file, self.token)  # gone before the answer: the client may look at once
+        wire.send_line(conn, {"event": "exit", "code": 0, "served": served})
+        self.stopped.set()
+
+    def finish(self, signum=None) -> None:
+        """Stop: no new renders, the render in hand cancelled on a signal, then waited for."""
+        self.stopping.set()
+        current = self.current
+        if signum is not None and current is not None:
+            current.set(signum)
+        with self.render_lock:
+            pass
+        for conn in list(self.conns):  # idle connections: wake their threads
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
 
-def serve(connection_file: str, stop=None, idle_seconds: float = IDLE_SECONDS) -> int:
+def serve(connection_file: str, stop=None, idle_seconds: float = IDLE_SECONDS,
+          request_seconds: float = REQUEST_SECONDS) -> int:
     """Listen until asked to stop (or ``stop``, a CancelFlag, is set); one render at a time, models kept.
 
     A server whose session vanished without stopping it (its connection file is gone — OpenJD
@@ -126,144 +207,47 @@ def serve(connection_file: str, stop=None, idle_seconds: float = IDLE_SECONDS) -
     so no orphan keeps a GPU's memory on a farm host."""
     from ..progress.logs import LOGGER, log_to
 
+    check_connection_path(connection_file)  # before the log, which sits beside it
     log_to(connection_file + ".log")
-    server = socket.create_server(("127.0.0.1", 0))  # loopback only: no port open to the network
+    listener = socket.create_server(("127.0.0.1", 0))  # loopback only: no port open to the network
     token = secrets.token_hex(32)
-    _write_connection(connection_file, {"host": "127.0.0.1", "port": server.getsockname()[1], "token": token,
-                                        "pid": os.getpid()})
-    LOGGER.info("server listening on 127.0.0.1:%d", server.getsockname()[1])
-    loaders, served = _Loaders(), 0
-    server.settimeout(0.5)
-    last_used = time.monotonic()
+    state = _Server(connection_file, token, request_seconds)
     try:
+        write_connection(connection_file, {"host": "127.0.0.1", "port": listener.getsockname()[1], "token": token,
+                                           "pid": os.getpid()})
+        LOGGER.info("server listening on 127.0.0.1:%d", listener.getsockname()[1])
+        listener.settimeout(0.5)
         while True:
+            code = _should_stop(state, stop, idle_seconds)
+            if code is not None:
+                return code
             try:
-                conn, _ = server.accept()
+                conn, _ = listener.accept()
             except socket.timeout:
-                if stop is not None and stop.is_set:
-                    return signal_exit_code(stop.signum)
-                if not os.path.exists(connection_file) or time.monotonic() - last_used > idle_seconds:
-                    return 0
                 continue
-            conn.settimeout(None)
-            with conn:
-                answered = _answer(conn, loaders, served, token)
-            if answered is None:
-                LOGGER.info("server stopped after %d render(s)", served)
-                return 0
-            served += int(answered)
-            last_used = time.monotonic()
+            if not state.slots.acquire(blocking=False):
+                wire.send_line(conn, {"event": "exit", "code": 1, "error": "too many connections; try again"})
+                conn.close()
+                continue
+            state.conns.add(conn)
+            threading.Thread(target=state.handle, args=(conn,), name="recast-serve-conn", daemon=True).start()
     finally:
-        server.close()
-        try:
-            os.unlink(connection_file)
-        except OSError:
-            pass
+        listener.close()
+        remove_connection(connection_file, token)
 
 
-def _watch_client(conn, cancel) -> None:
-    """The client closes its end when its task is cancelled: cancel the render then."""
-    try:
-        while conn.recv(1024):
-            pass
-    except OSError:
-        pass
-    cancel.set(15)  # SIGTERM: what a farm's cancel sends the task
-
-
-def _write_connection(path: str, data: dict) -> None:
-    from ..io.atomic import atomic_path
-
-    with atomic_path(path) as tmp:
-        with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as fh:  # it holds the token
-            json.dump(data, fh)
-
-
-def _read_connection(path: str) -> dict:
-    try:
-        with open(path) as fh:
-            return json.load(fh)
-    except (OSError, ValueError):
-        raise RecastError(f"no Recast server at {path!r}: start one with 'recast serve --connection-file "
-                          f"{path}'") from None
-
-
-def start_daemon(connection_file: str, timeout: float = 120.0) -> dict:
-    """Start ``recast serve`` detached from this process (it outlives the OpenJD action that started it)
-    and wait until it listens; its log is ``<connection file>.log``."""
-    if os.path.exists(connection_file):
-        os.unlink(connection_file)
-    log = open(connection_file + ".stderr.log", "ab")  # what escapes logging (a crash at start); the log is .log
-    # its own session (POSIX) or detached process group (Windows), so it outlives the action that started it
-    detach = ({"creationflags": subprocess.DETACHED_PROCESS | subprocess.CREATE_NEW_PROCESS_GROUP}
-              if os.name == "nt" else {"start_new_session": True})
-    proc = subprocess.Popen([sys.executable, "-m", "recast.core", "serve", "--connection-file", connection_file,
-                             "--foreground"], stdin=subprocess.DEVNULL, stdout=log, stderr=log, close_fds=True,
-                            **detach)
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if os.path.exists(connection_file):
-            return _read_connection(connection_file)
-        if proc.poll() is not None:
-            raise RecastError(f"the Recast server stopped at start (exit {proc.returncode}); see "
-                              f"{connection_file}.stderr.log")
-        time.sleep(0.05)
-    proc.kill()
-    raise RecastError(f"the Recast server did not start within {timeout:.0f} s; see {connection_file}.log")
-
-
-def _connect(connection_file: str):
-    """(socket, token) of the server a connection file names."""
-    info = _read_connection(connection_file)
-    try:
-        conn = socket.create_connection((info["host"], info["port"]), timeout=30)
-    except (OSError, KeyError) as exc:
-        why = getattr(exc, "strerror", None) or f"no {exc} in the connection file"
-        raise RecastError(f"the Recast server of {connection_file!r} does not answer ({why})") from None
-    conn.settimeout(None)
-    return conn, info.get("token", "")
-
-
-def stop_daemon(connection_file: str) -> int:
-    """Ask the server to stop; returns how many renders it served."""
-    if not os.path.exists(connection_file):
+def _should_stop(state: _Server, stop, idle_seconds: float):
+    """The server's exit code when it is time to stop, else None."""
+    if state.stopped.is_set():
+        state.finish()
         return 0
-    conn, token = _connect(connection_file)
-    with conn:
-        conn.sendall((json.dumps({"stop": True, "token": token}) + "\n").encode())
-        reply = conn.makefile("r").readline()
-    return json.loads(reply or "{}").get("served", 0)
-
-
-def render_in_server(connection_file: str, job, frames, chunk, chunk_set: str, reporter, cancel) -> int:
-    """Send a render to the server and relay its events; returns the server's exit code (its one-line
-    error, if any, also goes to stderr as the CLI's own would)."""
-    conn, token = _connect(connection_file)
-    request = {"token": token, "job": job.absolute().to_dict(), "root": job.root,
-               "frames": str(frames) if frames else None,
-               "chunk": str(chunk) if chunk else None, "chunk_set": chunk_set}
-    error = None
-    with conn:
-        conn.sendall((json.dumps(request) + "\n").encode())
-        buf = b""
-        while True:
-            if cancel.is_set:  # this task was cancelled: closing the socket cancels the server's render
-                raise Cancelled("cancelled while the Recast server rendered", cancel.signum)
-            ready, _, _ = select.select([conn], [], [], 0.25)
-            if not ready:
-                continue
-            data = conn.recv(65536)
-            if not data:
-                raise RecastError(f"the Recast server closed the connection mid-render; see {connection_file}.log")
-            buf += data
-            while b"\n" in buf:
-                line, buf = buf.split(b"\n", 1)
-                event = json.loads(line)
-                kind = event.pop("event")
-                if kind == "exit":
-                    if error:
-                        print(f"recast: error: {error}", file=sys.stderr)
-                    return event["code"]
-                if kind == "error":
-                    error = event.get("message")
-                reporter.emit(kind, **event)
+    if state.stopping.is_set():  # a stop request is being answered (its file already removed): let it finish
+        return None
+    if stop is not None and stop.is_set:
+        state.finish(stop.signum)
+        return signal_exit_code(stop.signum)
+    idle = not state.render_lock.locked() and time.monotonic() - state.last_used > idle_seconds
+    if idle or not is_connection_of(state.connection_file, state.token):  # gone, or another server's now
+        state.finish()
+        return 0
+    return None

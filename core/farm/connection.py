@@ -1,0 +1,161 @@
+"""The client side of ``recast serve`` and its connection file: start, stop and render through a server.
+
+The connection file (mode 0600) holds the server's port and token. ``--connection-file`` names a path a
+person typed, so it is written only where no file is, or over an earlier Recast connection file, and removed
+on exit only while it is still this server's: an EXR (or anything else) named there by mistake is left as it was.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import socket
+import subprocess
+import sys
+import time
+
+from ..errors import Cancelled, RecastError
+
+__all__ = ["start_daemon", "stop_daemon", "render_in_server", "check_connection_path", "write_connection",
+           "is_connection_of", "remove_connection"]
+
+_KEYS = {"host", "port", "token", "pid"}  #: what every Recast connection file holds
+_MAX_BYTES = 4096  #: a connection file is a few hundred bytes; anything bigger is some other file
+
+
+def _load(path: str):
+    """The connection file's contents, or None when it is not one (unreadable, too big, not its JSON)."""
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read(_MAX_BYTES + 1)
+        info = json.loads(data.decode("utf-8")) if len(data) <= _MAX_BYTES else None
+    except (OSError, ValueError, RecursionError):
+        return None
+    return info if isinstance(info, dict) and _KEYS <= info.keys() else None
+
+
+def check_connection_path(path: str) -> None:
+    """Refuse a connection file path that would overwrite something that is not a connection file, or
+    whose folder does not exist (one line, before anything is started or written)."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise RecastError(f"the folder of the connection file {path!r} does not exist; create it or name "
+                          "another --connection-file")
+    if os.path.lexists(path) and (not os.path.isfile(path) or _load(path) is None):
+        raise RecastError(f"{path!r} exists and is not a Recast connection file; name a new file for "
+                          "--connection-file (Recast never overwrites it)")
+
+
+def write_connection(path: str, data: dict) -> None:
+    from ..io.atomic import atomic_path
+
+    check_connection_path(path)
+    with atomic_path(path) as tmp:
+        with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as fh:  # it holds the token
+            json.dump(data, fh)
+
+
+def is_connection_of(path: str, token: str) -> bool:
+    """The file at ``path`` is the connection file of the server with ``token``."""
+    info = _load(path)
+    return info is not None and info.get("token") == token
+
+
+def remove_connection(path: str, token: str) -> None:
+    """Remove the connection file if it is still this server's (the one with ``token``)."""
+    if is_connection_of(path, token):
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+
+
+def _read_connection(path: str) -> dict:
+    info = _load(path)
+    if info is None:
+        raise RecastError(f"no Recast server at {path!r}: start one with 'recast serve --connection-file "
+                          f"{path}'")
+    return info
+
+
+def start_daemon(connection_file: str, timeout: float = 120.0) -> dict:
+    """Start ``recast serve`` detached from this process (it outlives the OpenJD action that started it)
+    and wait until it listens; its log is ``<connection file>.log``."""
+    check_connection_path(connection_file)
+    if os.path.lexists(connection_file):
+        os.unlink(connection_file)  # an earlier server's (checked above): the new one's appearing says it listens
+    log = open(connection_file + ".stderr.log", "ab")  # what escapes logging (a crash at start); the log is .log
+    # its own session (POSIX) or detached process group (Windows), so it outlives the action that started it
+    detach = ({"creationflags": subprocess.DETACHED_PROCESS | subprocess.CREATE_NEW_PROCESS_GROUP}
+              if os.name == "nt" else {"start_new_session": True})
+    proc = subprocess.Popen([sys.executable, "-m", "recast.core", "serve", "--connection-file", connection_file,
+                             "--foreground"], stdin=subprocess.DEVNULL, stdout=log, stderr=log, close_fds=True,
+                            **detach)
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if _load(connection_file) is not None:
+            return _read_connection(connection_file)
+        if proc.poll() is not None:
+            raise RecastError(f"the Recast server stopped at start (exit {proc.returncode}); see "
+                              f"{connection_file}.stderr.log")
+        time.sleep(0.05)
+    proc.kill()
+    raise RecastError(f"the Recast server did not start within {timeout:.0f} s; see {connection_file}.log")
+
+
+def _connect(connection_file: str):
+    """(socket, token) of the server a connection file names."""
+    info = _read_connection(connection_file)
+    try:
+        conn = socket.create_connection((info["host"], info["port"]), timeout=30)
+    except (OSError, TypeError, ValueError, OverflowError) as exc:
+        why = getattr(exc, "strerror", None) or str(exc)
+        raise RecastError(f"the Recast server of {connection_file!r} does not answer ({why})") from None
+    conn.settimeout(None)
+    return conn, str(info["token"])
+
+
+def stop_daemon(connection_file: str) -> int:
+    """Ask the server to stop; returns how many renders it served."""
+    if not os.path.exists(connection_file):
+        return 0
+    conn, token = _connect(connection_file)
+    with conn:
+        conn.sendall((json.dumps({"stop": True, "token": token}) + "\n").encode())
+        reply = conn.makefile("r").readline()
+    return json.loads(reply or "{}").get("served", 0)
+
+
+def render_in_server(connection_file: str, job, frames, chunk, chunk_set: str, reporter, cancel) -> int:
+    """Send a render to the server and relay its events; returns the server's exit code (its one-line
+    error, if any, also goes to stderr as the CLI's own would)."""
+    conn, token = _connect(connection_file)
+    request = {"token": token, "job": job.absolute().to_dict(), "root": job.root,
+               "frames": str(frames) if frames else None,
+               "chunk": str(chunk) if chunk else None, "chunk_set": chunk_set}
+    error = None
+    with conn:
+        conn.sendall((json.dumps(request) + "\n").encode())
+        buf = b""
+        while True:
+            if cancel.is_set:  # this task was cancelled: closing the socket cancels the server's render
+                raise Cancelled("cancelled while the Recast server rendered", cancel.signum)
+            ready, _, _ = select.select([conn], [], [], 0.25)
+            if not ready:
+                continue
+            data = conn.recv(65536)
+            if not data:
+                raise RecastError(f"the Recast server closed the connection mid-render; see {connection_file}.log")
+            buf += data
+            while b"\n" in buf:
+                line, buf = buf.split(b"\n", 1)
+                event = json.loads(line)
+                kind = event.pop("event")
+                if kind == "exit":
+                    if error or event.get("error"):
+                        print(f"recast: error: {error or event['error']}", file=sys.stderr)
+                    return event["code"]
+                if kind == "error":
+                    error = event.get("message")
+                reporter.emit(kind, **event)
