@@ -12,6 +12,7 @@ import ast
 import glob
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -30,6 +31,23 @@ def version() -> str:
                 and any(getattr(t, "id", "") == "__version__" for t in n.targets))
 
 
+#: what a wheel of the repository never takes: a copy of the sources without these builds the same wheel
+_NOT_SOURCE = shutil.ignore_patterns(".git", ".venv*", "build", "dist", "*.egg-info", "__pycache__", "test-artifacts",
+                                     "recast_demo", ".pytest_cache")
+
+
+def source_copy(dest: str) -> str:
+    """The repository's sources copied to ``dest`` (returned), to build a wheel from.
+
+    setuptools builds in ``./build`` of the source folder: two builds of one checkout at once (a
+    test building this zip beside one installing the package) delete each other's files, and a
+    stale ``build/`` from an earlier run can carry modules the sources no longer have. A copy per
+    build has neither problem; pip has no option that moves setuptools' build folder.
+    """
+    shutil.copytree(REPO, dest, ignore=_NOT_SOURCE)
+    return dest
+
+
 def manifest(text: str, ver: str) -> str:
     """The manifest with its version and wheel name set to ``ver``."""
     text = re.sub(r'^version = "[^"]*".*$', f'version = "{ver}"', text, count=1, flags=re.M)
@@ -43,7 +61,7 @@ def build(out: str) -> str:
         text = manifest(fh.read(), ver)
     with tempfile.TemporaryDirectory() as tmp:
         subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", tmp,
-                        REPO], check=True)
+                        source_copy(os.path.join(tmp, "src"))], check=True)
         built = glob.glob(os.path.join(tmp, "recast-*.whl"))
         wheel = f"recast-{ver}-py3-none-any.whl"
         if [os.path.basename(b) for b in built] != [wheel]:
