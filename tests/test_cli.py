@@ -246,6 +246,29 @@ def test_demo_leaves_exrs_a_contact_sheet_and_the_report(tmp_path):
                                                        "structure_fidelity"))
 
 
+def test_the_demos_summary_starts_its_own_line_and_a_second_demo_replaces_its_report(tmp_path, monkeypatch):
+    """A terminal shows stderr's status line and stdout's summary on one screen: the summary must not be glued
+    to the last 'measure' status. Run as at a terminal: a Display, both streams into one screen."""
+    import argparse
+    import io
+
+    from recast.core.cli import demo
+    from recast.core.progress import Display
+    from recast.core.progress.cancel import CancelFlag
+
+    screen = io.StringIO()
+    monkeypatch.setattr(sys, "stdout", screen)
+    args = argparse.Namespace(out=str(tmp_path / "demo"), frames=2, json=False)
+    for _ in range(2):  # the second run into the same folder replaces the report, leaving nothing beside it
+        assert demo.run(args, Display("demo", stream=screen), CancelFlag()) == 0
+    # what a terminal shows of each line: the text after its last carriage return
+    shown = [line.rsplit("\r", 1)[-1] for line in screen.getvalue().split("\n")]
+    assert sum(line.startswith("recast demo: 2 frames in ") for line in shown) == 2, shown
+    assert sorted(os.listdir(tmp_path / "demo")) == ["contact_sheet.png", "job.json", "plate", "render", "report"]
+    assert sorted(os.listdir(tmp_path / "demo" / "report")) == ["contact_sheet.png", "index.html", "metrics.json",
+                                                                 "metrics.png"]
+
+
 def test_console_script_is_installed():
     exe = shutil.which("recast", path=os.path.dirname(sys.executable)) or shutil.which("recast")
     assert exe, "the 'recast' console script is not on PATH"

@@ -123,23 +123,51 @@ def test_cli_json_table_and_report(tmp_path):
     assert [row["frame"] for row in out["per_frame"]] == list(range(1001, 1007))
     assert out["chunk_boundaries"] == [1003]
     report = out["report"]
-    assert report == str(tmp_path / "recast_report" / "index.html")
+    folder = tmp_path / "recast_report" / "r_v001"  # numbered per render: never overwritten
+    assert report == str(folder / "index.html") and out["result"] == result
     page = open(report, encoding="utf-8").read()
     assert 'src="contact_sheet.png"' in page and 'src="metrics.png"' in page and "a street" in page
     assert "boundaries after frames 1003" in page
     import OpenImageIO as oiio
 
     for name, min_size in (("contact_sheet.png", (600, 300)), ("metrics.png", (800, 600))):
-        buf = oiio.ImageBuf(str(tmp_path / "recast_report" / name))
+        buf = oiio.ImageBuf(str(folder / name))
         assert buf.spec().width >= min_size[0] and buf.spec().height >= min_size[1], name
         px = buf.get_pixels(oiio.FLOAT)
         assert px[..., :3].std() > 0.05, name  # drawn, not blank
-    assert json.load(open(tmp_path / "recast_report" / "metrics.json"))["chunk_boundaries"] == [1003]
+    assert json.load(open(folder / "metrics.json"))["chunk_boundaries"] == [1003]
+    assert sorted(os.listdir(tmp_path / "recast_report")) == ["r_v001"]  # no hidden half-written folder left
 
     table = run_cli(*args, "--report", tmp_path / "rep2")
     assert table.returncode == 0
     assert "frame_consistency" in table.stdout and "chunk boundaries after frames 1003" in table.stdout
     assert table.stdout.strip().splitlines()[-1] == f"report: {tmp_path / 'rep2' / 'index.html'}"
+
+
+def test_each_evaluation_is_a_new_report_and_none_is_overwritten(tmp_path):
+    clip = moving(2)
+    plate = write_clip(tmp_path / "plate", clip)
+    for name in ("a", "b"):  # two renders in one folder
+        os.makedirs(tmp_path / "render", exist_ok=True)
+        for i, img in enumerate(clip[:3]):
+            write_exr(tmp_path / "render" / f"{name}.{1001 + i}.exr", to_linear(img), ("R", "G", "B"))
+    base = ["eval", "--plate", plate, "--frames", "1001-1003", "--model", "tiny", "--device", "cpu", "--json"]
+    pages = []
+    for name, prompt in (("a", "first"), ("b", "second"), ("a", "third")):
+        r = run_cli(*base, "--result", str(tmp_path / "render" / f"{name}.####.exr"), "--prompt", prompt)
+        assert r.returncode == 0, r.stderr
+        pages.append(json.loads(r.stdout)["report"])
+    reports = tmp_path / "recast_report"
+    assert pages == [str(reports / d / "index.html") for d in ("a_v001", "b_v001", "a_v002")]
+    for page, prompt in zip(pages, ("first", "second", "third")):  # each kept its own
+        assert f"<q>{prompt}</q>" in open(page, encoding="utf-8").read()
+    assert sorted(os.listdir(reports)) == ["a_v001", "a_v002", "b_v001"]
+    # a --report folder that holds something is refused before anything is measured, and left as it was
+    before = sorted(os.listdir(reports / "a_v001"))
+    r = run_cli(*base, "--result", str(tmp_path / "render" / "a.####.exr"), "--report", reports / "a_v001")
+    assert r.returncode == 1 and "is not empty (a report is never overwritten)" in r.stderr, r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1 and r.stdout == ""
+    assert sorted(os.listdir(reports / "a_v001")) == before and "<q>first</q>" in open(pages[0]).read()
 
 
 def test_eval_errors_are_one_line(tmp_path, plate):

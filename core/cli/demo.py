@@ -22,7 +22,9 @@ def add_parser(sub) -> None:
 
 
 def run(args, reporter, cancel) -> int:
-    for line in run_demo(args.out, args.frames, reporter, cancel):
+    lines = run_demo(args.out, args.frames, reporter, cancel)
+    reporter.finish()  # the report's 'measure 8/8' line is still on the terminal: the summary starts its own
+    for line in lines:
         print(line, file=sys.stderr if args.json else sys.stdout)
     return 0
 
@@ -75,4 +77,4 @@ def _report(job, reporter, cancel) -> str:
     loader = loader_for(job, precision="fp32")
     ev = evaluate(job.input_sequence.pattern, job.output_sequence.pattern, job.frame_range,
                   job.prompt, loader, job.input.colorspace, reporter=reporter, cancel=cancel)
-    return write_report(os.path.join(os.path.dirname(job.input_sequence.folder), "report"), ev, job)
+    return write_report(os.path.join(os.path.dirname(job.input_sequence.folder), "report"), ev, job, replace=True)

@@ -17,8 +17,9 @@ def add_parser(sub) -> None:
     p.add_argument("--frames", help="only this range, e.g. 1001-1010")
     p.add_argument("--model", help="preset whose CLIP and depth models measure (default: the job's, else default)")
     p.add_argument("--device", default=None, help="device (default: the job's, else auto)")
-    p.add_argument("--report", metavar="DIR", help="where the HTML report goes (default: recast_report beside the "
-                                                   "result folder)")
+    p.add_argument("--report", metavar="DIR", help="an empty or new folder for the HTML report (default: a new "
+                                                   "numbered one, recast_report/<render>_v001, beside the result "
+                                                   "folder: a report is never overwritten)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
 
 
@@ -26,7 +27,7 @@ def run(args, reporter, cancel) -> int:
     from ..errors import JobError
     from ..io.frames import FrameRange
     from ..metrics.evaluate import evaluate, format_table, report_folder_for
-    from ..metrics.report import write_report
+    from ..metrics.report import check_report_folder, write_report
     from ..models.loader import Loader
     from ..models.presets import load_preset
 
@@ -45,10 +46,14 @@ def run(args, reporter, cancel) -> int:
         frames, colorspace, root = None, None, os.getcwd()
     prompt = args.prompt if args.prompt is not None else prompt
     frames = FrameRange.parse(args.frames) if args.frames else frames
+    if args.report:
+        check_report_folder(args.report)  # before minutes of measuring
     loader = Loader(load_preset(args.model or model, root), args.device or device, "fp32")
     ev = evaluate(plate, result, frames, prompt, loader, colorspace, reporter=reporter, cancel=cancel)
-    folder = args.report or report_folder_for(result)
-    page = write_report(folder, ev, job)
+    if args.report:
+        page = write_report(args.report, ev, job)
+    else:
+        page = write_report(report_folder_for(os.path.join(root, result)), ev, job, versioned=True)
     if args.json:
         print(json.dumps({**ev.to_dict(), "report": page}))
     else:

@@ -39,10 +39,13 @@ class Evaluation:
     prompt: str
     chunk_boundaries: list[int] = field(default_factory=list)  #: last frames of chunks (a chunked render)
     sampled: dict = field(default_factory=dict)  #: frame → (plate, plate depth, result) display images
+    plate: str = ""  #: the plate's pattern, as given
+    result: str = ""  #: the measured render's pattern, as given
 
     def to_dict(self) -> dict:
         return {**self.means, "per_frame": self.per_frame, "frames": f"{self.frames[0]}-{self.frames[-1]}",
-                "prompt": self.prompt, "chunk_boundaries": self.chunk_boundaries}
+                "prompt": self.prompt, "chunk_boundaries": self.chunk_boundaries, "plate": self.plate,
+                "result": self.result}
 
 
 def _features(output) -> "object":
@@ -160,7 +163,7 @@ def evaluate(plate: str, result: str, frames: FrameRange | None, prompt: str, lo
     at = {f: i for i, f in enumerate(fs)}
     sampled = {f: (plates[at[f]], np.repeat(((plate_depth[at[f]] - lo) / max(hi - lo, 1e-9))[..., None], 3, -1),
                    results[at[f]]) for f in picks}
-    return Evaluation(fs, per_frame, means, prompt, _chunk_boundaries(result_seq, fs), sampled)
+    return Evaluation(fs, per_frame, means, prompt, _chunk_boundaries(result_seq, fs), sampled, plate, result)
 
 
 def format_table(ev: Evaluation) -> str:
@@ -179,4 +182,8 @@ def format_table(ev: Evaluation) -> str:
 
 
 def report_folder_for(result_pattern: str) -> str:
-    return os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(result_pattern))), "recast_report")
+    """``recast_report/<render name>`` beside the result's folder (numbered ``_v001``… when written): two
+    renders in one folder, or one render measured twice, never share a report."""
+    seq = SequencePattern.parse(result_pattern)
+    name = os.path.basename(seq.head).rstrip("._- ") or os.path.splitext(seq.tail)[0].strip("._- ") or "render"
+    return os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(result_pattern))), "recast_report", name)

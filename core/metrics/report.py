@@ -9,14 +9,18 @@ as dashed lines when the render was chunked), the per-frame table and the job's 
 
 from __future__ import annotations
 
+import errno
 import html
+import itertools
 import json
 import os
+import shutil
+import tempfile
 
 from .contact_sheet import write_contact_sheet
 from .evaluate import METRICS, Evaluation
 
-__all__ = ["write_report"]
+__all__ = ["write_report", "check_report_folder"]
 
 _TITLES = {"frame_consistency": "frame consistency (CLIP, t vs t−1) ↑",
            "prompt_consistency": "prompt consistency (CLIP) ↑",
@@ -53,11 +57,75 @@ def _fmt(v) -> str:
     return "–" if v is None else f"{v:.4f}"
 
 
-def write_report(folder: str, ev: Evaluation, job=None) -> str:
-    """Write the report into ``folder``; returns the path of its index.html."""
+def check_report_folder(folder: str) -> None:
+    """Refuse, before anything is measured, a folder that already holds something (a report is never overwritten)."""
+    from ..errors import RecastError
+
+    if os.path.isdir(folder) and os.listdir(folder):
+        raise RecastError(f"report folder {folder!r} is not empty (a report is never overwritten); give another "
+                          "--report folder, or leave --report out for a new numbered report beside the render")
+    if os.path.exists(folder) and not os.path.isdir(folder):
+        raise RecastError(f"report folder {folder!r} is a file; give a folder")
+
+
+def write_report(folder: str, ev: Evaluation, job=None, *, versioned: bool = False, replace: bool = False) -> str:
+    """Write the report; returns the path of its index.html.
+
+    The page and its pictures are written into a hidden folder beside the destination, which is then
+    renamed into place, so a reader never sees half a report. ``versioned``: the destination is the
+    first free ``<folder>_v001``, ``_v002``, …: each evaluation is a new report, never overwriting one.
+    ``replace``: ``folder`` itself, an earlier report there replaced (the demo's own folder).
+    Otherwise ``folder`` itself, refused when it holds anything.
+    """
+    parent = os.path.dirname(os.path.abspath(folder))
+    os.makedirs(parent, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix=".recast_report.", dir=parent)
+    try:
+        _write_into(tmp, ev, job)
+        os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes it 0700; a report is read by the team
+        final = _publish(tmp, os.path.abspath(folder), versioned, replace)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return os.path.join(final, "index.html")
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _publish(tmp: str, folder: str, versioned: bool, replace: bool) -> str:
+    """Rename the finished ``tmp`` into its place; returns where it went.
+
+    Written by hand: rename(2) of a folder fails when the destination exists and is not empty, which
+    makes claiming ``_v003`` atomic between two evaluations writing at once (no library offers this).
+    """
+    from ..errors import RecastError
+
+    if replace and os.path.isdir(folder):
+        old = tempfile.mkdtemp(prefix=".recast_report.old.", dir=os.path.dirname(folder))
+        os.rename(folder, os.path.join(old, "report"))
+        os.rename(tmp, folder)
+        shutil.rmtree(old, ignore_errors=True)
+        return folder
+    for dest in (f"{folder}_v{n:03d}" for n in itertools.count(1)) if versioned else [folder]:
+        try:
+            os.rename(tmp, dest)
+            return dest
+        except OSError as exc:
+            if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST, errno.ENOTDIR, errno.EISDIR):
+                raise
+            if not versioned:
+                check_report_folder(folder)  # says what is in the way
+                raise RecastError(f"report folder {folder!r} cannot be written: {exc.strerror}") from None
+    raise AssertionError("unreachable")
+
+
+def _write_into(folder: str, ev: Evaluation, job=None) -> None:
     from ..io.atomic import atomic_path
 
-    os.makedirs(folder, exist_ok=True)
     picks = sorted(ev.sampled)
     write_contact_sheet(os.path.join(folder, "contact_sheet.png"),
                         [(label, [(f"frame {f}", ev.sampled[f][r]) for f in picks])
@@ -94,6 +162,7 @@ h1 {{ font-size: 20px; }} h2 {{ font-size: 16px; margin-top: 28px; }}
 </style></head><body>
 <h1>Recast report — frames {ev.frames[0]}-{ev.frames[-1]}</h1>
 <p>Prompt: <q>{e(ev.prompt) or "(none)"}</q></p>
+<p>Result: <code>{e(ev.result)}</code> · plate: <code>{e(ev.plate)}</code></p>
 <h2>Shot means</h2><table>{means}</table>{chunks}
 <h2>Contact sheet</h2><img src="contact_sheet.png" alt="plate, plate depth and result of sampled frames">
 <h2>Per frame</h2><img src="metrics.png" alt="per-frame metrics over the shot">
@@ -101,7 +170,5 @@ h1 {{ font-size: 20px; }} h2 {{ font-size: 16px; margin-top: 28px; }}
 {params}
 </body></html>
 """
-    path = os.path.join(folder, "index.html")
-    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as fh:
+    with atomic_path(os.path.join(folder, "index.html")) as tmp, open(tmp, "w", encoding="utf-8") as fh:
         fh.write(page)
-    return path

@@ -102,6 +102,10 @@ class Display(Reporter):
     def error(self, message: str, **fields) -> None:
         self._clear()
 
+    def finish(self) -> None:
+        """Clear the status line, so what the command prints next starts a line of its own."""
+        self._clear()
+
     # --- the screen ------------------------------------------------------------------------
     def _status(self) -> str:
         elapsed = time.monotonic() - self.started

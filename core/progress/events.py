@@ -82,3 +82,6 @@ class Reporter:
 
     def error(self, message: str, **fields) -> None:
         self.emit("error", message=message, **fields)
+
+    def finish(self) -> None:
+        """The command is about to print its own output: JSON lines need nothing (a terminal display does)."""
