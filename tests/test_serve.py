@@ -195,6 +195,19 @@ def test_the_connection_file_never_replaces_another_file(tmp_path, plate):
     assert not (tmp_path / "no").exists()
 
 
+def test_a_second_server_on_a_live_servers_connection_file_is_refused_and_the_first_keeps_serving(tmp_path):
+    conn = tmp_path / "recast-server.json"
+    assert run_cli("serve", "--connection-file", conn).returncode == 0
+    before = conn.read_text()
+    for extra in ((), ("--foreground",)):
+        r = run_cli("serve", "--connection-file", conn, *extra)
+        assert r.returncode == 1 and "is already listening on" in r.stderr and "serve --stop" in r.stderr, r.stderr
+        assert len(r.stderr.strip().splitlines()) == 1 and conn.read_text() == before
+    stop = run_cli("serve", "--stop", "--connection-file", conn)  # the first server still answers its file
+    assert stop.returncode == 0 and "server stopped after 0 render(s)" in stop.stderr and not conn.exists()
+    _wait_gone(json.loads(before)["pid"])
+
+
 def test_an_earlier_servers_connection_file_is_replaced_and_removed_on_stop(tmp_path):
     conn = tmp_path / "recast-server.json"
     conn.write_text(json.dumps({"host": "127.0.0.1", "port": 9, "token": "0" * 64, "pid": 1}))  # a stale one

@@ -45,6 +45,29 @@ def check_connection_path(path: str) -> None:
     if os.path.lexists(path) and (not os.path.isfile(path) or _load(path) is None):
         raise RecastError(f"{path!r} exists and is not a Recast connection file; name a new file for "
                           "--connection-file (Recast never overwrites it)")
+    live = _live(path)
+    if live is not None:  # replacing it would orphan that server: it keeps its GPU memory and nobody can stop it
+        raise RecastError(f"a Recast server (pid {live['pid']}) is already listening on {path!r}; use it, or stop "
+                          f"it first with 'recast serve --stop --connection-file {path}'")
+
+
+def _live(path: str):
+    """The connection file's contents when its server is still up: its process exists and its port answers
+    (either alone could be a reused pid or port); None for a stale file an earlier server left."""
+    info = _load(path)
+    if info is None or not isinstance(info.get("pid"), int) or not isinstance(info.get("port"), int):
+        return None
+    try:
+        os.kill(info["pid"], 0)
+    except PermissionError:
+        pass  # another account's process: it exists
+    except (OSError, OverflowError, ValueError):
+        return None
+    try:
+        socket.create_connection((str(info.get("host") or "127.0.0.1"), info["port"]), timeout=1.0).close()
+    except (OSError, OverflowError, ValueError):
+        return None
+    return info
 
 
 def write_connection(path: str, data: dict) -> None:
