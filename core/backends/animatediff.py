@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from .base import Backend, Capabilities
+from .latent_rgb import SD15_LATENT_RGB
 
 __all__ = ["AnimateDiffBackend", "AnimateDiffConditions"]
 
@@ -29,6 +30,7 @@ class AnimateDiffConditions:
 class AnimateDiffBackend(Backend):
     name = "animatediff"
     description = "recast temporal diffusion (depth ControlNet + AnimateDiff + IP-Adapter)"
+    latent_preview = SD15_LATENT_RGB
     capabilities = Capabilities(strength=True, temporal_guidance=True, reference_image=True, masks=True,
                                 loras=True)
     temporal_compression = 1
@@ -165,6 +167,11 @@ class AnimateDiffBackend(Backend):
     def stochastic_steps(self) -> bool:
         """The LCM scheduler (the fast tier) adds fresh noise between its steps; DDIM (η = 0) does not."""
         return self.loader.preset.scheduler == "lcm"
+
+    def denoised(self, latents, prediction, timestep):
+        """ε-prediction: x₀ = (x − √(1 − ᾱ)·ε) / √ᾱ."""
+        alpha = self.scheduler.alphas_cumprod[int(timestep)].to(latents.device).float()
+        return (latents.float() - (1 - alpha).sqrt() * prediction.to(latents.device).float()) / alpha.sqrt()
 
     def step(self, prediction, timestep, latents, noise=None):
         if not self.stochastic_steps:

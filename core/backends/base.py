@@ -160,6 +160,14 @@ class Backend(ABC):
         """One scheduler step of every frame from the fused prediction; returns the next latents. ``noise``: each
         frame's fresh noise for this step (only for a backend with :attr:`stochastic_steps`)."""
 
+    #: the latent → RGB table of live previews ((factors C×3, bias 3): :mod:`.latent_rgb`); None: no previews
+    latent_preview = None
+
+    def denoised(self, latents, prediction, timestep):
+        """The clean latents that ``prediction`` at ``timestep`` points to (what a live preview shows); by default
+        the latents as they are."""
+        return latents
+
     # --- one window ------------------------------------------------------------------------
     @abstractmethod
     def predict(self, latents, timestep, conditions, window: slice):

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .base import Backend, Capabilities
+from .latent_rgb import WAN21_LATENT_RGB
 
 __all__ = ["WanVaceBackend", "WanConditions"]
 
@@ -42,6 +43,7 @@ class WanConditions:
 class WanVaceBackend(Backend):
     name = "wan-vace"
     description = "Wan 2.1 VACE (depth control video, UMT5 prompt, reference image, flow matching)"
+    latent_preview = WAN21_LATENT_RGB
     capabilities = Capabilities(strength=True, temporal_guidance=False, reference_image=True, masks=True, loras=False)
     temporal_compression = 4
     size_multiple = 16
@@ -212,6 +214,11 @@ class WanVaceBackend(Backend):
 
     def add_noise(self, clean, noise, timestep):
         return self.scheduler.scale_noise(clean, timestep, noise.to(clean.device))
+
+    def denoised(self, latents, prediction, timestep):
+        """Flow matching (velocity v = noise − x₀): x₀ = x − σ·v, σ = t / the scheduler's training timesteps."""
+        sigma = float(timestep) / self.scheduler.config.num_train_timesteps
+        return latents.float() - sigma * prediction.to(latents.device).float()
 
     def step(self, prediction, timestep, latents, noise=None):
         return self.scheduler.step(prediction, timestep, latents).prev_sample

@@ -23,6 +23,15 @@ def add_parser(sub) -> None:
                    help="the submission a chunk belongs to (default: default)")
     p.add_argument("--server", metavar="FILE", help="render in the Recast worker server of this connection file "
                                                     "(started by 'recast serve'), which keeps the models loaded")
+    p.add_argument("--desk", action="store_true", help="render in your desk service (started on demand; it keeps the "
+                                                        "models loaded between renders: 'recast desk'); renders here "
+                                                        "when it cannot start")
+    p.add_argument("--preview", action="store_true", help="a quick look, as a new version in recast_previews/ beside "
+                                                           "the output: 256 px, the preset's fast tier, the frames "
+                                                           "asked for or else the first window; never a final render")
+    p.add_argument("--live-previews", action="store_true", help="while denoising, write a small picture of every "
+                                                                 "frame of the window in hand and announce it "
+                                                                 "('preview' events)")
     add_json(p)
     p.add_argument("--control", choices=["stdin"], help="take control messages on stdin ('cancel'; the pipe "
                                                          "closing cancels too): how hosts cancel on every OS")
@@ -61,16 +70,50 @@ def run(args, reporter, cancel) -> int:
     chunk = FrameRange.parse(args.chunk) if args.chunk else None
     if args.dry_run:
         return _dry_run(args, job, frames, chunk, reporter)
+    if args.preview:
+        if chunk is not None or args.server:
+            from ..errors import JobError
+
+            raise JobError("--preview renders on the desk or here, not as a farm chunk; leave out --chunk/--server")
+        from ..pipeline.variants import plan_preview
+
+        version, job, job_file = plan_preview(job, frames)
+        frames = None  # the preview job holds its frames
+        reporter.emit("version", kind="preview", version=version, job=job_file, output=job.output_sequence.pattern)
+    gone = None
     if args.control == "stdin":
+        from ..progress import CancelFlag
         from ..progress.cancel import cancel_on_stdin
 
-        cancel_on_stdin(cancel)
-    if args.server:
+        gone = CancelFlag() if args.desk else None  # a desk render outlives its host: stdin closing detaches
+        cancel_on_stdin(cancel, gone=gone)
+    if args.server or args.desk:
         from ..farm.server import render_in_server
 
-        return render_in_server(args.server, job, frames, chunk, args.chunk_set, reporter, cancel)
-    render(job, frames, reporter, cancel, chunk=chunk, chunk_set=args.chunk_set, context=True)
+        where = args.server or _desk(reporter)
+        if where is not None:
+            return render_in_server(where, job, frames, chunk, args.chunk_set, reporter, cancel,
+                                    preview=args.preview, previews=args.live_previews, persist=bool(args.desk),
+                                    detached=gone)
+    render(job, frames, reporter, cancel, chunk=chunk, chunk_set=args.chunk_set, context=True,
+           previews=args.live_previews)
     return 0
+
+
+def _desk(reporter) -> str | None:
+    """The desk service's connection file, started if need be; None (and a warning) when it cannot start: the
+    render then runs here, as it would without --desk."""
+    from ..errors import RecastError
+    from ..farm.desk import ensure_desk
+
+    try:
+        path, info, started = ensure_desk()
+    except RecastError as exc:
+        reporter.warning(f"the desk service cannot start ({' '.join(str(exc).split())}); rendering here instead")
+        return None
+    if started:
+        reporter.emit("desk", started=True, pid=info["pid"], log=path + ".log")
+    return path
 
 
 def _dry_run(args, job, frames, chunk, reporter) -> int:

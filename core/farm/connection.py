@@ -17,8 +17,9 @@ import time
 
 from ..errors import Cancelled, RecastError
 
-__all__ = ["start_daemon", "stop_daemon", "render_in_server", "check_connection_path", "write_connection",
-           "is_connection_of", "remove_connection"]
+__all__ = ["start_daemon", "stop_daemon", "render_in_server", "request_in_server", "server_status",
+           "cancel_request", "check_connection_path", "write_connection", "is_connection_of", "remove_connection",
+           "live_server"]
 
 _KEYS = {"host", "port", "token", "pid"}  #: what every Recast connection file holds
 _MAX_BYTES = 4096  #: a connection file is a few hundred bytes; anything bigger is some other file
@@ -45,13 +46,13 @@ def check_connection_path(path: str) -> None:
     if os.path.lexists(path) and (not os.path.isfile(path) or _load(path) is None):
         raise RecastError(f"{path!r} exists and is not a Recast connection file; name a new file for "
                           "--connection-file (Recast never overwrites it)")
-    live = _live(path)
+    live = live_server(path)
     if live is not None:  # replacing it would orphan that server: it keeps its GPU memory and nobody can stop it
         raise RecastError(f"a Recast server (pid {live['pid']}) is already listening on {path!r}; use it, or stop "
                           f"it first with 'recast serve --stop --connection-file {path}'")
 
 
-def _live(path: str):
+def live_server(path: str):
     """The connection file's contents when its server is still up: its process exists and its port answers
     (either alone could be a reused pid or port); None for a stale file an earlier server left."""
     info = _load(path)
@@ -102,9 +103,10 @@ def _read_connection(path: str) -> dict:
     return info
 
 
-def start_daemon(connection_file: str, timeout: float = 120.0) -> dict:
+def start_daemon(connection_file: str, timeout: float = 120.0, idle: float | None = None) -> dict:
     """Start ``recast serve`` detached from this process (it outlives the OpenJD action that started it)
-    and wait until it listens; its log is ``<connection file>.log``."""
+    and wait until it listens; its log is ``<connection file>.log``. ``idle``: seconds unused before it stops
+    by itself (default: the server's hour)."""
     check_connection_path(connection_file)
     if os.path.lexists(connection_file):
         os.unlink(connection_file)  # an earlier server's (checked above): the new one's appearing says it listens
@@ -112,8 +114,10 @@ def start_daemon(connection_file: str, timeout: float = 120.0) -> dict:
     # its own session (POSIX) or detached process group (Windows), so it outlives the action that started it
     detach = ({"creationflags": subprocess.DETACHED_PROCESS | subprocess.CREATE_NEW_PROCESS_GROUP}
               if os.name == "nt" else {"start_new_session": True})
-    proc = subprocess.Popen([sys.executable, "-m", "recast.core", "serve", "--connection-file", connection_file,
-                             "--foreground"], stdin=subprocess.DEVNULL, stdout=log, stderr=log, close_fds=True,
+    argv = [sys.executable, "-m", "recast.core", "serve", "--connection-file", connection_file, "--foreground"]
+    if idle is not None:
+        argv += ["--idle", f"{idle:g}"]
+    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, close_fds=True,
                             **detach)
     end = time.monotonic() + timeout
     while time.monotonic() < end:
@@ -150,26 +154,45 @@ def stop_daemon(connection_file: str) -> int:
     return json.loads(reply or "{}").get("served", 0)
 
 
-def render_in_server(connection_file: str, job, frames, chunk, chunk_set: str, reporter, cancel) -> int:
+def render_in_server(connection_file: str, job, frames, chunk, chunk_set: str, reporter, cancel, *,
+                     preview: bool = False, previews: bool = False, persist: bool = False, request_id=None,
+                     detached=None) -> int:
     """Send a render to the server and relay its events; returns the server's exit code (its one-line
     error, if any, also goes to stderr as the CLI's own would)."""
+    body = {"job": job.absolute().to_dict(), "root": job.root, "frames": str(frames) if frames else None,
+            "chunk": str(chunk) if chunk else None, "chunk_set": chunk_set}
+    body.update({k: v for k, v in (("preview", preview), ("previews", previews), ("persist", persist),
+                                   ("id", request_id)) if v})
+    return request_in_server(connection_file, body, reporter, cancel, detached)
+
+
+def request_in_server(connection_file: str, body: dict, reporter, cancel, detached=None) -> int:
+    """Send one request (a render, variants, or ``{"attach": id}``) and relay its events to ``reporter`` until
+    its exit line; returns its exit code. ``cancel`` set: the request is cancelled (closing the connection of a
+    request that is not ``persist``; a ``cancel`` request for one that is). ``detached`` (a CancelFlag) set:
+    stop following and leave the request running (a host that went away); returns 0."""
     conn, token = _connect(connection_file)
-    request = {"token": token, "job": job.absolute().to_dict(), "root": job.root,
-               "frames": str(frames) if frames else None,
-               "chunk": str(chunk) if chunk else None, "chunk_set": chunk_set}
-    error = None
+    error, rid = None, body.get("id") or body.get("attach")
     with conn:
-        conn.sendall((json.dumps(request) + "\n").encode())
+        conn.sendall((json.dumps({**body, "token": token}) + "\n").encode())
         buf = b""
         while True:
-            if cancel.is_set:  # this task was cancelled: closing the socket cancels the server's render
+            if cancel.is_set:
+                if rid and (body.get("persist") or "attach" in body):  # closing alone would leave it running
+                    _cancel_quietly(connection_file, rid)
                 raise Cancelled("cancelled while the Recast server rendered", cancel.signum)
+            if detached is not None and detached.is_set:
+                return 0
             ready, _, _ = select.select([conn], [], [], 0.25)
             if not ready:
                 continue
-            data = conn.recv(65536)
+            try:
+                data = conn.recv(65536)
+            except OSError:
+                data = b""
             if not data:
-                raise RecastError(f"the Recast server closed the connection mid-render; see {connection_file}.log")
+                raise RecastError(f"the Recast server of {connection_file!r} went away mid-render (it stopped or "
+                                  "was killed); render again to resume from its last whole step")
             buf += data
             while b"\n" in buf:
                 line, buf = buf.split(b"\n", 1)
@@ -181,4 +204,45 @@ def render_in_server(connection_file: str, job, frames, chunk, chunk_set: str, r
                     return event["code"]
                 if kind == "error":
                     error = event.get("message")
+                if kind == "queued":
+                    rid = event.get("id") or rid
                 reporter.emit(kind, **event)
+
+
+def _simple(connection_file: str, body: dict) -> list[dict]:
+    """A request answered at once (status, cancel): its event lines."""
+    conn, token = _connect(connection_file)
+    events = []
+    with conn:
+        conn.settimeout(30)
+        conn.sendall((json.dumps({**body, "token": token}) + "\n").encode())
+        for line in conn.makefile("r", encoding="utf-8"):
+            events.append(json.loads(line))
+            if events[-1].get("event") == "exit":
+                break
+    return events
+
+
+def server_status(connection_file: str) -> dict:
+    """What the server is doing: ``{pid, served, loaded, running, queued}``."""
+    events = _simple(connection_file, {"status": True})
+    status = next((e for e in events if e.get("event") == "status"), None)
+    if status is None:
+        raise RecastError(f"the Recast server of {connection_file!r} did not answer a status request")
+    status.pop("event")
+    return status
+
+
+def cancel_request(connection_file: str, rid: str) -> None:
+    """Cancel request ``rid`` (waiting or running); one clear error when there is no such request."""
+    events = _simple(connection_file, {"cancel": rid})
+    end = events[-1] if events else {}
+    if end.get("code") != 0:
+        raise RecastError(end.get("error") or f"the Recast server did not cancel {rid!r}")
+
+
+def _cancel_quietly(connection_file: str, rid: str) -> None:
+    try:
+        _simple(connection_file, {"cancel": rid})
+    except (RecastError, OSError, ValueError):
+        pass

@@ -28,6 +28,7 @@ vanishing, or an idle hour.
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import socket
@@ -36,12 +37,14 @@ import time
 
 from ..errors import Cancelled, RecastError, exit_code, signal_exit_code
 from . import wire
+from .requests import PREVIEW, RENDER, Request, RequestQueue
 from .connection import check_connection_path, is_connection_of, remove_connection, render_in_server, start_daemon, stop_daemon, \
     write_connection
 
 __all__ = ["serve", "start_daemon", "stop_daemon", "render_in_server"]
 
 
+SIGTERM = 15
 IDLE_SECONDS = 3600.0  #: a server nobody has used for this long stops (its session must have died)
 REQUEST_SECONDS = 30.0  #: a client has this long to send its request line (a farm task sends it at once)
 MAX_CONNECTIONS = 64  #: connections open at once (each holds a thread); more are refused, not queued
@@ -62,6 +65,12 @@ class _Loaders:
             self._loader, self._key = loader_for(job), key
         return self._loader
 
+    def describe(self) -> dict | None:
+        """The stack kept loaded (what ``desk status`` shows), or None."""
+        if self._key is None:
+            return None
+        return {"model": self._key[0], "device": self._key[2], "precision": self._key[3]}
+
 
 def _fields(request: dict) -> tuple:
     """The render's fields, checked: a request that passed the token may still be malformed."""
@@ -77,20 +86,26 @@ def _fields(request: dict) -> tuple:
 
 
 def _render_request(request: dict, loaders: _Loaders, reporter, cancel) -> int:
-    """One render asked for by a client; the exit code the CLI would give (:func:`~recast.core.errors.exit_code`;
-    errors as protocol events)."""
+    """One render (or one set of variants) asked for by a client; the exit code the CLI would give
+    (:func:`~recast.core.errors.exit_code`; errors as protocol events)."""
     from ..io.frames import FrameRange
     from ..job import Job
     from ..pipeline.render import render
 
     try:
         cancel.check("before the render began")  # its client left while another render ran
+        if request.get("kind") == "variants":
+            from ..pipeline.variants import render_variants_request
+
+            render_variants_request(request, loaders.for_job, reporter, cancel)
+            return exit_code(None)
         job_data, root = _fields(request)
         job = Job.from_dict(job_data, root)
         frames = FrameRange.parse(request["frames"]) if request.get("frames") else None
         chunk = FrameRange.parse(request["chunk"]) if request.get("chunk") else None
         render(job, frames, reporter, cancel, loader=loaders.for_job(job), chunk=chunk,
-               chunk_set=request.get("chunk_set") or "default", context=True)
+               chunk_set=request.get("chunk_set") or "default", context=True,
+               previews=bool(request.get("previews")))
         return exit_code(None)
     except Cancelled as exc:
         reporter.error(str(exc), kind="Cancelled", cancelled=True)
@@ -104,18 +119,49 @@ def _render_request(request: dict, loaders: _Loaders, reporter, cancel) -> int:
 
 
 class _Server:
-    """What the connection threads share: the render lock, the models, the count, the stop."""
+    """What the connection threads share: the queue and its runner, the models, the count, the stop."""
 
     def __init__(self, connection_file: str, token: str, request_seconds: float):
         self.connection_file, self.token, self.request_seconds = connection_file, token, request_seconds
         self.loaders, self.served = _Loaders(), 0
-        self.render_lock = threading.Lock()  # one render at a time: the models and the GPU are one
+        self.queue = RequestQueue()  # one render at a time: the models and the device are one
         self.stopping = threading.Event()  # no new renders
         self.stopped = threading.Event()  # a stop request was answered
-        self.current = None  # the cancel flag of the render in hand (a signal to the server cancels it)
         self.last_used = time.monotonic()
         self.conns, self.slots = set(), threading.BoundedSemaphore(MAX_CONNECTIONS)
+        self.runner = threading.Thread(target=self._run, name="recast-serve-runner", daemon=True)
+        self.runner.start()
 
+    # --- the runner: the requests, one at a time --------------------------------------------
+    def _run(self) -> None:
+        from ..progress import Reporter
+        from ..progress.logs import LOGGER
+
+        while True:
+            request = self.queue.next(0.5)
+            if request is None:
+                if self.queue.closed:
+                    return
+                continue
+            began, body = time.monotonic(), request.body
+            job = body.get("job")
+            LOGGER.info("request %s: %s %s frames %s chunk %s", request.id, body.get("kind", "render"),
+                        job.get("output") if isinstance(job, dict) else None, body.get("frames"), body.get("chunk"))
+            try:
+                code = _render_request(body, self.loaders, Reporter(stream=request), request.cancel)
+            except Exception:  # a bug: the models may be half-built, so the next render loads them afresh
+                LOGGER.exception("internal error in request %s", request.id)
+                self.loaders = _Loaders()
+                request.write(json.dumps({"event": "error", "message": "internal error in the Recast server; see "
+                                          f"{self.connection_file}.log", "kind": "InternalError"}) + "\n")
+                code = 3
+            self.served += code == 0
+            self.last_used = time.monotonic()
+            self.queue.ended(request, code)
+            LOGGER.info("request %s ended: exit %d after %.1f s%s", request.id, code, time.monotonic() - began,
+                        " (cancelled)" if request.cancel.is_set else "")
+
+    # --- one connection ------------------------------------------------------------------------
     def handle(self, conn) -> None:
         """One connection, on its own thread: nothing that happens here may end the server."""
         from ..progress.logs import LOGGER
@@ -124,8 +170,25 @@ class _Server:
             request = wire.read_request(conn, self.token, self.request_seconds)
             if request.get("stop"):
                 self.stop(conn)
+            elif request.get("status"):
+                wire.send_line(conn, {"event": "status", "pid": os.getpid(), "served": self.served,
+                                      "loaded": self.loaders.describe(), **self.queue.snapshot()})
+                wire.send_line(conn, {"event": "exit", "code": 0})
+            elif "cancel" in request:
+                found = isinstance(request["cancel"], str) and self.queue.cancel(request["cancel"])
+                wire.send_line(conn, {"event": "exit", "code": 0 if found else 1, **(
+                    {"cancelled": request["cancel"]} if found else
+                    {"error": f"no request {request['cancel']!r} is queued or running"})})
+            elif "attach" in request:
+                found = self.queue.get(request["attach"]) if isinstance(request["attach"], str) else None
+                if found is None:
+                    wire.send_line(conn, {"event": "exit", "code": 1, "error": f"no request {request['attach']!r} "
+                                                                               "on this server (it may have ended "
+                                                                               "long ago)"})
+                else:
+                    self.follow(conn, found, cancel_when_gone=False)
             else:
-                self.render(conn, request)
+                self.submit(conn, request)
         except wire.BadRequest as exc:
             LOGGER.info("refused a connection: %s", exc)
             wire.send_line(conn, {"event": "exit", "code": 1, "error": str(exc)})
@@ -140,57 +203,73 @@ class _Server:
             conn.close()
             self.slots.release()
 
-    def render(self, conn, request: dict) -> None:
-        from ..progress import CancelFlag, Reporter
-        from ..progress.logs import LOGGER
+    def submit(self, conn, body: dict) -> None:
+        """Queue a render (or variants) and follow it. A client that goes away cancels it, unless it asked for
+        ``persist`` (a host's render goes on when the host crashes; the host re-attaches by its id)."""
+        if self.stopping.is_set():
+            wire.send_line(conn, {"event": "error", "message": "the Recast server is stopping; start another",
+                                  "kind": "RecastError"})
+            wire.send_line(conn, {"event": "exit", "code": exit_code(RecastError("stopping"))})
+            return
+        rid = body.get("id")
+        if rid is not None and (not isinstance(rid, str) or not 0 < len(rid) <= 64):
+            raise wire.BadRequest("a request's 'id' is text of 1 to 64 characters")
+        self.last_used = time.monotonic()  # a status or a cancel is not use: an idle service still stops
+        request = Request(body, PREVIEW if body.get("preview") else RENDER, bool(body.get("persist")), rid)
+        try:
+            ahead = self.queue.submit(request)
+        except ValueError as exc:
+            raise wire.BadRequest(str(exc)) from None
+        request.write(json.dumps({"event": "queued", "id": request.id, "ahead": ahead}) + "\n")
+        self.follow(conn, request, cancel_when_gone=not request.persist)
 
-        cancel, done = CancelFlag(), threading.Event()
-        stream = wire.ClientStream(conn, cancel)
-        wire.watch_client(conn, cancel, done)
-        reporter = Reporter(stream=stream)
-        with self.render_lock:
-            self.current, began = cancel, time.monotonic()
-            job = request.get("job")
-            LOGGER.info("render %s frames %s chunk %s", job.get("output") if isinstance(job, dict) else None,
-                        request.get("frames"), request.get("chunk"))
-            try:
-                if self.stopping.is_set():
-                    reporter.error("the Recast server is stopping; start another with 'recast serve'",
-                                   kind="RecastError")
-                    code = exit_code(RecastError("stopping"))
-                else:
-                    code = _render_request(request, self.loaders, reporter, cancel)
-            except Exception:  # a bug: the models may be half-built, so the next render loads them afresh
-                self.loaders = _Loaders()
-                raise
-            finally:
-                done.set()
-                self.current, self.last_used = None, time.monotonic()
-            self.served += code == 0
-            LOGGER.info("render ended: exit %d after %.1f s%s", code, time.monotonic() - began,
-                        " (its client went away)" if stream.gone or cancel.is_set else "")
-        stream.write('{"event": "exit", "code": %d}\n' % code)
+    def follow(self, conn, request: Request, cancel_when_gone: bool) -> None:
+        """Send the request's events, from its first, to ``conn`` until its exit line."""
+        from ..progress import CancelFlag
+
+        done, gone = threading.Event(), CancelFlag()
+        wire.watch_client(conn, gone, done)  # sets ``gone`` when the client closes or resets its end
+        sent = 0
+        try:
+            while True:
+                lines, ended = request.lines_from(sent, 0.25)
+                if lines:
+                    if not wire.send_text(conn, "".join(line + "\n" for line in lines)):
+                        gone.set(SIGTERM)
+                    sent += len(lines)
+                if gone.is_set:
+                    if cancel_when_gone and not ended:
+                        self.queue.cancel(request.id, SIGTERM, "cancelled: its client went away")
+                    return
+                if ended:  # the lines taken with the request ended hold its exit line
+                    return
+        finally:
+            done.set()
 
     def stop(self, conn) -> None:
-        """Answer a stop request once the render in hand (if any) has ended; refuse renders meanwhile."""
-        self.stopping.set()
-        with self.render_lock:
-            served = self.served
+        """Answer a stop request once the render in hand (if any) has ended; waiting requests are refused."""
         from ..progress.logs import LOGGER
 
-        LOGGER.info("server stopped after %d render(s)", served)  # logged and
+        self.stopping.set()
+        self.queue.refuse_waiting("the Recast server was stopped before this request ran")
+        self._wait_idle()
+        LOGGER.info("server stopped after %d render(s)", self.served)  # logged and
         remove_connection(self.connection_file, self.token)  # gone before the answer: the client may look at once
-        wire.send_line(conn, {"event": "exit", "code": 0, "served": served})
+        wire.send_line(conn, {"event": "exit", "code": 0, "served": self.served})
         self.stopped.set()
+
+    def _wait_idle(self) -> None:
+        while self.queue.running is not None:
+            time.sleep(0.05)
 
     def finish(self, signum=None) -> None:
         """Stop: no new renders, the render in hand cancelled on a signal, then waited for."""
         self.stopping.set()
-        current = self.current
+        self.queue.refuse_waiting("the Recast server stopped before this request ran")
+        current = self.queue.running
         if signum is not None and current is not None:
-            current.set(signum)
-        with self.render_lock:
-            pass
+            current.cancel.set(signum)
+        self._wait_idle()
         for conn in list(self.conns):  # idle connections: wake their threads
             try:
                 conn.shutdown(socket.SHUT_RDWR)
@@ -246,7 +325,7 @@ def _should_stop(state: _Server, stop, idle_seconds: float):
     if stop is not None and stop.is_set:
         state.finish(stop.signum)
         return signal_exit_code(stop.signum)
-    idle = not state.render_lock.locked() and time.monotonic() - state.last_used > idle_seconds
+    idle = not state.queue.busy and time.monotonic() - state.last_used > idle_seconds
     if idle or not is_connection_of(state.connection_file, state.token):  # gone, or another server's now
         state.finish()
         return 0

@@ -15,7 +15,7 @@ import socket
 import threading
 import time
 
-__all__ = ["BadRequest", "read_request", "send_line", "ClientStream", "watch_client", "MAX_REQUEST_BYTES"]
+__all__ = ["BadRequest", "read_request", "send_line", "send_text", "watch_client", "MAX_REQUEST_BYTES"]
 
 MAX_REQUEST_BYTES = 1 << 20  #: a job is a few kilobytes; a line this long is not a request
 SEND_SECONDS = 60.0  #: a client that reads nothing for this long is taken as gone (it must not hold the render)
@@ -77,30 +77,20 @@ def send_line(conn, event: dict) -> bool:
         return False
 
 
-class ClientStream:
-    """The stream a render's Reporter writes to: the client's socket. A client gone (or not reading for
-    SEND_SECONDS) cancels the render, and its events go nowhere: a write never raises into the render."""
-
-    def __init__(self, conn, cancel):
-        self._conn, self._cancel = conn, cancel
-        self.gone = False
+def send_text(conn, text: str) -> bool:
+    """Send event lines already written as text; False when the client is gone (or reads nothing for
+    SEND_SECONDS: a client that stops reading must not hold its thread)."""
+    try:
         conn.settimeout(SEND_SECONDS)
-
-    def write(self, text: str) -> int:
-        if not self.gone:
-            try:
-                self._conn.sendall(text.encode("utf-8"))
-            except OSError:
-                self.gone = True
-                self._cancel.set(SIGTERM)
-        return len(text)
-
-    def flush(self) -> None:
-        pass
+        conn.sendall(text.encode("utf-8"))
+        return True
+    except OSError:
+        return False
 
 
 def watch_client(conn, cancel, done: threading.Event) -> threading.Thread:
-    """Cancel the render when the client closes its end (its task was cancelled) or resets it (killed)."""
+    """Set ``cancel`` (a CancelFlag) when the client closes its end (its task was cancelled) or resets it
+    (killed), unless ``done`` is set first."""
     def watch():
         while not done.is_set():
             try:

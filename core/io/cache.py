@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 
 from ..errors import OutputError
 
@@ -27,9 +28,19 @@ def cache_root() -> str:
     return root
 
 
+#: folders of versions of one output (:mod:`recast.core.pipeline.variants`): they share the output's cache
+_VERSION_ROOTS = ("recast_previews", "recast_variants")
+
+
 def cache_folder(job) -> str:
-    """``<output folder>/recast_cache``: depth and embeddings a re-render or a farm task reuses."""
-    return os.path.join(os.path.dirname(job.output_sequence.path(0)), "recast_cache")
+    """``<output folder>/recast_cache``: depth and embeddings a re-render or a farm task reuses. A preview or
+    variant version (``<output folder>/recast_variants/v003/``) uses its output folder's: what is cached is
+    keyed by content, so every version of a shot reuses the depth and encodings another computed."""
+    folder = os.path.dirname(job.output_sequence.path(0))
+    parent = os.path.dirname(folder)
+    if re.match(r"^v\d{3,}$", os.path.basename(folder)) and os.path.basename(parent) in _VERSION_ROOTS:
+        folder = os.path.dirname(parent)
+    return os.path.join(folder, "recast_cache")
 
 
 def cache_key(*parts) -> str:

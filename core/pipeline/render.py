@@ -47,7 +47,7 @@ class RenderResult:
 def render(job: Job, frames: FrameRange | None = None, reporter: Reporter | None = None,
            cancel: CancelFlag | None = None, loader=None, chunk: FrameRange | None = None,
            chunk_set: str = "default", context: bool = False, backend=None,
-           write_behind: bool = True) -> RenderResult:
+           write_behind: bool = True, previews: bool = False) -> RenderResult:
     """Render ``job`` (or the sub-range ``frames`` of it); returns what was written.
 
     With ``context`` (what ``recast render --frames`` does) a sub-range is rendered with the
@@ -57,7 +57,8 @@ def render(job: Job, frames: FrameRange | None = None, reporter: Reporter | None
     its seam folder of set ``chunk_set``. ``loader`` (a :class:`~recast.core.models.Loader`) may
     be given to reuse loaded models between renders (the farm server); ``backend`` replaces the
     preset's backend (tests drive the render through a fake one); ``write_behind=False`` writes frames in
-    turn instead of on the writer thread (what ``bench/io_overlap`` compares)."""
+    turn instead of on the writer thread (what ``bench/io_overlap`` compares); ``previews`` writes live previews
+    while denoising (:mod:`.previews`: ``preview`` events)."""
     reporter = reporter or Reporter()
     cancel = cancel or CancelFlag()
     started = time.monotonic()
@@ -98,7 +99,7 @@ def render(job: Job, frames: FrameRange | None = None, reporter: Reporter | None
                     from .stages import sample
 
                     latents[layer] = sample(plan, backend, layer, state, saved, lambda: _need_loader(job, loader),
-                                            reporter, cancel, result.warnings).to(backend.device)
+                                            reporter, cancel, result.warnings, previews).to(backend.device)
         # 5. decode and write
         from .stages import header_attributes, write_frames
 

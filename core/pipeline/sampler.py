@@ -38,9 +38,10 @@ class ShotInputs:
 
 
 def denoise(backend, inputs: ShotInputs, latents, timesteps, windows, *, start_step=0, reporter, cancel,
-            save_state=None):
+            save_state=None, previews=None):
     """Run steps ``start_step..`` over ``windows`` (inclusive absolute frame ranges); returns the latents.
-    ``save_state(steps_done, latents)`` is called after every whole step."""
+    ``save_state(steps_done, latents)`` is called after every whole step; ``previews`` (a
+    :class:`.previews.PreviewWriter`) shows every window's frames after each of its steps."""
     import torch
 
     from .sampling import frame_noise, window_weights
@@ -66,6 +67,8 @@ def denoise(backend, inputs: ShotInputs, latents, timesteps, windows, *, start_s
                 w = window_weights(j - i).to(latents.device)
                 fused[i:j] += eps * w.view(-1, *[1] * (eps.dim() - 1))
                 weight[i:j] += w
+                if previews is not None:
+                    previews.window(backend, window[s:], eps, t, range(i, j), step + 1, len(timesteps))
                 reporter.progress("denoise", step * len(windows) + k + 1, total, step=step + 1, steps=len(timesteps))
             eps = fused / weight.view(-1, *[1] * (fused.dim() - 1))
             if s:

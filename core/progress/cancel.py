@@ -55,9 +55,10 @@ def signals_cancel(flag: CancelFlag):
             signal.signal(sig, old)
 
 
-def cancel_on_stdin(flag: CancelFlag, stream=None) -> threading.Thread:
+def cancel_on_stdin(flag: CancelFlag, stream=None, gone: CancelFlag | None = None) -> threading.Thread:
     """Set ``flag`` when a ``cancel`` line arrives on stdin, or stdin closes (the host is gone): the
-    cancel channel that works on every OS. Read on a daemon thread."""
+    cancel channel that works on every OS. Read on a daemon thread. With ``gone``, stdin closing sets
+    ``gone`` instead (a desk render goes on when its host crashes; only ``cancel`` cancels it)."""
     import sys
 
     stream = stream or sys.stdin
@@ -66,10 +67,11 @@ def cancel_on_stdin(flag: CancelFlag, stream=None) -> threading.Thread:
         try:
             for line in stream:
                 if line.strip() == "cancel":
-                    break
+                    flag.set(signal.SIGTERM)
+                    return
         except (OSError, ValueError):
             pass
-        flag.set(signal.SIGTERM)
+        (gone or flag).set(signal.SIGTERM)
 
     thread = threading.Thread(target=watch, name="recast-stdin-control", daemon=True)
     thread.start()

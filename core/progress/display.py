@@ -52,6 +52,17 @@ class Display(Reporter):
             self.error(fields.pop("message", ""), **fields)
         elif event in ("start", "done"):
             getattr(self, event)(**fields)
+        elif event == "variant":
+            values = ", ".join(f"{k}={v!r}" for k, v in (fields.get("values") or {}).items())
+            self._line(f"recast: variant v{fields.get('version', 0):03d} ({fields.get('index')}/{fields.get('count')}): "
+                       f"{values} → {fields.get('output')}")
+        elif event == "version":
+            self._line(f"recast: {fields.get('kind', 'render')} v{fields.get('version', 0):03d} → {fields.get('output')}")
+        elif event == "desk" and fields.get("started"):
+            self._line(f"recast: desk service started (pid {fields.get('pid')}); it keeps the models loaded")
+        elif event == "queued" and fields.get("ahead"):
+            self.what = f"queued on the desk service ({fields['ahead']} ahead)"
+            self._show(force=True)
 
     def start(self, **fields) -> None:
         self.started = time.monotonic()
