@@ -23,8 +23,21 @@ FAKE = os.path.join(REPO, "tests", "fake_nuke")
 WORKER = f"{sys.executable} -m recast.core"
 
 
+def stop_desk(folder) -> None:
+    """Kill the desk service a test started in its own RECAST_DESK folder (if any)."""
+    import signal
+
+    conn = os.path.join(str(folder), "desk.json")
+    try:
+        with open(conn) as fh:
+            os.kill(json.load(fh)["pid"], signal.SIGKILL)
+    except (OSError, ValueError, KeyError):
+        pass
+
+
 @pytest.fixture
-def nuke(monkeypatch):
+def nuke(monkeypatch, tmp_path):
+    monkeypatch.setenv("RECAST_DESK", str(tmp_path / "desk"))  # the node renders through the desk: its own, per test
     monkeypatch.syspath_prepend(FAKE)
     import nuke as fake
     import nukescripts.panels
@@ -43,6 +56,7 @@ def nuke(monkeypatch):
     for job in list(nuke_node._active.values()):  # never leave a worker behind a failed test
         job.process.cancel(grace=5)
         job.process.wait(30)
+    stop_desk(tmp_path / "desk")
 
 
 def read_plate(nuke, plate, first=1001, last=1006):
@@ -122,7 +136,8 @@ def test_toolbar_builds_a_recast_node_on_the_selected_plate(gui, plate, tmp_path
     assert node["label"].value().startswith("not rendered")
     assert node.firstFrame() == 1001 and node.lastFrame() == 1006  # before a render the output is the plate
     assert [k.name() for k in node.knobs().values() if type(k).__name__ == "PyScript_Knob"] == [
-        "train_lora", "check_models", "fetch_models", "render", "cancel", "submit"]
+        "train_lora", "check_models", "fetch_models", "render", "cancel", "submit", "preview", "variants"]
+    assert node["use_desk"].value() is True and node["live_previews"].value() is True and node["note"].value() == ""
     assert node["models"].value() == "not checked: press Check models"
 
 
@@ -668,3 +683,151 @@ def test_a_script_saved_with_the_old_module_paths_loads_and_works(gui, plate, tm
     assert matte["prompts"].value() == ""
     nuke.fake_press(matte, "cancel")
     assert nuke.fake_messages()[-1].endswith(": not making a matte")
+
+
+# --- iterate in seconds: desk, live previews, previews, variants (issue 28) ----------------
+
+def _pixels(path):
+    import OpenImageIO as oiio
+
+    return np.array(oiio.ImageBuf(str(path)).get_pixels(oiio.FLOAT))
+
+
+def _write_after(nuke, node, path, frame, channels="rgba"):
+    """What a Write after ``node`` writes at ``frame``: the pixels the node shows."""
+    after = nuke.nodes.Write(file=str(path), inputs=[node], channels=channels)
+    after["create_directories"].setValue(True)
+    after["datatype"].setValue("32 bit float")
+    nuke.execute(after, frame, frame)
+    return _pixels(str(path).replace("####", str(frame)))
+
+
+def test_preview_through_the_desk_shows_live_previews_then_a_preview_version(gui, plate, tmp_path):
+    nuke = gui
+    out = tmp_path / "out"
+    node = recast_node(nuke, read_plate(nuke, plate), out)
+    nuke.fake_press(node, "preview")
+    assert nuke.fake_messages() == [] and node["label"].value().startswith("previewing")
+    from recast.plugin import nuke_node
+
+    shown = []
+
+    def live():  # what the node shows while the preview renders
+        show = node.node("show")
+        if int(show["which"].value()) == 2 and node.node("live")["file"].value():
+            shown.append(node.node("live")["file"].value())
+        return node.fullName() not in nuke_node._active
+
+    assert nuke.fake_process_events(until=live, timeout=240)
+    nuke.fake_process_events()
+    assert nuke.fake_messages() == [], nuke.fake_messages()
+    (pattern,) = set(shown)  # the live previews' Read, on the worker's preview.####.png
+    assert pattern.endswith(os.path.join("preview.####.png")) and "recast_cache" in pattern
+    assert os.path.isfile(pattern.replace("####", "1001"))
+    version = out / "recast_previews" / "v001"
+    assert files(version) == ["Recast1.1001.exr", "Recast1.1002.exr", "Recast1.1003.exr", "Recast1.1004.exr",
+                              "job.json"]  # the first window, never the render's folder
+    assert not (out / "render").exists() and node["version"].value() == 0
+    assert json.load(open(version / "job.json"))["resolution"] == 64
+    look = node.node("look")
+    assert look["file"].value() == str(version / "Recast1.####.exr")
+    assert (look["first"].value(), look["last"].value()) == (1001, 1004)
+    assert int(node.node("show")["which"].value()) == 3 and node["look"].value() == "preview v001"
+    assert node["look"].values() == ["render", "preview v001"]
+    assert node["label"].value() == "preview v001 1001-1004" and node["note"].value() == ""
+    from recast.plugin.common.queue import RENDERS
+
+    (entry,) = RENDERS.entries()
+    kinds = [e["event"] for e in entry.process.events]
+    assert kinds[:3] == ["version", "desk", "queued"] and "preview" in kinds and kinds[-1] == "done"  # through the desk
+    # the node's output is the preview's pixels
+    np.testing.assert_array_equal(_write_after(nuke, node, tmp_path / "c" / "c.####.exr", 1002),
+                                  _pixels(version / "Recast1.1002.exr")[..., :4])
+    # back to the render (none yet: the plate), and to the preview again, from the panel
+    node.showControlPanel()
+    node["look"].setValue("render")
+    assert int(node.node("show")["which"].value()) == 0
+    node["look"].setValue("preview v001")
+    assert int(node.node("show")["which"].value()) == 3
+    # a second preview is a new version; the first stays
+    nuke.fake_press(node, "preview")
+    finish(nuke, node)
+    assert sorted(os.listdir(out / "recast_previews")) == ["v001", "v002"]
+    assert node["look"].values() == ["render", "preview v001", "preview v002"]
+    assert node.node("look")["file"].value() == str(out / "recast_previews" / "v002" / "Recast1.####.exr")
+
+
+def test_variants_make_a_read_per_variant_behind_a_switch_and_a_contact_sheet(gui, plate, tmp_path):
+    nuke = gui
+    out = tmp_path / "out"
+    node = recast_node(nuke, read_plate(nuke, plate), out, use_desk=False, live_previews=False)
+    node["variant_prompts"].setValue("chalk\n\n  bronze statue  \n")
+    nuke.fake_press(node, "variants")
+    assert nuke.fake_messages() == [] and node["label"].value().startswith("rendering variants")
+    finish(nuke, node)
+    assert nuke.fake_messages() == [], nuke.fake_messages()
+    v1, v2 = (out / "recast_variants" / f"v00{k}" for k in (1, 2))
+    for folder, prompt in ((v1, "chalk"), (v2, "bronze statue")):
+        assert files(folder) == [f"Recast1.{f}.exr" for f in range(1001, 1005)] + ["job.json"]
+        assert json.load(open(folder / "job.json"))["prompt"] == prompt
+    reads = [nuke.toNode("Recast1_v001"), nuke.toNode("Recast1_v002")]
+    assert [r["label"].value() for r in reads] == ["chalk", "bronze statue"]
+    assert [r["file"].value() for r in reads] == [str(v1 / "Recast1.####.exr"), str(v2 / "Recast1.####.exr")]
+    switch, sheet = nuke.toNode("Recast1_variants"), nuke.toNode("Recast1_contact")
+    assert switch.Class() == "Switch" and [switch.input(i) for i in range(2)] == reads
+    assert switch["label"].value() == "0: chalk\n1: bronze statue"
+    assert sheet.Class() == "ContactSheet" and [sheet.input(i) for i in range(2)] == reads
+    assert (sheet["columns"].value(), sheet["rows"].value()) == (2, 1)
+    assert (sheet["width"].value(), sheet["height"].value()) == (128, 40)
+    assert node["look"].values() == ["render", "variant v001: chalk", "variant v002: bronze statue"]
+    assert node["status"].value().startswith("2 variants (v001-v002) in ")
+    assert not (out / "render").exists() and node["note"].value() == ""
+    # what the artist sees: the Switch shows a variant's frames; the sheet shows both, side by side
+    first = _pixels(v1 / "Recast1.1002.exr")[..., :4]
+    second = _pixels(v2 / "Recast1.1002.exr")[..., :4]
+    assert not np.array_equal(first, second)
+    np.testing.assert_array_equal(_write_after(nuke, switch, tmp_path / "s" / "s.####.exr", 1002), first)
+    switch["which"].setValue(1)
+    np.testing.assert_array_equal(_write_after(nuke, switch, tmp_path / "t" / "t.####.exr", 1002), second)
+    grid = _write_after(nuke, sheet, tmp_path / "g" / "g.####.exr", 1002)
+    assert grid.shape == (40, 128, 4)
+    np.testing.assert_allclose(grid[:, :64], first, atol=1e-5)
+    np.testing.assert_allclose(grid[:, 64:], second, atol=1e-5)
+    # the node shows a variant from its look menu
+    node.showControlPanel()
+    node["look"].setValue("variant v002: bronze statue")
+    assert node.node("look")["file"].value() == str(v2 / "Recast1.####.exr")
+    # a second press replaces the Reads (the frames stay on disk), behind the same Switch and sheet
+    node["variant_prompts"].setValue("paper")
+    nuke.fake_press(node, "variants")
+    finish(nuke, node)
+    assert nuke.toNode("Recast1_v001") is None and nuke.toNode("Recast1_v003")["label"].value() == "paper"
+    assert switch.inputs() == 1 and sheet.inputs() == 1 and os.path.isdir(v1)
+
+
+def test_variants_without_prompts_is_one_line_and_starts_nothing(gui, plate, tmp_path):
+    nuke = gui
+    node = recast_node(nuke, read_plate(nuke, plate), tmp_path / "out")
+    nuke.fake_press(node, "variants")
+    (message,) = nuke.fake_messages()
+    assert "no variant prompts" in message and not (tmp_path / "out").exists()
+
+
+def test_a_desk_that_cannot_start_renders_here_and_says_so_in_the_note(gui, plate, tmp_path):
+    nuke = gui
+    desk = tmp_path / "desk"
+    desk.mkdir(mode=0o700)
+    os.chown(desk, 12345, 12345)  # another account's desk folder: the desk cannot be used
+    try:
+        out = tmp_path / "out"
+        node = recast_node(nuke, read_plate(nuke, plate), out)
+        nuke.fake_press(node, "render")
+        finish(nuke, node)
+        assert nuke.fake_messages() == [] and node["label"].value() == "rendered 1001-1006"
+        assert files(out / "render" / "v001") == [f"Recast1.{f}.exr" for f in range(1001, 1007)]
+        note = node["note"].value()
+        assert note.startswith("the desk service cannot start") and note.endswith("rendering here instead")
+        assert "belongs to another user (uid 12345)" in note and "\n" not in note
+        assert not (desk / "desk.json").exists()
+    finally:
+        os.chown(desk, os.getuid(), os.getgid())

@@ -29,7 +29,7 @@ from recast.core.progress.events import overall
 
 from .host_job import HostError
 
-__all__ = ["WorkerError", "worker_command", "WorkerProcess", "RenderProcess"]
+__all__ = ["WorkerError", "worker_command", "WorkerProcess", "RenderProcess", "VariantsProcess", "render_flags"]
 
 
 
@@ -87,6 +87,11 @@ class WorkerProcess:
         self.total = 0
         self.progress = 0.0  #: 0..1 over the whole render
         self.started = time.monotonic()
+        self.note: str | None = None  #: the worker's last warning, one line (e.g. the desk's fallback to a local render)
+        self.request: str | None = None  #: the desk request's id (``queued``): ``recast desk attach ID`` follows it again
+        self.version: dict | None = None  #: a preview's ``version`` event: its number and output pattern
+        self.variants: list[dict] = []  #: the ``variant`` events so far (version, index, count, values, job, output)
+        self.previews: dict[int, dict] = {}  #: frame → its latest ``preview`` event (path, step, steps)
         self._cancelled = False
         self._log = open(self.log_path, "w", encoding="utf-8")
         # Windows: its own process group, so CTRL_BREAK_EVENT (the fallback of a cancel) reaches it alone
@@ -140,6 +145,16 @@ class WorkerProcess:
             share = overall(event.get("stage"), event.get("done", 0), event.get("total", 0))
             if share is not None:
                 self.progress = max(self.progress, share)
+        elif kind == "warning":
+            self.note = " ".join(str(event.get("message", "")).split())
+        elif kind == "queued":
+            self.request = event.get("id")
+        elif kind == "version":
+            self.version = event
+        elif kind == "variant":
+            self.variants.append(event)
+        elif kind == "preview":
+            self.previews[int(event.get("frame", 0))] = event
         elif kind == "error" and not event.get("cancelled"):
             self.error = f"{event.get('message', 'the worker failed')} (log: {self.log_path})"
             self.error_kind = event.get("kind")
@@ -196,10 +211,36 @@ class WorkerProcess:
         return self.state
 
 
+def render_flags(desk: bool = False, preview: bool = False, live_previews: bool = False) -> list[str]:
+    """The worker flags of the hosts' iteration options: ``--desk`` (render in the warm per-user desk service; the
+    worker itself falls back to a local render, with a warning, when the desk cannot start), ``--preview`` (a quick
+    look as a new version in ``recast_previews/``) and ``--live-previews`` (``preview`` events while denoising)."""
+    return (["--desk"] if desk else []) + (["--preview"] if preview else []) + (["--live-previews"] if live_previews else [])
+
+
 class RenderProcess(WorkerProcess):
-    """One ``recast render --job FILE`` run (``frames``: a sub-range)."""
+    """One ``recast render --job FILE`` run (``frames``: a sub-range); ``desk``, ``preview``, ``live_previews``:
+    :func:`render_flags`."""
 
     def __init__(self, job_path: str, frames: str | None = None, command=None, log_dir: str | None = None,
-                 on_event=None, platform: str | None = None):
-        super().__init__(["render", "--job", job_path] + (["--frames", frames] if frames else []),
+                 on_event=None, platform: str | None = None, desk: bool = False, preview: bool = False,
+                 live_previews: bool = False):
+        super().__init__(["render", "--job", job_path] + (["--frames", frames] if frames else [])
+                         + render_flags(desk, preview, live_previews),
                          os.path.splitext(os.path.basename(job_path))[0], command, log_dir, on_event, platform)
+
+
+class VariantsProcess(WorkerProcess):
+    """One ``recast variants --job FILE --prompt A --prompt B …`` run: each variant a new version folder
+    (``recast_variants/vNNN``), announced by a ``variant`` event before its frames."""
+
+    def __init__(self, job_path: str, prompts=(), seeds=(), command=None, log_dir: str | None = None, on_event=None,
+                 platform: str | None = None, desk: bool = False, preview: bool = True, live_previews: bool = False):
+        args = ["variants", "--job", job_path]
+        for prompt in prompts:
+            args.append(f"--prompt={prompt}")  # one argument: a prompt that starts with "-" stays a prompt
+        for seed in seeds:
+            args += ["--seed", str(int(seed))]
+        super().__init__(args + render_flags(desk, preview, live_previews),
+                         os.path.splitext(os.path.basename(job_path))[0] + "_variants", command, log_dir, on_event,
+                         platform)

@@ -15,7 +15,7 @@ from recast.core.job import SCHEMA
 
 from ..common.params import JOB_PARAMS, MODEL_FILE, TRAIN_PARAMS, Param, fill_job, job_param
 
-__all__ = ["KNOBS", "JOB_KNOBS", "add_knobs", "knob_values", "job_data", "Paths", "MODEL_FILE"]
+__all__ = ["KNOBS", "JOB_KNOBS", "ITERATE_KNOBS", "option", "add_knobs", "knob_values", "job_data", "Paths", "MODEL_FILE"]
 
 
 def _b(action):
@@ -48,9 +48,27 @@ KNOBS: tuple[Param, ...] = (
     Param("cancel", "button", "Cancel", command=_b("cancel"), doc="stop this node's render"),
     Param("submit", "button", "Submit to farm", command=_b("submit"), doc="write the plate, the job and a farm bundle"),
     Param("status", "status", "status"),
+    Param("note", "status", "note", default="",
+          doc="the worker's last warning, e.g. that the desk service could not start and the render ran here"),
     Param("version", "int", "version", default=0,
           doc="the render the node shows: each render with changed values is a new version (v001, v002, ...); "
               "set an earlier number to see it again"),
+    Param("iterate_divider", "divider", ""),
+    Param("preview", "button", "Preview", command=_b("preview"),
+          doc="a quick look in seconds: 256 px, the preset's fast tier, the first window; a new version in "
+              "recast_previews/ (never over a render), shown by the node"),
+    Param("variant_prompts", "prompt", "variant prompts", default="",
+          doc="one prompt a line: Variants renders each as a quick look of its own"),
+    Param("variants", "button", "Variants", command=_b("variants"),
+          doc="render a quick look per line of 'variant prompts' (new versions in recast_variants/); beside the "
+              "node: a Read per variant behind a Switch, and a ContactSheet of them"),
+    Param("look", "choice", "show", items=("render",), default="render",
+          doc="what the node shows: its render (the version above), or a preview or variant made earlier"),
+    Param("use_desk", "bool", "use desk service", default=True,
+          doc="render in your desk service, which keeps the models loaded between renders (started on demand; "
+              "renders here when it cannot start)"),
+    Param("live_previews", "bool", "live previews", default=True,
+          doc="while denoising, the node shows a small picture of the frames in hand, updated every step"),
     *(p for p in JOB_PARAMS if p.advanced),
     Param("colorspace", "text", "plate colour space", default="", advanced=True,
           doc="OCIO name of the plate's colour space; empty: the script's working space"),
@@ -64,9 +82,12 @@ KNOBS: tuple[Param, ...] = (
           doc="command that runs Recast (a Python with torch); empty: $RECAST_WORKER, else 'recast' on PATH"),
 )
 
+#: how the node iterates (not what it renders): read where a saved script's node may lack them
+ITERATE_KNOBS = ("variant_prompts", "look", "use_desk", "live_previews")
 #: knobs whose values shape the render: changing one after a render makes the result stale
 JOB_KNOBS = tuple(k.name for k in KNOBS if k.kind not in ("button", "status", "divider")
-                  and k.name not in ("output_folder", "worker", "version", "train_token", "train_steps"))
+                  and k.name not in ("output_folder", "worker", "version", "train_token", "train_steps")
+                  and k.name not in ITERATE_KNOBS)
 
 
 def add_knobs(node, nuke, specs=KNOBS, title: str = "Recast") -> None:
@@ -109,7 +130,7 @@ def _make(spec: Param, nuke):
     elif spec.kind == "button":
         knob = nuke.PyScript_Knob(spec.name, spec.label, spec.command)
     elif spec.kind == "status":
-        knob = nuke.Text_Knob(spec.name, spec.label, spec.default or "not rendered")
+        knob = nuke.Text_Knob(spec.name, spec.label, spec.default if spec.default is not None else "not rendered")
     else:
         knob = nuke.Text_Knob(spec.name, "")
     if spec.kind in ("file", "text") and value:
@@ -127,6 +148,15 @@ def knob_values(node, names=None, specs=KNOBS) -> dict:
     raw = {k.name for k in specs if k.kind in ("prompt", "text", "file")}
     names = names if names is not None else JOB_KNOBS + ("output_folder", "worker")
     return {name: node[name].getText() if name in raw else node[name].value() for name in names}
+
+
+def option(node, name: str):
+    """An iteration knob's value as typed, or its default on a node saved before it existed."""
+    spec = next(k for k in KNOBS if k.name == name)
+    knob = node.knob(name)
+    if knob is None:
+        return spec.default_value
+    return knob.getText() if spec.kind in ("prompt", "text") else knob.value()
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ import os
 from . import knobs
 from .base import nuke, show_state
 from .models import check_models
+from .live import show_look
 from .state import mark_stale, show_version
 
 __all__ = ["create", "build", "input_write", "knob_changed", "update_ui"]
@@ -65,7 +66,10 @@ def build(node) -> None:
             input_write(n, name, src, channels)
         read = n.nodes.Read(name="result")
         read["on_error"].setValue("error")
-        show = n.nodes.Switch(name="show", inputs=[plate, read])
+        live, look = n.nodes.Read(name="live"), n.nodes.Read(name="look")  # live previews; a preview or variant
+        for r in (live, look):
+            r["on_error"].setValue("black")
+        show = n.nodes.Switch(name="show", inputs=[plate, read, live, look])  # by input: live.SHOW
         n.nodes.Output(inputs=[show])
     knobs.add_knobs(node, n)
     for k in ("first_frame", "last_frame"):
@@ -85,6 +89,8 @@ def knob_changed(node, knob) -> None:
         mark_stale(node)
     if name == "version":
         show_version(node, int(knob.value()))
+    if name == "look":
+        show_look(node, knob.value())
     if name in ("model", "model_file", "showPanel"):
         check_models(node, again=False)
 

@@ -17,8 +17,10 @@ from ..common.queue import RENDERS
 from ..common.versions import choose_version
 from ..common.worker import RenderProcess
 from . import knobs
-from .base import NodeError, cancel_run, nuke, output_folder, plate_range, press, show_frames, show_state, tell, \
-    worker, write_input
+from ..common.looks import look_output
+from .base import NodeError, cancel_run, nuke, output_folder, plate_range, press, set_knob, show_frames, show_state, \
+    tell, worker, write_input
+from .live import SHOW, choose_look, end_live, show_live
 from .models import check_models
 from .runs import ACTIVE, TRAINING, Followed
 from .state import mark_stale, result_pattern, stale_key
@@ -59,6 +61,9 @@ def submit(node) -> None:
 class Render(Followed):
     """One render of one node, from the button press to the Read showing its frames."""
 
+    kind = "render"  #: 'render', or a quick look: 'preview', 'variants' (:mod:`.looks`)
+    doing = "rendering"
+
     def __init__(self, node):
         self.nuke = nuke()
         self.node = node
@@ -77,9 +82,13 @@ class Render(Followed):
         data = knobs.job_data(self.values, paths, first, last, self._colorspace())
         validate(data, paths.folder)  # every value checked before anything is written
         self.write_inputs(paths, first, last)
-        # a render with changed values is a new version; the same values again render (resume) into the newest
-        self.version = choose_version(os.path.join(paths.folder, "render"), stale_key(self.node, self.values))[0]
-        paths = dataclasses.replace(paths, result=result_pattern(paths.folder, self.node.name(), self.version))
+        if self.kind == "render":
+            # a render with changed values is a new version; the same values again render (resume) into the newest
+            self.version = choose_version(os.path.join(paths.folder, "render"), stale_key(self.node, self.values))[0]
+            paths = dataclasses.replace(paths, result=result_pattern(paths.folder, self.node.name(), self.version))
+        else:  # a quick look: the worker makes its version folder beside this output (recast_previews/, …)
+            paths = dataclasses.replace(paths, result=look_output(paths.folder, self.node.name()),
+                                        job=os.path.join(paths.folder, f"{self.node.name()}.{self.kind}.recast.json"))
         data["output"]["pattern"] = paths.result
         save_job(validate(data, paths.folder), paths.job)
         return paths, first, last
@@ -87,11 +96,17 @@ class Render(Followed):
     def start(self) -> None:
         command = worker(self.values)
         paths, first, last = self.prepare()
-        self.process = RenderProcess(paths.job, command=command, log_dir=paths.logs, on_event=self._from_worker)
+        self.process = self._process(paths, command)
         self.paths, self.first, self.last = paths, first, last
-        RENDERS.add(self.name, self.process, paths.folder)
-        show_state(self.node, "rendering", f"rendering {first}-{last}")
-        self._begin(ACTIVE, self.name, f"Recast {self.name}", f"rendering {first}-{last}…", self.name)
+        RENDERS.add(self.name if self.kind == "render" else f"{self.name} {self.kind}", self.process, paths.folder)
+        set_knob(self.node, "note", "")
+        show_state(self.node, "rendering", f"{self.doing} {first}-{last}")
+        self._begin(ACTIVE, self.name, f"Recast {self.name}", f"{self.doing} {first}-{last}…", self.name)
+
+    def _process(self, paths, command):
+        return RenderProcess(paths.job, command=command, log_dir=paths.logs, on_event=self._from_worker,
+                             desk=bool(knobs.option(self.node, "use_desk")),
+                             live_previews=bool(knobs.option(self.node, "live_previews")))
 
     def _check(self) -> tuple[int, int]:
         v = self.values
@@ -145,20 +160,30 @@ class Render(Followed):
         if kind == "exit":
             self._finish(event["state"])
             return
+        if kind == "warning":  # e.g. the desk could not start and the render runs here: the node's one-line note
+            self.nuke.tprint(f"Recast {self.name}: {event.get('message')}")
+            set_knob(self.node, "note", p.note or "")
+        elif kind == "preview":
+            try:
+                show_live(self.node, event, self.first, self.last)
+            except ValueError:  # the node was deleted while it rendered
+                pass
+        elif kind == "desk" and event.get("started"):
+            self.nuke.tprint(f"Recast {self.name}: started the desk service (pid {event.get('pid')})")
         if self.task is None:
             return
         if kind in ("progress", "frame"):
             self.task.setMessage(progress_text(p, event))
-        elif kind == "warning":
-            self.nuke.tprint(f"Recast {self.name}: {event.get('message')}")
         self.task.setProgress(int(round(p.progress * 100)))
-        self._status(f"rendering {self.first}-{self.last}: {int(p.progress * 100)}%")
+        self._status(f"{self.doing} {self.first}-{self.last}: {int(p.progress * 100)}%")
 
     def _finish(self, state: str) -> None:
         self.finished = True
         self.task = None  # a ProgressTask ends when it is destroyed
         ACTIVE.pop(self.name, None)
         try:
+            if state != "done":
+                end_live(self.node)
             if state == "done":
                 self._show_result()
             elif state == "cancelled":
@@ -186,8 +211,9 @@ class Render(Followed):
 
     def _show_result(self) -> None:
         show_frames(self.node.node("result"), self.paths.result, self.first, self.last)
-        self.node.node("show")["which"].setValue(1)
+        self.node.node("show")["which"].setValue(SHOW["render"])
         self.node["recast_rendered"].setValue(stale_key(self.node, self.values))
+        choose_look(self.node, "render")
         self.node["version"].setValue(self.version)  # the version the node shows (earlier ones stay on disk)
         seconds = self.process.elapsed
         self._status(f"rendered {self.first}-{self.last} in {clock(seconds)} → {self.paths.result}")

@@ -420,6 +420,10 @@ def _builtin_knobs(cls):
         "Output": [],
         "Dot": [],
         "Switch": [Double_Knob("which")],
+        "ContactSheet": [Int_Knob("width"), Int_Knob("height"), Int_Knob("rows"), Int_Knob("columns"),
+                         Enumeration_Knob("roworder", "row order", ["BottomTop", "TopBottom"]),
+                         Enumeration_Knob("colorder", "column order", ["LeftRight", "RightLeft"]),
+                         Double_Knob("gap"), Boolean_Knob("center", "center")],
         "Copy": [Channel_Knob("from0", "Copy channel"), Channel_Knob("to0", "to")],
         "Read": [File_Knob("file"), Int_Knob("first"), Int_Knob("last"), Int_Knob("origfirst"),
                  Int_Knob("origlast"),
@@ -589,7 +593,8 @@ class Node:
         self._live("maxInputs")
         if self._class == "Group":
             return sum(1 for c in self._children if c._class == "Input")
-        return {"Read": 0, "Root": 0, "Input": 0, "Switch": 2, "Copy": 2}.get(self._class, 1)
+        # Switch and ContactSheet take any number of inputs (Nuke's arrow adds one each time)
+        return {"Read": 0, "Root": 0, "Input": 0, "Switch": 10000, "ContactSheet": 10000, "Copy": 2}.get(self._class, 1)
 
     def dependencies(self):
         return [n for n in self._inputs if n is not None]
@@ -639,6 +644,8 @@ class Node:
             return self._read(frame)
         if self._class == "Copy":
             return self._copy(frame)
+        if self._class == "ContactSheet":
+            return self._contact_sheet(frame)
         src = self._upstream()
         if src is None:
             return _black()
@@ -702,12 +709,37 @@ class Node:
                        np.ascontiguousarray(pixels))
         return out
 
+    def _contact_sheet(self, frame):
+        """Inputs tiled into width × height, ``columns`` per row, each input resized to its cell (RGBA); rows
+        from the bottom up (Nuke's default) or, with roworder TopBottom, from the top down. No gap."""
+        import OpenImageIO as oiio
+
+        k = {name: self._knobs[name]._value for name in ("width", "height", "rows", "columns", "roworder")}
+        if min(k["width"], k["height"], k["rows"], k["columns"]) <= 0:
+            raise RuntimeError(f"{self.name()}: width, height, rows and columns must be positive")
+        cw, ch = k["width"] // k["columns"], k["height"] // k["rows"]
+        out = oiio.ImageBuf(oiio.ImageSpec(k["width"], k["height"], 4, oiio.FLOAT))
+        for i, src in enumerate(self._inputs[:k["rows"] * k["columns"]]):
+            if src is None:
+                continue
+            row, col = divmod(i, k["columns"])
+            if k["roworder"] == "BottomTop":
+                row = k["rows"] - 1 - row
+            img = oiio.ImageBufAlgo.channels(src._image(frame), ("R", "G", "B", "A"))
+            spec = img.spec()
+            cell = img if (spec.width, spec.height) == (cw, ch) else oiio.ImageBufAlgo.resize(
+                img, roi=oiio.ROI(0, cw, 0, ch, 0, 1, 0, 4))
+            oiio.ImageBufAlgo.paste(out, col * cw, row * ch, 0, 0, cell)
+        return out
+
     def format(self):
         """The node's format (display window): a Read's files', else what flows into it."""
         self._live("format")
         if self._class == "Read":
             spec = self._read(self.frameRange()[0]).spec()
             return Format(spec.full_width, spec.full_height, spec.full_x, spec.full_y)
+        if self._class == "ContactSheet":
+            return Format(self._knobs["width"]._value, self._knobs["height"]._value)
         src = self.input(0) if self._class == "Copy" else self._upstream()
         return src.format() if src is not None else Format(2048, 1556)
 
