@@ -102,7 +102,8 @@ class RequestQueue:
         self.closed = False
 
     def submit(self, request: Request) -> int:
-        """Queue ``request``; returns how many requests are ahead of it (the one running counts)."""
+        """Queue ``request`` (its ``queued`` event written); returns how many requests are ahead of it (the one
+        running counts)."""
         with self._cond:
             if request.id in self._known:
                 raise ValueError(f"a request with id {request.id!r} exists already")
@@ -110,8 +111,11 @@ class RequestQueue:
             self._waiting.sort(key=lambda r: (r.priority, r.order))
             self._known[request.id] = request
             self._forget_old()
+            ahead = self._waiting.index(request) + (self.running is not None)
+            # its first event, before the runner can take it (under the lock): the id a host keeps to re-attach
+            request.write(json.dumps({"event": "queued", "id": request.id, "ahead": ahead}) + "\n")
             self._cond.notify_all()
-            return self._waiting.index(request) + (self.running is not None)
+            return ahead
 
     def next(self, wait: float) -> Request | None:
         """The next request to run (now running), or None after ``wait`` seconds with none."""

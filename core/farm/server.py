@@ -217,10 +217,9 @@ class _Server:
         self.last_used = time.monotonic()  # a status or a cancel is not use: an idle service still stops
         request = Request(body, PREVIEW if body.get("preview") else RENDER, bool(body.get("persist")), rid)
         try:
-            ahead = self.queue.submit(request)
+            self.queue.submit(request)
         except ValueError as exc:
             raise wire.BadRequest(str(exc)) from None
-        request.write(json.dumps({"event": "queued", "id": request.id, "ahead": ahead}) + "\n")
         self.follow(conn, request, cancel_when_gone=not request.persist)
 
     def follow(self, conn, request: Request, cancel_when_gone: bool) -> None:
