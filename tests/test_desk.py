@@ -266,3 +266,30 @@ def test_bad_variants_are_one_line_and_write_nothing(tmp_path, args, message):
     r = run_cli("variants", "--job", job, *args)
     assert r.returncode == 1 and message in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
     assert not (tmp_path / "render").exists()
+
+
+def test_a_path_map_rewrites_what_a_client_sends_and_is_told(tmp_path, desk):
+    """A desk on shared storage that another machine mounts elsewhere: the client's paths go out as the
+    service's and come back as the client's. Here the 'client mount' is a symlink to the real folder."""
+    from recast.core.farm.path_map import map_paths, parse_path_map
+
+    pairs = parse_path_map(["/Volumes/show=/mnt/show", "/Volumes/show/sh010=/mnt/sh010"])
+    assert pairs[0] == ["/Volumes/show/sh010", "/mnt/sh010"]  # the longest prefix first
+    assert map_paths({"a": ["/Volumes/show/x.exr", "/Volumes/showreel/y.exr", 3]}, pairs) == {
+        "a": ["/mnt/show/x.exr", "/Volumes/showreel/y.exr", 3]}
+    assert map_paths("/mnt/sh010/f.exr", pairs, reverse=True) == "/Volumes/show/sh010/f.exr"
+    for bad in ("nomap", "relative=/mnt", "/a="):
+        r = run_cli("desk", "start", "--path-map", bad)
+        assert r.returncode == 1 and "--path-map" in r.stderr and len(r.stderr.splitlines()) == 1, r.stderr
+    server_side = tmp_path / "server_side"
+    job = _shot(server_side, 4)
+    client_side = tmp_path / "client_side"
+    os.symlink(server_side, client_side)  # the same storage, another mount point
+    start = run_cli("desk", "start", "--path-map", f"{client_side}={server_side}", "--json")
+    assert start.returncode == 0, start.stderr
+    r = run_cli_process("render", "--job", client_side / "job.json", "--desk", "--json")
+    assert r.returncode == 0, r.stderr
+    frames = [e["path"] for e in events(r.stdout) if e["event"] == "frame"]
+    assert frames == [str(client_side / "render" / f"sh010_recast.{f}.exr") for f in range(1001, 1005)]
+    log = open(desk / "desk.json.log").read()
+    assert str(server_side / "render") in log and str(client_side) not in log  # the service saw its own paths

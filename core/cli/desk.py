@@ -16,6 +16,9 @@ def add_parser(sub) -> None:
     p.add_argument("--idle", type=float, default=None, metavar="SECONDS",
                    help="start: stop by itself after this long unused (default 1800)")
     p.add_argument("--json", action="store_true", help="one JSON object (attach: the request's events as JSON lines)")
+    from .serve import add_listen
+
+    add_listen(p)
 
 
 def run(args, reporter, cancel) -> int:
@@ -25,12 +28,12 @@ def run(args, reporter, cancel) -> int:
 
     if args.action in ("cancel", "attach") and not args.id:
         raise JobError(f"'recast desk {args.action}' needs the request's id (see 'recast desk status')")
-    if args.action != "start" and args.idle is not None:
-        raise JobError("--idle is for 'recast desk start'")
+    if args.action != "start" and (args.idle is not None or args.listen != "127.0.0.1" or args.path_map):
+        raise JobError("--idle, --listen and --path-map are for 'recast desk start'")
     if args.idle is not None and not 0 < args.idle <= 7 * 86400:
         raise JobError(f"--idle {args.idle:g}: give 0 < seconds <= 604800")
     if args.action == "start":
-        path, info, started = desk.ensure_desk(args.idle)
+        path, info, started = desk.ensure_desk(args.idle, args.listen, args.path_map)
         _say(args, {"running": True, "started": started, "pid": info["pid"], "connection": path, "log": path + ".log"},
              f"recast: desk service {info['pid']} {'started' if started else 'already running'}; log {path}.log")
         return 0

@@ -15,6 +15,17 @@ def add_parser(sub) -> None:
     p.add_argument("--stop", action="store_true", help="stop the server of --connection-file")
     p.add_argument("--idle", type=_seconds, default=None, metavar="SECONDS",
                    help="stop by itself after this long unused (default 3600)")
+    add_listen(p)
+
+
+def add_listen(p) -> None:
+    """--listen and --path-map: a server other machines reach over shared storage (never the default)."""
+    p.add_argument("--listen", default="127.0.0.1", metavar="ADDR",
+                   help="the address to listen on (default 127.0.0.1, this machine only; 0.0.0.0 lets other machines "
+                        "of a studio on shared storage reach it, with the token of the connection file)")
+    p.add_argument("--path-map", action="append", default=[], metavar="CLIENT=SERVER",
+                   help="a client's mount of shared storage and this machine's (repeatable), e.g. "
+                        "/Volumes/show=/mnt/show")
 
 
 def _seconds(text: str) -> float:
@@ -38,9 +49,11 @@ def run(args, reporter, cancel) -> int:
         print(f"recast: server stopped after {served} render(s)", file=sys.stderr)
         return 0
     if args.foreground:
-        if args.idle is not None:
-            return server.serve(args.connection_file, stop=cancel, idle_seconds=args.idle)
-        return server.serve(args.connection_file, stop=cancel)
-    info = server.start_daemon(args.connection_file, idle=args.idle)
+        from ..farm.path_map import parse_path_map
+
+        return server.serve(args.connection_file, stop=cancel, listen=args.listen,
+                            path_map=parse_path_map(args.path_map),
+                            **({"idle_seconds": args.idle} if args.idle is not None else {}))
+    info = server.start_daemon(args.connection_file, idle=args.idle, listen=args.listen, path_map=args.path_map)
     print(f"recast: server {info['pid']} listening; log {args.connection_file}.log", file=sys.stderr)
     return 0

@@ -91,8 +91,8 @@ def run(args, reporter, cancel) -> int:
 
         body = {"kind": "variants", "preview": args.preview, "previews": args.live_previews, "persist": True,
                 "frames": str(frames) if frames else None,
-                "variants": [{"version": v["version"], "values": v["values"], "job_file": v["job_file"]}
-                             for v in variants]}
+                "variants": [{"version": v["version"], "values": v["values"], "job_file": v["job_file"],
+                              "job": v["job"].to_dict(), "root": v["job"].root} for v in variants]}
         code = request_in_server(where, body, reporter, cancel, gone)
     else:
         from ..models.loader import loader_for

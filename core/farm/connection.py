@@ -103,7 +103,8 @@ def _read_connection(path: str) -> dict:
     return info
 
 
-def start_daemon(connection_file: str, timeout: float = 120.0, idle: float | None = None) -> dict:
+def start_daemon(connection_file: str, timeout: float = 120.0, idle: float | None = None, listen: str = "127.0.0.1",
+                 path_map=()) -> dict:
     """Start ``recast serve`` detached from this process (it outlives the OpenJD action that started it)
     and wait until it listens; its log is ``<connection file>.log``. ``idle``: seconds unused before it stops
     by itself (default: the server's hour)."""
@@ -117,6 +118,12 @@ def start_daemon(connection_file: str, timeout: float = 120.0, idle: float | Non
     argv = [sys.executable, "-m", "recast.core", "serve", "--connection-file", connection_file, "--foreground"]
     if idle is not None:
         argv += ["--idle", f"{idle:g}"]
+    if listen != "127.0.0.1":
+        argv += ["--listen", listen]
+    from .path_map import parse_path_map
+
+    for client, server in parse_path_map(path_map):  # checked here: a bad pair is one line, before the start
+        argv += ["--path-map", f"{client}={server}"]
     proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, close_fds=True,
                             **detach)
     end = time.monotonic() + timeout
@@ -171,10 +178,13 @@ def request_in_server(connection_file: str, body: dict, reporter, cancel, detach
     its exit line; returns its exit code. ``cancel`` set: the request is cancelled (closing the connection of a
     request that is not ``persist``; a ``cancel`` request for one that is). ``detached`` (a CancelFlag) set:
     stop following and leave the request running (a host that went away); returns 0."""
+    from .path_map import map_paths
+
+    pairs = (_load(connection_file) or {}).get("path_map") or []
     conn, token = _connect(connection_file)
     error, rid = None, body.get("id") or body.get("attach")
     with conn:
-        conn.sendall((json.dumps({**body, "token": token}) + "\n").encode())
+        conn.sendall((json.dumps({**map_paths(body, pairs), "token": token}) + "\n").encode())
         buf = b""
         while True:
             if cancel.is_set:
@@ -196,7 +206,7 @@ def request_in_server(connection_file: str, body: dict, reporter, cancel, detach
             buf += data
             while b"\n" in buf:
                 line, buf = buf.split(b"\n", 1)
-                event = json.loads(line)
+                event = map_paths(json.loads(line), pairs, reverse=True)  # the server's paths, as this machine sees them
                 kind = event.pop("event")
                 if kind == "exit":
                     if error or event.get("error"):

@@ -70,8 +70,9 @@ def desk_running() -> dict | None:
     return live_server(desk_connection())
 
 
-def ensure_desk(idle: float | None = None) -> tuple[str, dict, bool]:
-    """``(connection file, connection, started)``: the running desk service, or a new one started now."""
+def ensure_desk(idle: float | None = None, listen: str = "127.0.0.1", path_map=()) -> tuple[str, dict, bool]:
+    """``(connection file, connection, started)``: the running desk service, or a new one started now (on the
+    loopback address unless ``listen`` says otherwise: :mod:`.path_map`)."""
     from .connection import live_server, start_daemon
 
     path = desk_connection()
@@ -79,4 +80,5 @@ def ensure_desk(idle: float | None = None) -> tuple[str, dict, bool]:
         info = live_server(path)
         if info is not None:
             return path, info, False
-        return path, start_daemon(path, idle=idle if idle is not None else DESK_IDLE), True
+        return path, start_daemon(path, idle=idle if idle is not None else DESK_IDLE, listen=listen,
+                                  path_map=path_map), True

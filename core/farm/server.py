@@ -277,7 +277,7 @@ class _Server:
 
 
 def serve(connection_file: str, stop=None, idle_seconds: float = IDLE_SECONDS,
-          request_seconds: float = REQUEST_SECONDS) -> int:
+          request_seconds: float = REQUEST_SECONDS, listen: str = "127.0.0.1", path_map=None) -> int:
     """Listen until asked to stop (or ``stop``, a CancelFlag, is set); one render at a time, models kept.
 
     A server whose session vanished without stopping it (its connection file is gone — OpenJD
@@ -287,13 +287,19 @@ def serve(connection_file: str, stop=None, idle_seconds: float = IDLE_SECONDS,
 
     check_connection_path(connection_file)  # before the log, which sits beside it
     log_to(connection_file + ".log")
-    listener = socket.create_server(("127.0.0.1", 0))  # loopback only: no port open to the network
+    # loopback only unless asked (``--listen``: a desk other machines on shared storage reach; the token still
+    # guards every request)
+    try:
+        listener = socket.create_server((listen, 0))
+    except (OSError, OverflowError) as exc:
+        raise RecastError(f"cannot listen on {listen!r}: {getattr(exc, 'strerror', None) or exc}") from None
     token = secrets.token_hex(32)
     state = _Server(connection_file, token, request_seconds)
+    host = socket.gethostname() if listen in ("0.0.0.0", "::", "") else listen
     try:
-        write_connection(connection_file, {"host": "127.0.0.1", "port": listener.getsockname()[1], "token": token,
-                                           "pid": os.getpid()})
-        LOGGER.info("server listening on 127.0.0.1:%d", listener.getsockname()[1])
+        write_connection(connection_file, {"host": host, "port": listener.getsockname()[1], "token": token,
+                                           "pid": os.getpid(), **({"path_map": path_map} if path_map else {})})
+        LOGGER.info("server listening on %s:%d", listen, listener.getsockname()[1])
         listener.settimeout(0.5)
         while True:
             code = _should_stop(state, stop, idle_seconds)

@@ -168,19 +168,21 @@ def render_variants(variants: list[dict], loader_for, reporter, cancel, frames=N
 
 
 def render_variants_request(request: dict, loader_for, reporter, cancel) -> None:
-    """A server's ``{"kind": "variants", "variants": [{version, values, job_file}], "previews"}`` request: the
-    job files the client wrote, rendered in turn through the server's kept stack."""
+    """A server's ``{"kind": "variants", "variants": [{version, values, job, root, job_file}], "previews"}`` request:
+    the variants the client planned (their jobs, as their job files hold them), rendered in turn through the
+    server's kept stack."""
     from ..errors import RecastError
-    from ..job import load_job
+    from ..job import Job
 
     items = request.get("variants")
     if not isinstance(items, list) or not items or len(items) > MAX_VARIANTS:
         raise RecastError(f"bad request to the Recast server: 'variants' must list 1 to {MAX_VARIANTS} variants")
     variants = []
     for item in items:
-        if not isinstance(item, dict) or not isinstance(item.get("job_file"), str):
-            raise RecastError("bad request to the Recast server: each variant needs its 'job_file'")
-        job = load_job(item["job_file"])
+        if not isinstance(item, dict) or not isinstance(item.get("job"), dict) or not isinstance(
+                item.get("root"), str) or not isinstance(item.get("job_file"), str):
+            raise RecastError("bad request to the Recast server: each variant needs its 'job', 'root' and 'job_file'")
+        job = Job.from_dict(item["job"], item["root"])
         variants.append({"version": item.get("version"), "values": item.get("values"), "job": job,
                          "job_file": item["job_file"], "output": job.output_sequence.pattern})
     from ..io.frames import FrameRange
