@@ -69,6 +69,8 @@ _annotations.update(
     matte_points=CollectionProperty(type=RecastMattePoint, name="Points"),
     matte_size=EnumProperty(name="SAM 2.1 size", default="preset", items=[(i, i, "") for i in MATTE_SIZES],
                             description="the SAM 2.1 model size ('preset': the model preset's own)"),
+    variant_prompts=StringProperty(name="Variant prompts", default="",
+                                   description="the prompts Variants renders as quick looks, separated by '|'"),
     mask_strip=StringProperty(name="Mask strip", default="",
                               description="a matte strip (Matte strip makes one) limiting the edit: 1 edits, 0 keeps "
                                           "the plate; empty: the whole frame is edited"),
@@ -85,8 +87,18 @@ class RecastPreferences(bpy.types.AddonPreferences):
         description="the 'recast' executable of a Python environment with torch (Blender's Python has none); "
                     "empty: $RECAST_WORKER, else 'recast' on PATH")
 
+    use_desk: BoolProperty(
+        name="Use desk service", default=True,
+        description="render in your desk service, which keeps the models loaded between renders (started on "
+                    "demand; renders in a worker of its own when it cannot start)")
+    live_previews: BoolProperty(
+        name="Live previews", default=True,
+        description="while denoising, show a small picture of the frames in hand in a strip above the plate")
+
     def draw(self, context):
         self.layout.prop(self, "worker")
+        self.layout.prop(self, "use_desk")
+        self.layout.prop(self, "live_previews")
 
 
 classes = (RecastMattePoint, RecastSettings, RecastPreferences)

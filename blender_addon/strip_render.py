@@ -21,7 +21,8 @@ from recast.plugin.common import messages
 from recast.plugin.common.host_job import HostError, check_request, progress_text, save_job, submit_to_farm, validate
 from recast.plugin.common.params import LORA_SLOTS, fill_job
 from recast.plugin.common.versions import choose_version, version_folder
-from recast.plugin.common.worker import RenderProcess, worker_command
+from recast.plugin.common.looks import Look, live_pattern, look_output, split_prompts, variant_label
+from recast.plugin.common.worker import RenderProcess, VariantsProcess, worker_command
 
 from . import compat
 from .plates import plate_for, _stem
@@ -46,15 +47,34 @@ class StripRender:
         self.message = "starting"
 
     # --- start -------------------------------------------------------------------------
+    kind = "render"  #: 'render', 'preview' (a quick look in recast_previews/) or 'variants' (recast_variants/)
+    live_strip = None  #: name of the strip showing the live previews, while there is one
+    added = ()  #: the strips a preview or variants run added
+
     @classmethod
-    def start(cls, context, worker: str = "") -> "StripRender":
-        """Write the plate and the job, start the worker."""
-        prepared = prepare(context, worker)
-        process = RenderProcess(prepared.job_path, command=prepared.command, log_dir=os.path.join(prepared.folder, "logs"))
+    def start(cls, context, worker: str = "", kind: str = "render", desk: bool = True,
+              live_previews: bool = True) -> "StripRender":
+        """Write the plate and the job, start the worker (``desk``, ``live_previews``: the add-on's preferences)."""
+        prompts = None
+        if kind == "variants":
+            prompts = split_prompts(compat.editing_scene(context).recast.variant_prompts)
+        prepared = prepare(context, worker, kind)
+        logs = os.path.join(prepared.folder, "logs")
+        if kind == "variants":
+            process = VariantsProcess(prepared.job_path, prompts, command=prepared.command, log_dir=logs, desk=desk,
+                                      preview=True, live_previews=live_previews)
+        else:
+            process = RenderProcess(prepared.job_path, command=prepared.command, log_dir=logs, desk=desk,
+                                    preview=kind == "preview", live_previews=live_previews)
         run = cls(compat.editing_scene(context), prepared.strip, process, prepared.plate, prepared.job_path,
                   prepared.output)
-        run.version = prepared.version
+        run.version, run.kind = prepared.version, kind
         return run
+
+    @property
+    def note(self) -> str:
+        """The worker's last warning, one line (e.g. the desk could not start and the render ran here)."""
+        return self.process.note or ""
 
     @staticmethod
     def submit(context, worker: str = ""):
@@ -82,11 +102,16 @@ class StripRender:
         p = self.process
         if not p.finished:
             self.message = f"Recast '{self.strip_name}': {progress_text(p)}"
+            if p.previews:
+                self._show_live()
             return False
+        self._end_live()
         if p.state == "done" and self.result_strip is None and self.error is None:
             try:
                 self.result_strip = self._add_strip()
-                self.message = f"Recast '{self.strip_name}': added strip '{self.result_strip}'"
+                what = (f"added strip '{self.result_strip}'" if self.kind != "variants" else
+                        f"added {len(self.added)} variant strips (muted but '{self.result_strip}')")
+                self.message = f"Recast '{self.strip_name}': {what}" + (f" (note: {self.note})" if self.note else "")
             except StripError as exc:
                 self.error = str(exc)
         elif p.state == "failed":
@@ -103,14 +128,79 @@ class StripRender:
         """What Esc does: stop the worker (after the window in hand); nothing is added."""
         self.process.cancel()
 
+    # --- live previews -----------------------------------------------------------------
+    def _show_live(self) -> None:
+        """The live previews as a strip above the plate (``<strip> recast live``): made again when frames are added
+        (the next window), its images reloaded as they are rewritten each step."""
+        scene = bpy.data.scenes[self.scene_name]
+        frames = sorted(self.process.previews)
+        pattern = live_pattern(self.process.previews[frames[0]]["path"])
+        shown = getattr(self, "_live_frames", None)
+        if shown != frames:
+            self._end_live()
+            first = frames[0]
+            last = first
+            while last + 1 in self.process.previews:
+                last += 1
+            try:
+                self.live_strip = add_image_strip(scene, self.strip_name, pattern, first, last,
+                                                  f"{self.strip_name} recast live", "sRGB",
+                                                  offset=first - self.plate.first)
+                self._live_frames = frames
+            except StripError:
+                return
+        for image in bpy.data.images:  # the sequencer's cache of the rewritten files
+            if image.filepath.endswith(".png") and "preview" in image.filepath:
+                image.reload()
+        try:
+            bpy.ops.sequencer.refresh_all()
+        except RuntimeError:  # no sequencer in this context (headless): the strip reads the files when drawn
+            pass
+
+    def _end_live(self) -> None:
+        if self.live_strip is None:
+            return
+        editor = bpy.data.scenes[self.scene_name].sequence_editor
+        strip = next((s for s in compat.all_strips(editor) if s.name == self.live_strip), None)
+        if strip is not None:
+            compat.strips(editor).remove(strip)
+        self.live_strip, self._live_frames = None, None
+
     # --- the new strip -----------------------------------------------------------------
     def _add_strip(self) -> str:
+        scene = bpy.data.scenes[self.scene_name]
+        if self.kind == "preview":
+            made = self.process.version or {}
+            look = Look("preview", int(made.get("version", 0)), os.path.dirname(made.get("output", "")))
+            first, last = look.frames or (self.plate.first, self.plate.last)
+            name = add_image_strip(scene, self.strip_name, look.output, first, last,
+                                   f"{self.strip_name} preview v{look.version:03d}", self.plate.blender_space,
+                                   offset=first - self.plate.first)
+            self.added = (name,)
+            return name
+        if self.kind == "variants":
+            added = []
+            for k, event in enumerate(self.process.variants):
+                look = Look("variant", int(event["version"]), os.path.dirname(event["output"]))
+                first, last = look.frames or (self.plate.first, self.plate.last)
+                name = add_image_strip(scene, self.strip_name, event["output"], first, last,
+                                       f"{self.strip_name} variant v{look.version:03d} "
+                                       f"{variant_label(event.get('values') or {})}"[:63],
+                                       self.plate.blender_space, offset=first - self.plate.first)
+                strip = next(s for s in compat.all_strips(scene.sequence_editor) if s.name == name)
+                strip.mute = k > 0  # stacked above the plate, the first one chosen
+                added.append(name)
+            self.added = tuple(added)
+            if not added:
+                raise StripError("the worker made no variants")
+            return added[0]
         return add_image_strip(bpy.data.scenes[self.scene_name], self.strip_name, self.output_pattern,
                                self.plate.first, self.plate.last, f"{self.strip_name} recast v{self.version:03d}",
                                self.plate.blender_space)
 
 
-def add_image_strip(scene, source_name: str, pattern: str, first: int, last: int, name: str, colorspace: str) -> str:
+def add_image_strip(scene, source_name: str, pattern: str, first: int, last: int, name: str, colorspace: str,
+                    offset: int = 0) -> str:
     """Frames ``first..last`` of ``pattern`` as an image strip ``name`` on the lowest free channel above the source
     strip, starting where it starts, in one step (never half a strip on the timeline); returns its name."""
     editor = scene.sequence_editor
@@ -122,7 +212,7 @@ def add_image_strip(scene, source_name: str, pattern: str, first: int, last: int
     missing = [f for f in files if not os.path.isfile(f)]
     if missing:
         raise StripError(f"the worker finished but {len(missing)} frame(s) are missing, e.g. {missing[0]}")
-    start, length = int(source.frame_final_start), len(files)
+    start, length = int(source.frame_final_start) + offset, len(files)  # offset: frames into the source strip
     channel = _free_channel(editor, source.channel + 1, start, start + length)
     strip = compat.strips(editor).new_image(name, files[0], channel, start)
     try:
@@ -176,7 +266,7 @@ def usable_strip(context):
     return strip
 
 
-def prepare(context, worker: str = "") -> _Prepared:
+def prepare(context, worker: str = "", kind: str = "render") -> _Prepared:
     """Check the active strip and every value, then write its plate (when it must) and the job file."""
     scene = compat.editing_scene(context)
     strip = usable_strip(context)
@@ -203,11 +293,17 @@ def prepare(context, worker: str = "") -> _Prepared:
                      "colorspace": plate.colorspace, "depth_channel": plate.depth_channel,
                      "mask_pattern": mask, "mask_invert": bool(values["mask_invert"])}
     # a render with changed values (or another source) is a new version: the strips of earlier ones keep their frames
-    key = json.dumps({k: v for k, v in data.items() if k != "output"}, sort_keys=True)
-    version = choose_version(os.path.join(folder, "render"), key)[0]
-    data["output"] = {"pattern": os.path.join(version_folder(os.path.join(folder, "render"), version),
-                                              f"{_stem(strip.name)}.####.exr")}
-    job_path = save_job(validate(data, folder), os.path.join(folder, f"{_stem(strip.name)}.recast.json"))
+    if kind == "render":
+        key = json.dumps({k: v for k, v in data.items() if k != "output"}, sort_keys=True)
+        version = choose_version(os.path.join(folder, "render"), key)[0]
+        data["output"] = {"pattern": os.path.join(version_folder(os.path.join(folder, "render"), version),
+                                                  f"{_stem(strip.name)}.####.exr")}
+        job_name = f"{_stem(strip.name)}.recast.json"
+    else:  # a quick look: the worker makes its version folder beside this output (recast_previews/, …)
+        version = 0
+        data["output"] = {"pattern": look_output(folder, _stem(strip.name))}
+        job_name = f"{_stem(strip.name)}.{kind}.recast.json"
+    job_path = save_job(validate(data, folder), os.path.join(folder, job_name))
     prepared = _Prepared(strip, plate, job_path, command, folder, data["output"]["pattern"])
     prepared.version = version
     return prepared

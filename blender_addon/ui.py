@@ -28,9 +28,14 @@ class RECAST_OT_recast_strip(ModalRun, bpy.types.Operator):
     bl_label = "Recast strip"
     bl_options = {"REGISTER"}
 
+    kind = "render"
+
     def _start(self, context):
+        addon = context.preferences.addons.get(__package__)
+        prefs = addon.preferences if addon is not None else None
         try:
-            run = StripRender.start(context, _worker(context))
+            run = StripRender.start(context, _worker(context), self.kind, desk=getattr(prefs, "use_desk", True),
+                                    live_previews=getattr(prefs, "live_previews", True))
         except HostError as exc:
             self.report({"ERROR"}, f"Recast: {exc}")
             return None
@@ -44,6 +49,44 @@ class RECAST_OT_recast_strip(ModalRun, bpy.types.Operator):
             return {"FINISHED"}
         self.report({"ERROR"} if run.state == "failed" else {"WARNING"}, run.message)
         return {"CANCELLED"}
+
+
+class RECAST_OT_preview_strip(RECAST_OT_recast_strip):
+    """A quick look at the active strip in seconds (256 px, the fast tier, the first window), added as a strip
+    above it; a new version in recast_previews/, never over a render"""
+
+    bl_idname = "recast.preview_strip"
+    bl_label = "Preview strip"
+    kind = "preview"
+
+
+class RECAST_OT_variants_strip(RECAST_OT_recast_strip):
+    """A quick look per variant prompt ('|' between them), added as strips stacked above the active strip, muted
+    but the first (Choose variant picks another)"""
+
+    bl_idname = "recast.variants_strip"
+    bl_label = "Variants"
+    kind = "variants"
+
+
+class RECAST_OT_choose_variant(bpy.types.Operator):
+    """Show the active variant strip: it is unmuted and the other variants of its strip are muted"""
+
+    bl_idname = "recast.choose_variant"
+    bl_label = "Choose variant"
+
+    def execute(self, context):
+        chosen = compat.active_strip(context)
+        if chosen is None or " variant v" not in chosen.name:
+            self.report({"ERROR"}, "Recast: select a variant strip (named '<strip> variant vNNN ...') first")
+            return {"CANCELLED"}
+        source = chosen.name.split(" variant v", 1)[0]
+        editor = compat.editing_scene(context).sequence_editor
+        for strip in compat.all_strips(editor):
+            if strip.name.startswith(f"{source} variant v"):
+                strip.mute = strip.name != chosen.name
+        self.report({"INFO"}, f"Recast: showing '{chosen.name}'")
+        return {"FINISHED"}
 
 
 class RECAST_OT_submit_strip(bpy.types.Operator):
@@ -130,13 +173,20 @@ class RECAST_PT_panel(bpy.types.Panel):
         if run is not None:
             row = layout.row()
             row.label(text=run.message)
+            if getattr(run, "note", ""):
+                layout.label(text=run.note, icon="INFO")  # e.g. the desk could not start: rendering here
             row.operator(RECAST_OT_cancel.bl_idname, text="Cancel", icon="CANCEL").strip = run.strip_name
         else:
             buttons = layout.column()
             buttons.enabled = strip is not None  # nothing to render without a strip
             buttons.operator(RECAST_OT_recast_strip.bl_idname, icon="RENDER_ANIMATION")
+            buttons.operator(RECAST_OT_preview_strip.bl_idname, icon="HIDE_OFF")
+            buttons.prop(s, "variant_prompts")
+            buttons.operator(RECAST_OT_variants_strip.bl_idname, icon="IMGDISPLAY")
+            buttons.operator(RECAST_OT_choose_variant.bl_idname, icon="CHECKMARK")
             buttons.operator(RECAST_OT_submit_strip.bl_idname, icon="NETWORK_DRIVE")
 
 
-classes = (RECAST_OT_recast_strip, RECAST_OT_submit_strip, RECAST_OT_cancel, *models_ui.classes, *training.classes,
+classes = (RECAST_OT_recast_strip, RECAST_OT_preview_strip, RECAST_OT_variants_strip, RECAST_OT_choose_variant,
+           RECAST_OT_submit_strip, RECAST_OT_cancel, *models_ui.classes, *training.classes,
            *matte_ui.classes, RECAST_PT_panel)

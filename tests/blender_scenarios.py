@@ -341,6 +341,61 @@ def versions(args):
             "first_unchanged": unchanged}
 
 
+def preview_live(args):
+    """Preview strip through the desk, with live previews: what the timer shows while it runs, then the strip."""
+    import importlib
+
+    strip_render = importlib.import_module(ADDON + ".strip_render")
+    image_strip(args["plate_dir"], args["names"], channel=2, start=1)
+    settings(args)
+    before = {s.name for s in strips()}
+    assert prefs().use_desk and prefs().live_previews  # the defaults
+    run = strip_render.StripRender.start(bpy.context, kind="preview")
+    live = []
+    while not run.poll():  # what the modal operator's timer does
+        found = [describe(s) for s in strips() if s.name.endswith("recast live")]
+        if found and found[0] not in live:
+            live.append(found[0])
+        time.sleep(0.1)
+    return {"state": run.state, "message": run.message, "note": run.note, "live": live, "new": new_strips(before),
+            "kinds": [e["event"] for e in run.process.events]}
+
+
+def variants(args):
+    """Variants operator: strips stacked above the plate, muted but the first; Choose variant picks another."""
+    image_strip(args["plate_dir"], args["names"], channel=2, start=1)
+    settings(args, variant_prompts="chalk | bronze statue")
+    prefs().use_desk = False
+    prefs().live_previews = False
+    before = {s.name for s in strips()}
+    error = None
+    try:
+        bpy.ops.recast.variants_strip()
+    except RuntimeError as exc:
+        error = str(exc)
+    made = [s for s in strips() if s.name not in before]
+    first = [dict(describe(s), mute=s.mute) for s in made]
+    second = next(s for s in made if "bronze" in s.name)
+    editor().active_strip = second
+    bpy.ops.recast.choose_variant()
+    chosen = {s.name: s.mute for s in made}
+    return {"error": error, "first": first, "chosen": chosen}
+
+
+def desk_fallback(args):
+    """A desk that cannot start (another account's folder): the render runs here and says so in one line."""
+    image_strip(args["plate_dir"], args["names"], channel=2, start=1)
+    settings(args)
+    import importlib
+
+    strip_render = importlib.import_module(ADDON + ".strip_render")
+    before = {s.name for s in strips()}
+    run = strip_render.StripRender.start(bpy.context)  # with the preferences' defaults: through the desk
+    while not run.poll():
+        time.sleep(0.1)
+    return {"state": run.state, "message": run.message, "note": run.note, "new": new_strips(before)}
+
+
 def fetch_models(args):
     """A preset whose parts are on a hub (tests/fake_hub.py) and not here: the render says what to press; Check
     models says what is missing; Fetch models cancelled from the panel, then to the end; then it renders."""

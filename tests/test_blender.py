@@ -92,8 +92,20 @@ RUNS = {
     "versions": ("versions", _plate), "panel_draw": ("panel_draw", _plate), "fetch_models": ("fetch_models", _plate),
     "train_lora": ("train_lora", lambda f: _plate(f, "sh040.####.exr", 1, 4, 96, 64)),  # 64 px a side to train
     "matte": ("matte", _plate), "fast": ("fast", _plate), "wan": ("wan", _plate),
+    "preview_live": ("preview_live", _plate), "variants": ("variants", _plate),
+    "desk_fallback": ("desk_fallback", _plate),
     "save_and_reload": ("save_and_reload", None),  # last: it saves and opens .blend files
 }
+
+
+def _stop_desk(folder) -> None:
+    """Kill the desk service a run started in its own RECAST_DESK folder (if any)."""
+    import signal
+
+    try:
+        os.kill(json.loads((folder / "desk" / "desk.json").read_text())["pid"], signal.SIGKILL)
+    except (OSError, ValueError, KeyError):
+        pass
 
 
 def uses(*names):
@@ -130,12 +142,15 @@ def _batch(python, version, names, addon_zip, base, tiny_preset):
         folder = base / name
         folder.mkdir(parents=True)
         args = {"zip": addon_zip, "out": str(folder / "out"), **(make(folder) if make else {})}
-        env = {}
+        env = {"RECAST_DESK": str(folder / "desk")}  # each run its own desk service, stopped after the batch
+        if name == "desk_fallback":  # another account's desk folder: the desk cannot be used
+            (folder / "desk").mkdir(mode=0o700)
+            os.chown(folder / "desk", 12345, 12345)
         if name == "fetch_models":  # the preset's parts on a hub on 127.0.0.1, an empty Hugging Face cache
             path, repos = hub_preset(str(folder / "presets"), tiny_preset.path)
             hub = FakeHub(repos, delay=lambda: time.sleep(0.2))  # slow enough for the panel's Cancel mid-fetch
             args["preset"] = path
-            env = {"HF_HOME": str(folder / "hf_home"), "HF_HUB_OFFLINE": None, "HF_HUB_CACHE": None}
+            env.update({"HF_HOME": str(folder / "hf_home"), "HF_HUB_OFFLINE": None, "HF_HUB_CACHE": None})
         runs.append({"name": name, "scenario": scenario, "args": args, "env": env, "cwd": str(folder)})
     batch, results = base / "batch.json", base / "results.jsonl"
     env = {**os.environ, "BLENDER_USER_RESOURCES": str(base / "blender_user"),
@@ -154,6 +169,10 @@ def _batch(python, version, names, addon_zip, base, tiny_preset):
     finally:
         if hub is not None:
             hub.__exit__(None, None, None)
+        for name in names:
+            _stop_desk(base / name)
+            if name == "desk_fallback":
+                os.chown(base / name / "desk", os.getuid(), os.getgid())
     records = [json.loads(line) for line in results.read_text().splitlines()] if results.exists() else []
     return {r["name"]: r for r in records}, base, log
 
@@ -448,3 +467,50 @@ def test_the_wan_backend_from_the_panel(blender_latest):
     (strip,) = r["result"]
     assert strip["exist"] and strip["length"] == 6
     assert read_header(strip["files"][0]).attribute("recast/renderer").startswith("Wan 2.1 VACE")
+
+
+# --- iterate in seconds: desk, live previews, previews, variants (issue 28) ----------------
+
+@uses("preview_live")
+def test_preview_strip_through_the_desk_shows_live_previews_then_a_preview_strip(blender_latest):
+    r, folder = blender_latest.run("preview_live")
+    assert r["state"] == "done" and r["note"] == "", r["message"]
+    assert r["kinds"][:3] == ["version", "desk", "queued"] and "preview" in r["kinds"]  # through the desk
+    assert r["live"], "no live preview strip while it rendered"
+    live = r["live"][0]
+    assert live["name"] == "plate recast live" and live["channel"] == 3 and live["exist"]
+    assert all(f.endswith(".png") and "recast_cache" in f for f in live["files"])
+    (strip,) = r["new"]  # the live strip is gone: the preview strip took its place
+    version = folder / "out" / "plate" / "recast_previews" / "v001"
+    assert strip["name"] == "plate preview v001" and strip["channel"] == 3 and strip["start"] == 1
+    assert strip["files"] == [str(version / f"plate.{f}.exr") for f in range(1001, 1005)] and strip["exist"]
+    assert not (folder / "out" / "plate" / "render").exists()  # never a final render's folder
+    assert json.loads((version / "job.json").read_text())["input"]["frames"] == "1001-1004"
+
+
+@uses("variants")
+def test_variants_are_strips_stacked_above_the_plate_muted_but_the_chosen_one(blender_latest):
+    r, folder = blender_latest.run("variants")
+    assert r["error"] is None
+    first = {s["name"]: s for s in r["first"]}
+    assert sorted(first) == ["plate variant v001 chalk", "plate variant v002 bronze statue"]
+    root = folder / "out" / "plate" / "recast_variants"
+    for name, v, channel, mute in (("plate variant v001 chalk", "v001", 3, False),
+                                   ("plate variant v002 bronze statue", "v002", 4, True)):
+        s = first[name]
+        assert (s["channel"], s["start"], s["mute"], s["exist"]) == (channel, 1, mute, True), s
+        assert s["files"] == [str(root / v / f"plate.{f}.exr") for f in range(1001, 1005)]
+    assert json.loads((root / "v002" / "job.json").read_text())["prompt"] == "bronze statue"
+    assert r["chosen"] == {"plate variant v001 chalk": True, "plate variant v002 bronze statue": False}
+
+
+@uses("desk_fallback")
+def test_a_desk_that_cannot_start_renders_in_a_worker_and_says_so(blender_latest):
+    r, folder = blender_latest.run("desk_fallback")
+    assert r["state"] == "done", r["message"]
+    note = r["note"]  # one line, shown in the panel and in the operator's report
+    assert note.startswith("the desk service cannot start") and note.endswith("rendering here instead")
+    assert "belongs to another user (uid 12345)" in note and f"(note: {note})" in r["message"]
+    (strip,) = r["new"]
+    assert strip["name"] == "plate recast v001" and strip["exist"] and len(strip["files"]) == 6
+    assert not (folder / "desk" / "desk.json").exists()
