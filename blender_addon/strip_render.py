@@ -21,7 +21,7 @@ from recast.plugin.common import messages
 from recast.plugin.common.host_job import HostError, check_request, progress_text, save_job, submit_to_farm, validate
 from recast.plugin.common.params import LORA_SLOTS, fill_job
 from recast.plugin.common.versions import choose_version, version_folder
-from recast.plugin.common.looks import Look, live_pattern, look_output, split_prompts, variant_label
+from recast.plugin.common.looks import look_output, split_prompts
 from recast.plugin.common.worker import RenderProcess, VariantsProcess, worker_command
 
 from . import compat
@@ -128,72 +128,24 @@ class StripRender:
         """What Esc does: stop the worker (after the window in hand); nothing is added."""
         self.process.cancel()
 
-    # --- live previews -----------------------------------------------------------------
+    # --- live previews and quick looks: .live ------------------------------------------
     def _show_live(self) -> None:
-        """The live previews as a strip above the plate (``<strip> recast live``): made again when frames are added
-        (the next window), its images reloaded as they are rewritten each step."""
-        scene = bpy.data.scenes[self.scene_name]
-        frames = sorted(self.process.previews)
-        pattern = live_pattern(self.process.previews[frames[0]]["path"])
-        shown = getattr(self, "_live_frames", None)
-        if shown != frames:
-            self._end_live()
-            first = frames[0]
-            last = first
-            while last + 1 in self.process.previews:
-                last += 1
-            try:
-                self.live_strip = add_image_strip(scene, self.strip_name, pattern, first, last,
-                                                  f"{self.strip_name} recast live", "sRGB",
-                                                  offset=first - self.plate.first)
-                self._live_frames = frames
-            except StripError:
-                return
-        for image in bpy.data.images:  # the sequencer's cache of the rewritten files
-            if image.filepath.endswith(".png") and "preview" in image.filepath:
-                image.reload()
-        try:
-            bpy.ops.sequencer.refresh_all()
-        except RuntimeError:  # no sequencer in this context (headless): the strip reads the files when drawn
-            pass
+        from .live import show_live
+
+        show_live(self)
 
     def _end_live(self) -> None:
-        if self.live_strip is None:
-            return
-        editor = bpy.data.scenes[self.scene_name].sequence_editor
-        strip = next((s for s in compat.all_strips(editor) if s.name == self.live_strip), None)
-        if strip is not None:
-            compat.strips(editor).remove(strip)
-        self.live_strip, self._live_frames = None, None
+        from .live import end_live
+
+        end_live(self)
 
     # --- the new strip -----------------------------------------------------------------
     def _add_strip(self) -> str:
         scene = bpy.data.scenes[self.scene_name]
-        if self.kind == "preview":
-            made = self.process.version or {}
-            look = Look("preview", int(made.get("version", 0)), os.path.dirname(made.get("output", "")))
-            first, last = look.frames or (self.plate.first, self.plate.last)
-            name = add_image_strip(scene, self.strip_name, look.output, first, last,
-                                   f"{self.strip_name} preview v{look.version:03d}", self.plate.blender_space,
-                                   offset=first - self.plate.first)
-            self.added = (name,)
-            return name
-        if self.kind == "variants":
-            added = []
-            for k, event in enumerate(self.process.variants):
-                look = Look("variant", int(event["version"]), os.path.dirname(event["output"]))
-                first, last = look.frames or (self.plate.first, self.plate.last)
-                name = add_image_strip(scene, self.strip_name, event["output"], first, last,
-                                       f"{self.strip_name} variant v{look.version:03d} "
-                                       f"{variant_label(event.get('values') or {})}"[:63],
-                                       self.plate.blender_space, offset=first - self.plate.first)
-                strip = next(s for s in compat.all_strips(scene.sequence_editor) if s.name == name)
-                strip.mute = k > 0  # stacked above the plate, the first one chosen
-                added.append(name)
-            self.added = tuple(added)
-            if not added:
-                raise StripError("the worker made no variants")
-            return added[0]
+        if self.kind != "render":
+            from .live import add_look_strips
+
+            return add_look_strips(self, scene)
         return add_image_strip(bpy.data.scenes[self.scene_name], self.strip_name, self.output_pattern,
                                self.plate.first, self.plate.last, f"{self.strip_name} recast v{self.version:03d}",
                                self.plate.blender_space)
