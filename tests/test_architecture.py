@@ -223,9 +223,9 @@ def test_no_import_cycle_between_core_subpackages_counting_imports_inside_functi
 
 
 def test_the_cycle_test_sees_imports_inside_functions():
-    """The graph holds an import made only inside a function (farm.server renders through the pipeline)."""
+    """The graph holds an import made only inside a function (farm.runner renders through the pipeline)."""
     graph = _subpackage_graph()
-    assert "recast.core.farm.server → recast.core.pipeline.render" in graph["farm"]["pipeline"]
+    assert "recast.core.farm.runner → recast.core.pipeline.render" in graph["farm"]["pipeline"]
     assert "pipeline" not in graph or "farm" not in graph["pipeline"]  # chunk planning is the pipeline's own
 
 

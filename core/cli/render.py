@@ -131,7 +131,7 @@ def _dry_run(args, job, frames, chunk, reporter) -> int:
         reporter.emit("dry_run", **summary)
         return 0
     skipped = f", {summary['skipped']} already written" if summary["skipped"] else ""
-    lines = [f"recast: dry run: nothing rendered, nothing written",
+    lines = ["recast: dry run: nothing rendered, nothing written",
              f"  frames    {summary['frames']} ({summary['total']} frames; {summary['todo']} to render"
              f"{skipped}"
              f"; denoised {summary['rendered']})",

@@ -35,9 +35,10 @@ import socket
 import threading
 import time
 
-from ..errors import Cancelled, RecastError, exit_code, signal_exit_code
+from ..errors import RecastError, exit_code, signal_exit_code
 from . import wire
 from .requests import PREVIEW, RENDER, Request, RequestQueue
+from .runner import Loaders, run_request
 from .connection import check_connection_path, is_connection_of, remove_connection, render_in_server, start_daemon, stop_daemon, \
     write_connection
 
@@ -50,80 +51,12 @@ REQUEST_SECONDS = 30.0  #: a client has this long to send its request line (a fa
 MAX_CONNECTIONS = 64  #: connections open at once (each holds a thread); more are refused, not queued
 
 
-class _Loaders:
-    """The model stack kept between renders: one preset/device/precision in memory at a time."""
-
-    def __init__(self):
-        self._key, self._loader = None, None
-
-    def for_job(self, job):
-        from ..models.loader import loader_for
-
-        key = (job.model, job.root if os.sep in job.model else "", job.device, job.precision)
-        if key != self._key:
-            self._key, self._loader = None, None  # free the old stack before loading another
-            self._loader, self._key = loader_for(job), key
-        return self._loader
-
-    def describe(self) -> dict | None:
-        """The stack kept loaded (what ``desk status`` shows), or None."""
-        if self._key is None:
-            return None
-        return {"model": self._key[0], "device": self._key[2], "precision": self._key[3]}
-
-
-def _fields(request: dict) -> tuple:
-    """The render's fields, checked: a request that passed the token may still be malformed."""
-    job, root = request.get("job"), request.get("root")
-    if not isinstance(job, dict):
-        raise RecastError("bad request to the Recast server: 'job' must be a JSON object")
-    if not isinstance(root, str):
-        raise RecastError("bad request to the Recast server: 'root' must be a folder path")
-    for key in ("frames", "chunk", "chunk_set"):
-        if request.get(key) is not None and not isinstance(request[key], str):
-            raise RecastError(f"bad request to the Recast server: {key!r} must be text or null")
-    return job, root
-
-
-def _render_request(request: dict, loaders: _Loaders, reporter, cancel) -> int:
-    """One render (or one set of variants) asked for by a client; the exit code the CLI would give
-    (:func:`~recast.core.errors.exit_code`; errors as protocol events)."""
-    from ..io.frames import FrameRange
-    from ..job import Job
-    from ..pipeline.render import render
-
-    try:
-        cancel.check("before the render began")  # its client left while another render ran
-        if request.get("kind") == "variants":
-            from ..pipeline.variants import render_variants_request
-
-            render_variants_request(request, loaders.for_job, reporter, cancel)
-            return exit_code(None)
-        job_data, root = _fields(request)
-        job = Job.from_dict(job_data, root)
-        frames = FrameRange.parse(request["frames"]) if request.get("frames") else None
-        chunk = FrameRange.parse(request["chunk"]) if request.get("chunk") else None
-        render(job, frames, reporter, cancel, loader=loaders.for_job(job), chunk=chunk,
-               chunk_set=request.get("chunk_set") or "default", context=True,
-               previews=bool(request.get("previews")))
-        return exit_code(None)
-    except Cancelled as exc:
-        reporter.error(str(exc), kind="Cancelled", cancelled=True)
-        return exit_code(exc)
-    except RecastError as exc:
-        reporter.error(" ".join(str(exc).split()), kind=type(exc).__name__)
-        return exit_code(exc)
-    except (KeyError, TypeError, RecursionError) as exc:
-        reporter.error(f"bad request to the Recast server: {type(exc).__name__}: {exc}", kind="RecastError")
-        return exit_code(RecastError(str(exc)))  # the request's fault, as a bad job file is
-
-
 class _Server:
     """What the connection threads share: the queue and its runner, the models, the count, the stop."""
 
     def __init__(self, connection_file: str, token: str, request_seconds: float):
         self.connection_file, self.token, self.request_seconds = connection_file, token, request_seconds
-        self.loaders, self.served = _Loaders(), 0
+        self.loaders, self.served = Loaders(), 0
         self.queue = RequestQueue()  # one render at a time: the models and the device are one
         self.stopping = threading.Event()  # no new renders
         self.stopped = threading.Event()  # a stop request was answered
@@ -148,10 +81,10 @@ class _Server:
             LOGGER.info("request %s: %s %s frames %s chunk %s", request.id, body.get("kind", "render"),
                         job.get("output") if isinstance(job, dict) else None, body.get("frames"), body.get("chunk"))
             try:
-                code = _render_request(body, self.loaders, Reporter(stream=request), request.cancel)
+                code = run_request(body, self.loaders, Reporter(stream=request), request.cancel)
             except Exception:  # a bug: the models may be half-built, so the next render loads them afresh
                 LOGGER.exception("internal error in request %s", request.id)
-                self.loaders = _Loaders()
+                self.loaders = Loaders()
                 request.write(json.dumps({"event": "error", "message": "internal error in the Recast server; see "
                                           f"{self.connection_file}.log", "kind": "InternalError"}) + "\n")
                 code = 3

@@ -15,7 +15,7 @@ import os
 
 import numpy as np
 
-__all__ = ["PreviewWriter", "latent_rgb"]
+__all__ = ["PreviewWriter", "latent_rgb", "preview_writer"]
 
 SCALE = 4  #: preview pixels per latent pixel
 
@@ -63,3 +63,21 @@ class PreviewWriter:
                 out.close()
             self.written += 1
             self.reporter.emit("preview", frame=frame, step=step, steps=steps, path=os.path.abspath(path))
+
+
+def preview_writer(plan, backend, layer, reporter, cache: str):
+    """Live previews of ``layer`` (None where the backend has no latent → RGB table): one folder per render
+    (its job, range and layer) under the output's cache, frames named by their frame numbers."""
+    from ..io.cache import cache_key
+
+    if backend.latent_preview is None:
+        return None
+    positions, c = plan.positions, plan.compression
+    first, last = plan.frames.first, plan.frames.last
+
+    def frame_of(index: int) -> int:  # a latent frame is shown at the last frame it holds (within the range)
+        return positions[index] if c == 1 else min(max(plan.anchor + c * positions[index], first), last)
+
+    folder = os.path.join(cache, "preview",
+                          cache_key(plan.fingerprint, plan.frames.first, plan.frames.last, layer.key))
+    return PreviewWriter(folder, frame_of, reporter, backend.latent_preview)

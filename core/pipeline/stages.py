@@ -91,28 +91,14 @@ def sample(plan, backend, layer, state, saved, loader_factory, reporter, cancel,
         start, latents = saved[0], saved[2].to(backend.device)
     else:
         start, latents = 0, backend.initial_latents(inputs.noise, inputs.plate_latents, timesteps, job.strength)
-    writer = _preview_writer(plan, backend, layer, reporter) if previews else None
+    if previews:
+        from .previews import preview_writer
+
+        writer = preview_writer(plan, backend, layer, reporter, cache_folder(job))
+    else:
+        writer = None
     return sampler.denoise(backend, inputs, latents, timesteps, plan.windows, start_step=start, reporter=reporter,
                            cancel=cancel, save_state=lambda k, lat: state.save(k, len(timesteps), lat), previews=writer)
-
-
-def _preview_writer(plan, backend, layer, reporter):
-    """Live previews of ``layer`` (None where the backend has no latent → RGB table): one folder per render
-    (its job, range and layer) under the output's cache, frames named by their frame numbers."""
-    from ..io.cache import cache_key
-    from .previews import PreviewWriter
-
-    if backend.latent_preview is None:
-        return None
-    positions, c = plan.positions, plan.compression
-    first, last = plan.frames.first, plan.frames.last
-
-    def frame_of(index: int) -> int:  # a latent frame is shown at the last frame it holds (within the range)
-        return positions[index] if c == 1 else min(max(plan.anchor + c * positions[index], first), last)
-
-    folder = os.path.join(cache_folder(plan.job), "preview",
-                          cache_key(plan.fingerprint, plan.frames.first, plan.frames.last, layer.key))
-    return PreviewWriter(folder, frame_of, reporter, backend.latent_preview)
 
 
 def _noise(plan, seed, shape, shared):
