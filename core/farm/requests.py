@@ -42,6 +42,7 @@ class Request:
         self.code: int | None = None
         self.submitted = time.time()
         self.progress: dict | None = None  #: the last progress event (what ``desk status`` shows)
+        self.cancelled_because: str | None = None  #: why it was cancelled (the server's log says)
         self._lines: list[str] = []
         self._cond = threading.Condition()
 
@@ -144,12 +145,14 @@ class RequestQueue:
             if request is None or request.state == "done":
                 return False
             if request in self._waiting:
+                request.cancelled_because = why
                 self._waiting.remove(request)
                 request.write(json.dumps({"event": "error", "message": f"{why} while waiting in the queue",
                                           "kind": "Cancelled", "cancelled": True}) + "\n")
                 request.finish(exit_code(Cancelled(why, signum)))
                 self._cond.notify_all()
                 return True
+        request.cancelled_because = request.cancelled_because or why
         request.cancel.set(signum)
         return True
 

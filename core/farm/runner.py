@@ -7,7 +7,7 @@ import os
 
 from ..errors import Cancelled, RecastError, exit_code
 
-__all__ = ["Loaders", "run_request"]
+__all__ = ["Loaders", "check_request", "run_request"]
 
 
 class Loaders:
@@ -30,6 +30,18 @@ class Loaders:
         if self._key is None:
             return None
         return {"model": self._key[0], "device": self._key[2], "precision": self._key[3]}
+
+
+def check_request(request: dict) -> None:
+    """The shape of a render or variants request (RecastError, one line), before it is queued."""
+    if request.get("kind") == "variants":
+        items = request.get("variants")
+        if not isinstance(items, list) or not items or not all(isinstance(i, dict) for i in items):
+            raise RecastError("bad request to the Recast server: 'variants' must list the variants as objects")
+    elif request.get("kind", "render") != "render":
+        raise RecastError(f"bad request to the Recast server: unknown kind {request.get('kind')!r}")
+    else:
+        _fields(request)
 
 
 def _fields(request: dict) -> tuple:

@@ -38,7 +38,7 @@ import time
 from ..errors import RecastError, exit_code, signal_exit_code
 from . import wire
 from .requests import PREVIEW, RENDER, Request, RequestQueue
-from .runner import Loaders, run_request
+from .runner import Loaders, check_request, run_request
 from .connection import check_connection_path, is_connection_of, remove_connection, render_in_server, start_daemon, stop_daemon, \
     write_connection
 
@@ -91,8 +91,8 @@ class _Server:
             self.served += code == 0
             self.last_used = time.monotonic()
             self.queue.ended(request, code)
-            LOGGER.info("request %s ended: exit %d after %.1f s%s", request.id, code, time.monotonic() - began,
-                        " (cancelled)" if request.cancel.is_set else "")
+            LOGGER.info("request %s: render ended: exit %d after %.1f s%s", request.id, code, time.monotonic() - began,
+                        f" ({request.cancelled_because or 'cancelled'})" if request.cancel.is_set else "")
 
     # --- one connection ------------------------------------------------------------------------
     def handle(self, conn) -> None:
@@ -147,6 +147,12 @@ class _Server:
         rid = body.get("id")
         if rid is not None and (not isinstance(rid, str) or not 0 < len(rid) <= 64):
             raise wire.BadRequest("a request's 'id' is text of 1 to 64 characters")
+        try:
+            check_request(body)  # a malformed request is refused at once, never queued
+        except RecastError as exc:
+            wire.send_line(conn, {"event": "error", "message": str(exc), "kind": "RecastError"})
+            wire.send_line(conn, {"event": "exit", "code": exit_code(exc)})
+            return
         self.last_used = time.monotonic()  # a status or a cancel is not use: an idle service still stops
         request = Request(body, PREVIEW if body.get("preview") else RENDER, bool(body.get("persist")), rid)
         try:
@@ -171,7 +177,7 @@ class _Server:
                     sent += len(lines)
                 if gone.is_set:
                     if cancel_when_gone and not ended:
-                        self.queue.cancel(request.id, SIGTERM, "cancelled: its client went away")
+                        self.queue.cancel(request.id, SIGTERM, "its client went away")
                     return
                 if ended:  # the lines taken with the request ended hold its exit line
                     return
