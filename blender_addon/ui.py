@@ -21,13 +21,12 @@ __all__ = ["RECAST_OT_recast_strip", "RECAST_OT_submit_strip", "RECAST_OT_cancel
 running: dict = {}  # strip name → StripRender, for the panel's progress and Cancel
 
 
-class RECAST_OT_recast_strip(ModalRun, bpy.types.Operator):
-    """Render the active strip with Recast and add the result as a new strip above it"""
+class _StripRun(ModalRun):
+    """What the render, preview and variants operators share. Not itself a Blender type: an operator that
+    subclasses another registered operator class loses its parent's methods in Blender ('could not find function
+    execute'), so each operator is this mixin plus ``bpy.types.Operator``."""
 
-    bl_idname = "recast.recast_strip"
-    bl_label = "Recast strip"
     bl_options = {"REGISTER"}
-
     kind = "render"
 
     def _start(self, context):
@@ -51,7 +50,15 @@ class RECAST_OT_recast_strip(ModalRun, bpy.types.Operator):
         return {"CANCELLED"}
 
 
-class RECAST_OT_preview_strip(RECAST_OT_recast_strip):
+class RECAST_OT_recast_strip(_StripRun, bpy.types.Operator):
+    """Render the active strip with Recast and add the result as a new strip above it"""
+
+    bl_idname = "recast.recast_strip"
+    bl_label = "Recast strip"
+    kind = "render"
+
+
+class RECAST_OT_preview_strip(_StripRun, bpy.types.Operator):
     """A quick look at the active strip in seconds (256 px, the fast tier, the first window), added as a strip
     above it; a new version in recast_previews/, never over a render"""
 
@@ -60,7 +67,7 @@ class RECAST_OT_preview_strip(RECAST_OT_recast_strip):
     kind = "preview"
 
 
-class RECAST_OT_variants_strip(RECAST_OT_recast_strip):
+class RECAST_OT_variants_strip(_StripRun, bpy.types.Operator):
     """A quick look per variant prompt ('|' between them), added as strips stacked above the active strip, muted
     but the first (Choose variant picks another)"""
 

@@ -93,7 +93,10 @@ def render(args):
     settings(args)
     before = {s.name for s in strips()}
     error = run_operator()
-    job = json.load(open(os.path.join(args["out"], "plate", "plate.recast.json")))
+    path = os.path.join(args["out"], "plate", "plate.recast.json")
+    if not os.path.exists(path):  # the operator stopped before writing the job: say why, not 'no such file'
+        raise AssertionError(f"no job written; the operator said {error!r}")
+    job = json.load(open(path))
     return {"error": error, "new": new_strips(before), "job": job, "version": list(bpy.app.version)}
 
 
