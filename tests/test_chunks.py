@@ -150,7 +150,7 @@ def test_cli_chunks_through_one_server_that_loads_the_models_once(shot, tmp_path
             seconds.append(time.monotonic() - t)
             assert r.returncode == 0, r.stderr + r.stdout
             evs = events(r.stdout)
-            assert evs[0]["event"] == "start" and evs[-1]["event"] == "done"
+            assert [e["event"] for e in evs[:2]] == ["queued", "start"] and evs[-1]["event"] == "done"
         timing = [e for e in events(r.stdout) if e["event"] == "done"][0]["timing"]
         assert timing.get("load", 0) < 0.05  # the second chunk found the models loaded
         bad = run_cli("render", "--job", job_path, "--chunk", "1001-1020", "--server", conn)

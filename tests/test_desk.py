@@ -94,8 +94,12 @@ def test_the_queue_runs_previews_first_and_cancels_waiting_and_running_requests(
     b_id = _until(b, lambda e: e["event"] == "queued")["id"]
     c = _client("render", "--job", other, "--desk", "--preview", "--json")
     _until(c, lambda e: e["event"] == "queued")
-    state = json.loads(run_cli("desk", "status", "--json").stdout)
-    assert [q["preview"] for q in state["queued"]] == [True, False]  # the preview goes ahead of the render
+    for _ in range(50):  # both are in the queue once their clients have their 'queued' events
+        state = json.loads(run_cli("desk", "status", "--json").stdout)
+        if len(state.get("queued") or ()) == 2:
+            break
+        time.sleep(0.1)
+    assert [q["preview"] for q in state["queued"]] == [True, False], state  # the preview goes ahead of the render
     assert state["current"]["progress"]["stage"] in ("denoise", "depth", "load", "encode")
     assert run_cli("desk", "cancel", b_id).returncode == 0  # a waiting request
     assert b.wait(timeout=60) == 143 and "while waiting in the queue" in b.stderr.read()

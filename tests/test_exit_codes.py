@@ -7,7 +7,7 @@ import signal
 import pytest
 
 from recast.core.errors import Cancelled, JobError, exit_code
-from recast.core.farm import server
+from recast.core.farm import runner
 from recast.core.progress import CancelFlag
 from tests.conftest import job_dict
 from tests.test_render import Collect
@@ -36,7 +36,7 @@ def test_the_server_ends_a_render_with_the_code_the_cli_gives(tmp_path, monkeypa
     monkeypatch.setattr("recast.core.pipeline.render.render", fake_render)
     reporter = Collect()
     request = {"job": job_dict(), "root": str(tmp_path)}
-    assert server._render_request(request, _NoLoaders(), reporter, CancelFlag()) == exit_code(exc)
+    assert runner.run_request(request, _NoLoaders(), reporter, CancelFlag()) == exit_code(exc)
     if exc is not None:
         assert reporter.events[-1]["event"] == "error"
 
