@@ -75,8 +75,10 @@ def shot(tmp_path_factory):
         "plate": str(root / "plate" / "sh010.####.exr"), "result": str(root / "render" / "sh010_recast.####.exr")}))
     r = run_cli("review", "--job", job, "--compare", other, "--json")
     assert r.returncode == 0, r.stderr
-    done = events(r.stdout)[-1]
-    return root, job, done, variant_events
+    seen = events(r.stdout)
+    proxies = [e for e in seen if e["event"] == "progress"]
+    assert proxies[-1] == {"event": "progress", "stage": "proxies", "done": 24, "total": 24}  # 5 versions + matte
+    return root, job, seen[-1], variant_events
 
 
 @pytest.fixture(scope="module")

@@ -93,6 +93,8 @@ def build_review(job_file: str, compare=(), out: str | None = None, view: str | 
     check_destination(folder)
     first = next(iter(shot.plate.frames.values()))
     size, fps = proxy_size(first, long_side or PROXY_SIZE), frame_rate(first)
+    if reporter is not None:  # checked: the review starts
+        reporter.start(frames=f"{shot.frames[0]}-{shot.frames[-1]}", versions=len(shot.versions) + 1, folder=folder)
     # 3. written aside
     parent = os.path.dirname(folder)
     try:
