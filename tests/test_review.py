@@ -256,7 +256,7 @@ def test_playback_holds_the_rate_and_loops_between_in_and_out(browser):
     body.send_keys("\\")
 
 
-def test_decisions_are_kept_exported_and_shown_by_import(browser, tmp_path):
+def test_decisions_are_kept_exported_and_shown_by_import(browser, shot, tmp_path):
     browser.find_element("css selector", "[data-decide='v001:approved']").click()
     browser.find_element("css selector", "[data-decide='v002:rejected']").click()
     note = browser.find_element("css selector", "[data-note='v001']")
@@ -273,6 +273,9 @@ def test_decisions_are_kept_exported_and_shown_by_import(browser, tmp_path):
     data = json.loads(picks.read_text())
     assert [(d["version"], d["decision"]) for d in data["decisions"]] == [
         ("render", None), ("v001", "approved"), ("v002", "rejected"), ("c1", None)]
+    v001 = data["decisions"][1]  # what renders the approved version again
+    assert data["decisions"][0]["job"] == shot[1] and v001["note"] == "warmer, keep the chalk grain"
+    assert v001["job"] == str(shot[0] / "render" / "recast_variants" / "v001" / "job.json")
     r = run_cli("review", "--import", picks)
     assert r.returncode == 0, r.stderr
     lines = r.stdout.splitlines()

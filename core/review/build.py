@@ -44,7 +44,8 @@ def _data(shot, job_file: str, proxies: dict, size, fps: float, view: str) -> di
     from .metrics import metrics_for
 
     def entry(v):
-        return {"key": v.key, "kind": v.kind, "title": v.title, "pattern": v.pattern, "job": v.job_file,
+        return {"key": v.key, "kind": v.kind, "title": v.title, "pattern": v.pattern,
+                "job": os.path.abspath(v.job_file) if v.job_file else None,
                 "labels": v.labels, "frames": {str(f): p for f, p in proxies[v.key].items()},
                 "metrics": metrics_for(v.pattern) if v.kind != "plate" else None}
 
