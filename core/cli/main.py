@@ -24,7 +24,7 @@ __all__ = ["main"]
 
 LOGGER = logging.getLogger("recast")
 
-_SPEAKS_PROTOCOL = {"render", "assemble", "depth", "demo", "customize", "matte", "variants", "desk"}
+_SPEAKS_PROTOCOL = {"render", "assemble", "depth", "demo", "customize", "matte", "variants", "desk", "review"}
 
 #: what a module missing from this Python means: the extra that brings it
 _EXTRAS = {"torch": "render", "diffusers": "render", "transformers": "render", "safetensors": "render",

@@ -26,6 +26,8 @@ def add_parser(sub) -> None:
     p.add_argument("--frames", help="only this range of the shot, e.g. 1001-1010")
     p.add_argument("--desk", action="store_true", help="render in your desk service (started on demand)")
     p.add_argument("--live-previews", action="store_true", help="'preview' events while denoising")
+    p.add_argument("--no-review", action="store_true", help="do not rebuild the shot's review folder after the "
+                                                              "renders (recast review)")
     add_json(p)
     p.add_argument("--control", choices=["stdin"], help="take 'cancel' on stdin (the hosts' cancel)")
 
@@ -108,8 +110,28 @@ def run(args, reporter, cancel) -> int:
 
         render_variants(variants, loader, reporter, cancel, frames=frames, previews=args.live_previews)
         code = 0
+    page = _review(args.job, reporter, cancel) if code == 0 and not args.no_review else None
     if code == 0 and not args.json and sys.stdout.isatty():
         reporter.finish()
         for v in variants:
             print(f"v{v['version']:03d}  {v['job_file']}")
+        if page:
+            print(f"review: {page}  (open it in a browser)")
     return code
+
+
+def _review(job_file: str, reporter, cancel) -> str | None:
+    """The shot's review rebuilt with the new versions (``recast review``), announced by a ``review`` event; a
+    review that cannot be written is a warning (the variants are made)."""
+    from ..errors import Cancelled, RecastError
+    from ..review import build_review
+
+    try:
+        page = build_review(job_file, cancel=cancel)
+    except Cancelled:
+        raise
+    except RecastError as exc:
+        reporter.warning(f"the variants are rendered, but their review was not written: {exc}")
+        return None
+    reporter.emit("review", path=page)
+    return page

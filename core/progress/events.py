@@ -34,14 +34,14 @@ __all__ = ["Reporter", "STAGE_SHARES", "STAGE_WORDS", "overall"]
 #: share of a render's whole progress each stage fills (depth and content are quick, denoising is most of it)
 STAGE_SHARES = {"load": (0.0, 0.01), "depth": (0.01, 0.1), "encode": (0.1, 0.15), "denoise": (0.15, 0.9), "write": (0.9, 1.0),
                 "assemble": (0.0, 1.0), "read": (0.0, 0.3), "measure": (0.3, 1.0),
-                "fetch": (0.0, 1.0), "train": (0.02, 1.0), "track": (0.02, 1.0)}
+                "fetch": (0.0, 1.0), "train": (0.02, 1.0), "track": (0.02, 1.0), "proxies": (0.0, 1.0)}
 
 
 #: what a person reads for each stage
 STAGE_WORDS = {"load": "loading models", "depth": "depth", "encode": "encoding the plate", "denoise": "denoising",
                "write": "writing frames", "assemble": "assembling seams", "read": "reading frames",
                "measure": "measuring", "fetch": "fetching model parts", "train": "training",
-                "track": "tracking"}
+                "track": "tracking", "proxies": "writing review proxies"}
 
 
 def overall(stage: str, done: int, total: int) -> float | None:

@@ -25,10 +25,13 @@ def display_rgb(rgb: np.ndarray, space: str, view: str = "clip") -> np.ndarray:
     return model_input(to_model(rgb, space, view))
 
 
-def display_frame(path: str, colorspace: str | None = None, long_side: int | None = None) -> np.ndarray:
+def display_frame(path: str, colorspace: str | None = None, long_side: int | None = None,
+                  view: str = "clip", size: tuple[int, int] | None = None) -> np.ndarray:
     """The colour of the frame at ``path`` (its first colour layer, placed on its display window: 0 outside
-    the data window) as display RGB, resized to ``long_side`` pixels on its long side (aspect kept, multiples
-    of 8) when given."""
+    the data window) as display RGB through ``view`` ('clip', 'filmic' or an OCIO 'display/view'), resized to
+    ``long_side`` pixels on its long side (aspect kept, multiples of 8) when given. ``size`` (width, height):
+    resized to it before the display transform instead, in the plate's colour space (a proxy: filtered in
+    scene-linear, and the transform runs on the small picture)."""
     from ..io.exrio import read_headers
     from ..io.layout import place
     from .layers import edit_layers
@@ -36,7 +39,9 @@ def display_frame(path: str, colorspace: str | None = None, long_side: int | Non
     layer = edit_layers(read_headers(path))[0]
     frame = read_frame(path, layer.part)
     on_display = place(layer.rgb(frame), frame.header.data_window, frame.header.display_window)
-    rgb = display_rgb(on_display, plate_colorspace(colorspace, frame.header.colorspace))
+    if size is not None and on_display.shape[:2] != (size[1], size[0]):
+        on_display = resize(on_display, *size)
+    rgb = display_rgb(on_display, plate_colorspace(colorspace, frame.header.colorspace), view)
     if long_side is None:
         return rgb
     h, w = rgb.shape[:2]

@@ -1,0 +1,142 @@
+"""The review folder (``recast review``): how long building it takes for a 2K shot with two versions, and whether
+its player holds the shot's rate in headless Chromium.
+
+No model is needed: the plate is the synthetic shot (:mod:`recast.core.shot.synthetic`, 2048x1080 ACEScg RGBA
+half + depth) and the two versions are fake results — the plate's frames graded and written as the render and as
+variant ``v001`` (each with the ``recast/job`` header a render writes), which is all the review reads. Building is
+timed in-process (proxies in a pool of threads, then once with one thread for the ratio); playback loads the page
+in headless Chromium (Debian's ``chromium`` and ``chromium-driver``), plays for a few seconds in each mode and counts
+the frames drawn against the frames due at the shot's rate.
+
+    python bench/review.py                  # 100 frames
+    python bench/review.py --frames 24 --seconds 4
+    python bench/review.py --skip-one-thread          # no second build with one thread (the pool's ratio)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+
+VIDEO = "sRGB - Display/Video (colorimetric)"  #: a cheaper view of the default config, for comparison
+
+
+def _shot(folder: str, frames: int, width: int, height: int) -> str:
+    """The plate, a render and a variant of it on disk; returns the job file."""
+    import numpy as np
+    import OpenImageIO as oiio
+
+    from recast.core.shot.synthetic import write_synthetic_plate
+
+    plate = os.path.join(folder, "plate", "sh010.####.exr")
+    write_synthetic_plate(plate, 1001, frames, width=width, height=height)
+    job = {"schema": "recast.job/1", "input": {"pattern": "plate/sh010.####.exr", "frames": f"1001-{1000 + frames}",
+                                               "colorspace": "ACEScg"},
+           "output": {"pattern": "render/sh010_recast.####.exr"}, "prompt": "bronze", "seed": 1, "model": "tiny"}
+    job_file = os.path.join(folder, "job.json")
+    with open(job_file, "w") as fh:
+        json.dump(job, fh)
+    variant_dir = os.path.join(folder, "render", "recast_variants", "v001")
+    os.makedirs(variant_dir)
+    with open(os.path.join(variant_dir, "job.json"), "w") as fh:
+        json.dump({**job, "input": {**job["input"], "pattern": os.path.join(folder, "plate", "sh010.####.exr")},
+                   "output": {"pattern": os.path.join(variant_dir, "sh010_recast.####.exr")}, "prompt": "chalk"}, fh)
+    for f in range(1001, 1001 + frames):
+        src = oiio.ImageBuf(plate.replace("####", str(f)))
+        for out, grade, prompt in ((os.path.join(folder, "render"), (1.2, 0.9, 0.6), "bronze"),
+                                   (variant_dir, (0.8, 0.8, 1.1), "chalk")):
+            px = src.get_pixels(oiio.FLOAT)
+            px[:, :, :3] *= np.asarray(grade, np.float32)
+            buf = oiio.ImageBuf(src.spec())
+            buf.set_pixels(oiio.ROI(), px)
+            buf.specmod().attribute("recast/job", json.dumps({**job, "prompt": prompt}))
+            buf.write(os.path.join(out, f"sh010_recast.{f}.exr"), oiio.HALF)
+    return job_file
+
+
+def _build(job_file: str, out: str, threads: int | None, view: str | None = None) -> float:
+    from recast.core.review import build_review
+
+    began = time.perf_counter()
+    build_review(job_file, out=out, threads=threads, view=view)
+    return time.perf_counter() - began
+
+
+def _playback(page: str, seconds: float) -> list[tuple[str, dict]]:
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = shutil.which("chromium")
+    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1400,1000"):
+        opts.add_argument(arg)
+    driver = webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=opts)
+    rows = []
+    try:
+        began = time.perf_counter()  # the page's load event waits for the preloaded frames: timed from here
+        driver.get("file://" + page)
+        while not driver.execute_script("return window.recastReview && window.recastReview.ready"):
+            time.sleep(0.05)
+        rows.append(("page loaded, every frame preloaded (s)", {"seconds": time.perf_counter() - began}))
+        for mode in ("single", "wipe", "diff", "grid"):
+            driver.execute_script("var r = window.recastReview; r.state.a = 'plate'; r.state.b = 'render';"
+                                  "r.state.i = 0; r.setMode(arguments[0]); r.play(true);", mode)
+            time.sleep(seconds)
+            stats = driver.execute_script("var r = window.recastReview; r.play(false); return r.stats;")
+            rows.append((mode, stats))
+    finally:
+        driver.quit()
+    return rows
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--frames", type=int, default=100)
+    parser.add_argument("--width", type=int, default=2048)
+    parser.add_argument("--height", type=int, default=1080)
+    parser.add_argument("--seconds", type=float, default=5.0, help="playback per mode")
+    parser.add_argument("--keep", help="build in this folder and keep it")
+    parser.add_argument("--skip-one-thread", action="store_true", help="no build with one thread (the ratio)")
+    args = parser.parse_args()
+    folder = args.keep or tempfile.mkdtemp(prefix="recast_bench_review.")
+    try:
+        began = time.perf_counter()
+        job_file = _shot(folder, args.frames, args.width, args.height)
+        made = time.perf_counter() - began
+        from recast.core.review.proxies import default_view
+
+        pooled = _build(job_file, os.path.join(folder, "review"), None)
+        single = _build(job_file, os.path.join(folder, "review_1"), 1) if not args.skip_one_thread else None
+        video = _build(job_file, os.path.join(folder, "review_video"), None, VIDEO)
+        proxies = 3 * args.frames
+        pool = min(8, os.cpu_count() or 2)
+        print(f"{args.frames} frames of {args.width}x{args.height}, plate + 2 versions ({proxies} proxies of 1024 px); "
+              f"{os.cpu_count()} CPU cores; shot written in {made:.1f} s\n")
+        print("| build | seconds | proxies/s |\n|---|---:|---:|")
+        print(f"| default view ({default_view()}), {pool} threads | {pooled:.1f} | {proxies / pooled:.2f} |")
+        if single is not None:
+            print(f"| default view, one thread | {single:.1f} | {proxies / single:.2f} |")
+        print(f"| --view '{VIDEO}', {pool} threads | {video:.1f} | {proxies / video:.2f} |")
+        if single is not None:
+            print(f"| threads vs one (default view) | {single / pooled:.2f}x | |")
+        print()
+        rows = _playback(os.path.join(folder, "review", "index.html"), args.seconds)
+        print(f"| playback ({args.seconds:g} s a mode, 24 fps) | frames due | frames drawn | dropped |\n|---|---:|---:|---:|")
+        for name, stats in rows:
+            if "seconds" in stats:
+                print(f"| {name} | {stats['seconds']:.2f} | | |")
+            else:
+                print(f"| {name} | {stats['expected']} | {stats['shown']} | {stats['dropped']} |")
+    finally:
+        if not args.keep:
+            shutil.rmtree(folder, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
