@@ -39,18 +39,18 @@ def cut(tmp_path_factory):
     write_synthetic_plate(str(root / "plates" / "c" / "c.####.exr"), 1001, 6, width=64, height=40)
     plates = root / "plates"
     track = otio.schema.Track(name="V1", kind=otio.schema.TrackKind.Video)
-    # sh010: trimmed to 1003-1005 of 1001-1008, its own prompt and seed
+    # sh010: trimmed to 1003-1004 of 1001-1008, its own prompt and seed
     sh010 = otio.schema.Clip("sh010", media_reference=_isr(plates / "a", "a.", 1001, 8),
-                             source_range=_range(1003, 3), metadata={"recast": {"prompt": "a neon alley", "seed": 7}})
+                             source_range=_range(1003, 2), metadata={"recast": {"prompt": "a neon alley", "seed": 7}})
     # sh020: an ExternalReference to a pattern, near the end of its media (its tail handle is short)
     sh020 = otio.schema.Clip("sh020", media_reference=otio.schema.ExternalReference(
-        target_url=str(plates / "b" / "b.####.exr")), source_range=_range(1003, 3))
-    # sh030: after a one-frame transition (it shows one frame more at its head), window length from a marker
-    sh030 = otio.schema.Clip("sh030", media_reference=_isr(plates / "c", "c.", 1001, 6), source_range=_range(1003, 3))
-    sh030.markers.append(otio.schema.Marker(name="look", marked_range=_range(1003, 0),
+        target_url=str(plates / "b" / "b.####.exr")), source_range=_range(1004, 2))
+    # sh030: after a one-frame transition (it shows one frame more at its head), a structure level from a marker
+    sh030 = otio.schema.Clip("sh030", media_reference=_isr(plates / "c", "c.", 1001, 6), source_range=_range(1002, 2))
+    sh030.markers.append(otio.schema.Marker(name="look", marked_range=_range(1002, 0),
                                             metadata={"recast": {"structure_level": 5}}))
     # sh040: a 2x linear time warp over plate a
-    sh040 = otio.schema.Clip("sh040", media_reference=_isr(plates / "a", "a.", 1001, 8), source_range=_range(1001, 3))
+    sh040 = otio.schema.Clip("sh040", media_reference=_isr(plates / "a", "a.", 1001, 8), source_range=_range(1001, 2))
     sh040.effects.append(otio.schema.LinearTimeWarp(time_scalar=2.0))
     nomedia = otio.schema.Clip("nomedia", source_range=_range(0, 3))
     movie = otio.schema.Clip("movie", media_reference=otio.schema.ExternalReference(target_url="/tmp/shot.mov"),
@@ -63,7 +63,8 @@ def cut(tmp_path_factory):
     timeline.tracks.append(track)
     path = str(root / "reel1.otio")
     otio.adapters.write_to_file(timeline, path)
-    template = job_dict(input={"pattern": "plates/a/a.####.exr", "frames": None}, prompt="a watercolour town")
+    template = job_dict(input={"pattern": "plates/a/a.####.exr", "frames": None, "depth_channel": "depth.Z"},
+                        prompt="a watercolour town", steps=1)
     (root / "template.json").write_text(json.dumps(template))
     return path, str(root / "template.json"), root
 
@@ -75,7 +76,7 @@ def _structure(timeline):
 
 def test_cut_renders_every_shot_and_conforms(cut):
     path, template, root = cut
-    r = run_cli("cut", "--timeline", path, "--job", template, "--handles", "2", "--json")
+    r = run_cli("cut", "--timeline", path, "--job", template, "--handles", "1", "--json")
     ev = events(r.stdout)
     assert r.returncode == 0, r.stderr
     done = ev[-1]
@@ -96,8 +97,8 @@ def test_cut_renders_every_shot_and_conforms(cut):
     assert os.path.dirname(done["timeline"]) == str(root / "reel1_recast")
     assert _structure(after) == _structure(before)  # same tracks, items and record timing
     clips = {c.name: c for c in after.find_clips()}
-    want = {"sh010": ((1003, 1005), (1001, 1007)), "sh020": ((1003, 1006), (1001, 1006)),
-            "sh030": ((1002, 1005), (1001, 1006)), "sh040": ((1001, 1005), (1001, 1007))}
+    want = {"sh010": ((1003, 1004), (1002, 1005)), "sh020": ((1004, 1006), (1003, 1006)),
+            "sh030": ((1001, 1003), (1001, 1004)), "sh040": ((1001, 1003), (1001, 1004))}
     for name, (shows, rendered) in want.items():
         ref = clips[name].media_reference
         assert isinstance(ref, otio.schema.ImageSequenceReference), name
@@ -122,7 +123,7 @@ def test_cut_renders_every_shot_and_conforms(cut):
     assert job_of("sh030")["structure_level"] == 5 and job_of("sh020")["structure_level"] == 2
 
     # a re-run renders nothing new
-    again = events(run_cli("cut", "--timeline", path, "--job", template, "--handles", "2", "--json").stdout)
+    again = events(run_cli("cut", "--timeline", path, "--job", template, "--handles", "1", "--json").stdout)
     assert again[-1]["event"] == "done" and again[-1]["written"] == 0 and again[-1]["rendered"] == 4
     assert all(e.get("skipped") for e in again if e["event"] == "frame")
 
@@ -140,7 +141,7 @@ def test_plan_only_writes_jobs_with_sidecar_overrides(cut, tmp_path):
     jobs = {os.path.basename(p)[:-5]: json.loads(open(p).read()) for p in done["jobs"]}
     assert (jobs["sh020"]["prompt"], jobs["sh020"]["steps"]) == ("a paper forest", 3)
     assert jobs["sh010"]["prompt"] == "a neon alley"  # the clip's metadata wins over the template
-    assert jobs["sh010"]["input"]["frames"] == "1002-1006"
+    assert jobs["sh010"]["input"]["frames"] == "1002-1005"
     assert not any(os.path.isdir(os.path.join(out, n, "render")) for n in jobs)  # nothing rendered
 
 
