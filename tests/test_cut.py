@@ -37,6 +37,8 @@ def cut(tmp_path_factory):
     write_synthetic_plate(str(root / "plates" / "a" / "a.####.exr"), 1001, 8, width=64, height=40)
     write_synthetic_plate(str(root / "plates" / "b" / "b.####.exr"), 1001, 6, width=64, height=40)
     write_synthetic_plate(str(root / "plates" / "c" / "c.####.exr"), 1001, 6, width=64, height=40)
+    write_synthetic_plate(str(root / "plates" / "d" / "d.####.exr"), 1001, 4, width=64, height=40)
+    (root / "plates" / "d" / "d.1002.exr").write_bytes(b"not an exr")  # on disk, but the render refuses it
     plates = root / "plates"
     track = otio.schema.Track(name="V1", kind=otio.schema.TrackKind.Video)
     # sh010: trimmed to 1003-1004 of 1001-1008, its own prompt and seed
@@ -55,9 +57,10 @@ def cut(tmp_path_factory):
     nomedia = otio.schema.Clip("nomedia", source_range=_range(0, 3))
     movie = otio.schema.Clip("movie", media_reference=otio.schema.ExternalReference(target_url="/tmp/shot.mov"),
                              source_range=_range(0, 3))
+    broken = otio.schema.Clip("sh050", media_reference=_isr(plates / "d", "d.", 1001, 4), source_range=_range(1002, 2))
     nested = otio.schema.Stack(name="nested")
     track.extend([sh010, otio.schema.Gap(source_range=_range(0, 2)), sh020,
-                  otio.schema.Transition(in_offset=RT(1, 24), out_offset=RT(1, 24)), sh030, sh040, nomedia, movie,
+                  otio.schema.Transition(in_offset=RT(1, 24), out_offset=RT(1, 24)), sh030, sh040, broken, nomedia, movie,
                   nested])
     timeline = otio.schema.Timeline(name="reel1")
     timeline.tracks.append(track)
@@ -76,11 +79,13 @@ def _structure(timeline):
 
 def test_cut_renders_every_shot_and_conforms(cut):
     path, template, root = cut
-    r = run_cli("cut", "--timeline", path, "--job", template, "--handles", "1", "--json")
+    r = run_cli("cut", "--timeline", path, "--job", template, "--handles", "1", "--export", "edl", "--export",
+                "fcp_xml", "--json")
     ev = events(r.stdout)
-    assert r.returncode == 0, r.stderr
     done = ev[-1]
-    assert done["event"] == "done" and done["rendered"] == 4 and not done["failed"]
+    # a shot that fails (a damaged plate frame) is reported; the others render
+    assert r.returncode == 1 and r.stderr.startswith("recast: error: shot 'sh050': "), r.stderr
+    assert done["event"] == "done" and done["rendered"] == 4 and len(done["failed"]) == 1
     warnings = [e["message"] for e in ev if e["event"] == "warning"]
     # short handles: sh020 at its tail, sh030 (transition) and sh040 at their heads
     assert any("'sh020'" in w and "tail" in w for w in warnings), warnings
@@ -90,8 +95,10 @@ def test_cut_renders_every_shot_and_conforms(cut):
     assert "movie file" in done["skipped"][1] or "not a frame sequence" in done["skipped"][1]
     shots = [e for e in ev if e["event"] == "shot"]
     assert [(e["name"], e["status"]) for e in shots if e["status"] != "rendering"] == [
-        ("sh010", "done"), ("sh020", "done"), ("sh030", "done"), ("sh040", "done")]
-    assert all(e["count"] == 4 for e in shots)
+        ("sh010", "done"), ("sh020", "done"), ("sh030", "done"), ("sh040", "done"), ("sh050", "failed")]
+    assert all(e["count"] == 5 for e in shots)
+    assert [os.path.splitext(p)[1] for p in done["exports"]] == [".edl", ".xml"]
+    assert all(os.path.isfile(p) for p in done["exports"])
 
     before, after = otio.adapters.read_from_file(path), otio.adapters.read_from_file(done["timeline"])
     assert os.path.dirname(done["timeline"]) == str(root / "reel1_recast")
@@ -110,6 +117,8 @@ def test_cut_renders_every_shot_and_conforms(cut):
     assert clips["sh040"].effects[0].time_scalar == 2.0  # the retime stays on the clip
     for name in ("nomedia", "movie"):
         assert clips[name].markers[-1].metadata["recast_cut"]["status"] == "skipped"
+    assert clips["sh050"].markers[-1].metadata["recast_cut"]["status"] == "failed"  # kept on its plate
+    assert clips["sh050"].media_reference.name_prefix == "d."
 
     from recast.core.io.exrio import read_header
 
@@ -137,7 +146,7 @@ def test_plan_only_writes_jobs_with_sidecar_overrides(cut, tmp_path):
                 sidecar, "--plan-only", "--json")
     assert r.returncode == 0, r.stderr
     done = events(r.stdout)[-1]
-    assert done["timeline"] is None and len(done["jobs"]) == 4
+    assert done["timeline"] is None and len(done["jobs"]) == 5
     jobs = {os.path.basename(p)[:-5]: json.loads(open(p).read()) for p in done["jobs"]}
     assert (jobs["sh020"]["prompt"], jobs["sh020"]["steps"]) == ("a paper forest", 3)
     assert jobs["sh010"]["prompt"] == "a neon alley"  # the clip's metadata wins over the template

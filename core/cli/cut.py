@@ -37,7 +37,7 @@ def add_parser(sub) -> None:
 
 
 def run(args, reporter, cancel) -> int:
-    from ..errors import JobError
+    from ..errors import JobError, TimelineError
     from ..cut import conform, export, load_sidecar, plan_cut, render_shots, sidecar_beside, write_jobs
     from ..job import load_job
 
@@ -66,7 +66,12 @@ def run(args, reporter, cancel) -> int:
         where = _desk(reporter)
     results = render_shots(plan, reporter, cancel, where)
     path = conform(plan, results)
-    exports = [export(plan, plan.conformed, kind) for kind in args.export]
+    exports = []
+    for kind in args.export:  # the conformed .otio is written: an adapter that cannot write a copy is a warning
+        try:
+            exports.append(export(plan, plan.conformed, kind))
+        except TimelineError as exc:
+            reporter.warning(str(exc))
     failed = [f"shot {n!r}: {r['message']}" for n, r in results.items() if r["status"] == "failed"]
     reporter.done(timeline=path, out=plan.out, shots=len(plan.shots),
                   rendered=sum(r["status"] == "done" for r in results.values()),

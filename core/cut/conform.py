@@ -74,5 +74,30 @@ def export(plan, timeline, kind: str) -> str:
     """Write ``timeline`` (the conformed one) as ``kind`` (edl, fcp_xml) beside it; returns the path."""
     adapter, ext = EXPORTS[kind]
     path = os.path.splitext(conformed_path(plan))[0] + ext
+    if kind == "fcp_xml":
+        timeline = _as_files(timeline)
     write_timeline(timeline, path, adapter)
     return path
+
+
+def _as_files(timeline):
+    """A copy the FCP 7 XML adapter can write: it knows only file references, so an image sequence becomes a
+    reference to its first frame (what Premiere and Resolve import as a sequence), and media with no file (or
+    no range) an offline file reference named for its clip."""
+    ot = otio()
+    timeline = timeline.deepcopy()
+    for clip in timeline.find_clips():
+        ref = clip.media_reference
+        if isinstance(ref, ot.schema.ImageSequenceReference):
+            first = ref.target_url_for_image_number(0)
+            clip.media_reference = ot.schema.ExternalReference(
+                target_url=first, available_range=ref.available_range, metadata=ref.metadata)
+            clip.media_reference.name = os.path.basename(first)
+        elif not isinstance(ref, ot.schema.ExternalReference) or ref.available_range is None:
+            url = ref.target_url if isinstance(ref, ot.schema.ExternalReference) else ""
+            clip.media_reference = ot.schema.ExternalReference(target_url=url, available_range=clip.source_range)
+            clip.media_reference.name = clip.name or "offline"
+    for item in timeline.find_children(descended_from_type=ot.core.Composition):
+        if item.source_range is None and item.parent() is not None and item.parent() is not timeline.tracks:
+            item.source_range = item.trimmed_range()  # the adapter reads a nested stack's rate from its range
+    return timeline
