@@ -91,12 +91,14 @@ def test_cut_renders_every_shot_and_conforms(cut):
     assert any("'sh020'" in w and "tail" in w for w in warnings), warnings
     assert any("'sh030'" in w and "head" in w for w in warnings), warnings
     # a clip with no media, a movie file and a nested stack: one line each, the others rendered
-    assert [s.split(":")[0] for s in done["skipped"]] == ["clip 'nomedia'", "clip 'movie'", "clip 'nested'"]
-    assert "movie file" in done["skipped"][1] or "not a frame sequence" in done["skipped"][1]
+    assert [s.split(":")[0] for s in done["not_rendered"]] == ["clip 'nomedia'", "clip 'movie'", "clip 'nested'"]
+    assert "movie file" in done["not_rendered"][1] or "not a frame sequence" in done["not_rendered"][1]
     shots = [e for e in ev if e["event"] == "shot"]
     assert [(e["name"], e["status"]) for e in shots if e["status"] != "rendering"] == [
         ("sh010", "done"), ("sh020", "done"), ("sh030", "done"), ("sh040", "done"), ("sh050", "failed")]
     assert all(e["count"] == 5 for e in shots)
+    cut_done = [e["cut_done"] for e in ev if e["event"] == "progress" and "cut_done" in e]
+    assert cut_done == sorted(cut_done) and 0 < cut_done[-1] <= 1  # one progress for the whole cut
     assert [os.path.splitext(p)[1] for p in done["exports"]] == [".edl", ".xml"]
     assert all(os.path.isfile(p) for p in done["exports"])
 
@@ -133,7 +135,7 @@ def test_cut_renders_every_shot_and_conforms(cut):
 
     # a re-run renders nothing new
     again = events(run_cli("cut", "--timeline", path, "--job", template, "--handles", "1", "--json").stdout)
-    assert again[-1]["event"] == "done" and again[-1]["written"] == 0 and again[-1]["rendered"] == 4
+    assert again[-1]["event"] == "done" and again[-1]["frames"] == 0 and again[-1]["rendered"] == 4
     assert all(e.get("skipped") for e in again if e["event"] == "frame")
 
 

@@ -56,8 +56,8 @@ def run(args, reporter, cancel) -> int:
                          for s in plan.shots],
                   skipped=[{"name": r["name"], "reason": r["reason"]} for r in plan.refused])
     if args.plan_only:
-        reporter.done(timeline=None, out=plan.out, shots=len(plan.shots), rendered=0, failed=[],
-                      skipped=plan.report, jobs=[s.job_file for s in plan.shots])
+        reporter.done(timeline=None, output=plan.out, shots=len(plan.shots), rendered=0, frames=0, failed=[],
+                      not_rendered=plan.report, jobs=[s.job_file for s in plan.shots])
         return 0
     where = None
     if args.desk:
@@ -73,9 +73,9 @@ def run(args, reporter, cancel) -> int:
         except TimelineError as exc:
             reporter.warning(str(exc))
     failed = [f"shot {n!r}: {r['message']}" for n, r in results.items() if r["status"] == "failed"]
-    reporter.done(timeline=path, out=plan.out, shots=len(plan.shots),
+    reporter.done(timeline=path, output=plan.out, shots=len(plan.shots),
                   rendered=sum(r["status"] == "done" for r in results.values()),
-                  written=sum(r["written"] for r in results.values()), failed=failed, skipped=plan.report,
+                  frames=sum(r["written"] for r in results.values()), failed=failed, not_rendered=plan.report,
                   exports=exports)
     for line in failed:
         print(f"recast: error: {line}", file=sys.stderr)
