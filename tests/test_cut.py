@@ -137,6 +137,13 @@ def test_cut_renders_every_shot_and_conforms(cut):
     again = events(run_cli("cut", "--timeline", path, "--job", template, "--handles", "1", "--json").stdout)
     assert again[-1]["event"] == "done" and again[-1]["frames"] == 0 and again[-1]["rendered"] == 4
     assert all(e.get("skipped") for e in again if e["event"] == "frame")
+    # one clip's override changed: only that shot renders again
+    changed = otio.adapters.read_from_file(path)
+    next(c for c in changed.find_clips() if c.name == "sh010").metadata["recast"]["seed"] = 8
+    otio.adapters.write_to_file(changed, path)
+    third = events(run_cli("cut", "--timeline", path, "--job", template, "--handles", "1", "--json").stdout)
+    assert third[-1]["frames"] == 4
+    assert {e["shot"] for e in third if e["event"] == "frame" and not e.get("skipped")} == {"sh010"}
 
 
 def test_plan_only_writes_jobs_with_sidecar_overrides(cut, tmp_path):

@@ -9,6 +9,9 @@ the next one goes on; a cancel stops the cut.
 
 from __future__ import annotations
 
+import contextlib
+import io
+
 from ..errors import Cancelled, RecastError
 
 __all__ = ["ShotReporter", "render_shots"]
@@ -89,7 +92,8 @@ def render_shots(plan, reporter, cancel, where: str | None = None) -> dict[str, 
             if where is not None:
                 from ..farm.connection import render_in_server
 
-                code = render_in_server(where, shot.job, None, None, "default", sub, cancel)
+                with contextlib.redirect_stderr(io.StringIO()):  # its error line: the cut says it once, at the end
+                    code = render_in_server(where, shot.job, None, None, "default", sub, cancel)
                 if code != 0:
                     message = sub.failure or f"the desk's render ended with exit {code}"
             else:
