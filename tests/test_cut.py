@@ -250,3 +250,24 @@ def test_bad_input_is_one_line_and_writes_nothing(cut, tmp_path):
     r = run_cli("cut", "--timeline", path, "--job", template, "--out", out, "--track", "V9", "--json")
     assert r.returncode == 1 and "no video track named 'V9'" in r.stderr and "'V1'" in r.stderr
     assert not out.exists()
+
+
+def test_a_freeze_frame_renders_the_frame_it_holds_and_a_sidecar_beside_the_timeline_is_read(cut, tmp_path):
+    _, template, root = cut
+    hold = otio.schema.Clip("hold", media_reference=_isr(root / "plates" / "a", "a.", 1001, 8),
+                            source_range=_range(1004, 5))
+    hold.effects.append(otio.schema.FreezeFrame())
+    timeline = otio.schema.Timeline()
+    timeline.tracks.append(otio.schema.Track(children=[hold]))
+    path = tmp_path / "freeze.otio"
+    otio.adapters.write_to_file(timeline, str(path))
+    (tmp_path / "freeze.recast.json").write_text(json.dumps({"hold": {"prompt": "a frozen lake", "window": {
+        "length": 3}}}))
+    r = run_cli("cut", "--timeline", path, "--job", template, "--handles", "1", "--plan-only", "--json")
+    assert r.returncode == 0, r.stderr
+    plan = next(e for e in events(r.stdout) if e["event"] == "plan")
+    assert [(s["shows"], s["frames"], s["retime"]) for s in plan["shots"]] == [("1004-1004", "1003-1005",
+                                                                                "freeze frame")]
+    job = json.loads(open(plan["shots"][0]["job"]).read())
+    assert (job["prompt"], job["window"]["length"]) == ("a frozen lake", 3)
+    assert os.path.dirname(plan["shots"][0]["job"]) == str(tmp_path / "freeze_recast" / "hold")
