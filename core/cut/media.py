@@ -125,7 +125,9 @@ def _external(ref, base: str, clip_rate: float) -> Media:
 
 def _under_root(names: list[str], root: str, rate: float) -> Media:
     """The sequence under ``root`` named for the clip or its reel."""
-    for name in [n for n in names if n]:
+    tried = [n for n in names if n]
+    tried += [n.rstrip("._- ") for n in tried if n.rstrip("._- ") not in tried]  # an EDL's reel 'Z677_4C.'
+    for name in tried:
         folder = os.path.join(root, name)
         candidates = []
         if os.path.isdir(folder):
