@@ -16,6 +16,7 @@ __all__ = [
     "OutputError",
     "ModelError",
     "ResourceError",
+    "TimelineError",
     "Cancelled",
     "EXIT_OK",
     "EXIT_ERROR",
@@ -77,6 +78,10 @@ class ModelError(RecastError):
 
 class ResourceError(RecastError):
     """The machine cannot hold what a job needs (memory), found before anything runs."""
+
+
+class TimelineError(RecastError):
+    """An editorial timeline (``recast cut``) cannot be read, or does not hold what the cut needs."""
 
 
 class Cancelled(RecastError):

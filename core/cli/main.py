@@ -24,12 +24,12 @@ __all__ = ["main"]
 
 LOGGER = logging.getLogger("recast")
 
-_SPEAKS_PROTOCOL = {"render", "assemble", "depth", "demo", "customize", "matte", "variants", "desk", "review"}
+_SPEAKS_PROTOCOL = {"render", "assemble", "depth", "demo", "customize", "matte", "variants", "desk", "review", "cut"}
 
 #: what a module missing from this Python means: the extra that brings it
 _EXTRAS = {"torch": "render", "diffusers": "render", "transformers": "render", "safetensors": "render",
            "huggingface_hub": "render", "accelerate": "render", "OpenImageIO": "render", "numpy": "render",
-           "cv2": "eval", "matplotlib": "eval", "openjd": "farm", "outline": "farm", "tomllib": None}
+           "cv2": "eval", "matplotlib": "eval", "openjd": "farm", "outline": "farm", "opentimelineio": "cut", "tomllib": None}
 
 
 def _missing(module: str) -> str:

@@ -9,8 +9,7 @@ __all__ = ["COMMANDS", "build_parser", "add_job_file", "add_json", "add_job_flag
 #: command → module of this package defining ``add_parser(sub)`` and ``run(args, reporter, cancel)``
 COMMANDS = {"render": "render", "serve": "serve", "farm": "farm", "eval": "eval", "assemble": "assemble",
             "depth": "depth", "models": "models", "info": "info", "demo": "demo", "customize": "customize",
-            "matte": "matte", "desk": "desk", "variants": "variants",
-            "review": "review"}
+            "matte": "matte", "desk": "desk", "variants": "variants", "review": "review", "cut": "cut"}
 
 
 def add_job_file(parser, required: bool = True) -> None:

@@ -58,6 +58,10 @@ class Display(Reporter):
                        f"{values} → {fields.get('output')}")
         elif event == "version":
             self._line(f"recast: {fields.get('kind', 'render')} v{fields.get('version', 0):03d} → {fields.get('output')}")
+        elif event == "shot" and fields.get("status") != "rendering":  # recast cut: one line a shot
+            why = f": {fields['message']}" if fields.get("message") else ""
+            self._line(f"recast: shot {fields.get('name')} ({fields.get('index')}/{fields.get('count')}) "
+                       f"{fields.get('status')}{why}")
         elif event == "desk" and fields.get("started"):
             self._line(f"recast: desk service started (pid {fields.get('pid')}); it keeps the models loaded")
         elif event == "queued" and fields.get("ahead"):
@@ -73,7 +77,7 @@ class Display(Reporter):
 
     def progress(self, stage: str, done: int, total: int, **fields) -> None:
         new_stage, self._stage = stage != getattr(self, "_stage", None), stage
-        share = overall(stage, done, total)
+        share = fields["cut_done"] if "cut_done" in fields else overall(stage, done, total)  # a cut: the whole cut
         self.fraction = max(self.fraction, share) if share is not None else self.fraction
         if stage == "denoise" and fields.get("steps"):
             windows = max(1, total // fields["steps"])
