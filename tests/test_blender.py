@@ -471,6 +471,7 @@ def test_the_wan_backend_from_the_panel(blender_latest):
 
 # --- iterate in seconds: desk, live previews, previews, variants (issue 28) ----------------
 
+@pytest.mark.slow  # the default run stays within 10 minutes; CI runs the slow tier too
 @uses("preview_live")
 def test_preview_strip_through_the_desk_shows_live_previews_then_a_preview_strip(blender_latest):
     r, folder = blender_latest.run("preview_live")
@@ -488,6 +489,7 @@ def test_preview_strip_through_the_desk_shows_live_previews_then_a_preview_strip
     assert json.loads((version / "job.json").read_text())["input"]["frames"] == "1001-1004"
 
 
+@pytest.mark.slow  # the default run stays within 10 minutes; CI runs the slow tier too
 @uses("variants")
 def test_variants_are_strips_stacked_above_the_plate_muted_but_the_chosen_one(blender_latest):
     r, folder = blender_latest.run("variants")
@@ -504,6 +506,7 @@ def test_variants_are_strips_stacked_above_the_plate_muted_but_the_chosen_one(bl
     assert r["chosen"] == {"plate variant v001 chalk": True, "plate variant v002 bronze statue": False}
 
 
+@pytest.mark.slow  # the default run stays within 10 minutes; CI runs the slow tier too
 @uses("desk_fallback")
 def test_a_desk_that_cannot_start_renders_in_a_worker_and_says_so(blender_latest):
     r, folder = blender_latest.run("desk_fallback")

@@ -83,8 +83,9 @@ def test_desk_renders_like_a_local_render_and_keeps_the_models(tmp_path, desk):
     assert json.loads(run_cli("desk", "status", "--json").stdout) == {"running": False}
 
 
+@pytest.mark.slow  # the default run stays within 10 minutes; CI runs the slow tier too
 def test_the_queue_runs_previews_first_and_cancels_waiting_and_running_requests(tmp_path, desk):
-    long = _shot(tmp_path, 16, steps=8, name="long.json")
+    long = _shot(tmp_path, 16, steps=200, name="long.json")  # minutes: still running when it is cancelled
     other = tmp_path / "other.json"
     other.write_text(json.dumps(job_dict(input={"frames": "1001-1004"}, output={"pattern": "b/sh010.####.exr"})))
     assert run_cli("desk", "start").returncode == 0
@@ -126,6 +127,7 @@ def test_two_clients_at_once_both_get_every_frame(tmp_path, desk):
     assert json.loads(run_cli("desk", "status", "--json").stdout)["served"] == 2
 
 
+@pytest.mark.slow  # the default run stays within 10 minutes; CI runs the slow tier too
 def test_a_killed_service_is_one_line_and_the_next_request_resumes_to_the_same_frames(tmp_path, desk):
     job = _shot(tmp_path, 12, steps=6, window={"length": 4, "overlap": 1})
     reference = run_cli("render", "--job", job, "--output", tmp_path / "ref" / "sh010.####.exr", "--json")

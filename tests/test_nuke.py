@@ -702,6 +702,7 @@ def _write_after(nuke, node, path, frame, channels="rgba"):
     return _pixels(str(path).replace("####", str(frame)))
 
 
+@pytest.mark.slow  # the default run stays within 10 minutes; CI runs the slow tier too
 def test_preview_through_the_desk_shows_live_previews_then_a_preview_version(gui, plate, tmp_path):
     nuke = gui
     out = tmp_path / "out"
@@ -757,6 +758,7 @@ def test_preview_through_the_desk_shows_live_previews_then_a_preview_version(gui
     assert node.node("look")["file"].value() == str(out / "recast_previews" / "v002" / "Recast1.####.exr")
 
 
+@pytest.mark.slow  # the default run stays within 10 minutes; CI runs the slow tier too
 def test_variants_make_a_read_per_variant_behind_a_switch_and_a_contact_sheet(gui, plate, tmp_path):
     nuke = gui
     out = tmp_path / "out"
