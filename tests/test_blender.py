@@ -22,7 +22,9 @@ from tests.conftest import listing
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCENARIOS = os.path.join(REPO, "tests", "blender_scenarios.py")
-pytestmark = pytest.mark.xdist_group("blender")  # one xdist worker: one Blender process per version
+# one xdist worker for this module (``--dist loadfile`` in pyproject.toml): one Blender process per version. The
+# group mark says so too, but pytest 9.2 ignores what xdist 3.8's loadgroup writes into node ids (Node._id).
+pytestmark = pytest.mark.xdist_group("blender")
 CACHE = os.environ.get("RECAST_BPY_CACHE", os.path.join(os.path.expanduser("~"), ".cache", "recast", "bpy"))
 VERSIONS = ["4.2.23", "5.0.1"]
 
@@ -142,7 +144,10 @@ def _batch(python, version, names, addon_zip, base, tiny_preset):
         folder = base / name
         folder.mkdir(parents=True)
         args = {"zip": addon_zip, "out": str(folder / "out"), **(make(folder) if make else {})}
-        env = {"RECAST_DESK": str(folder / "desk")}  # each run its own desk service, stopped after the batch
+        # one desk service for the batch, as for an artist (models loaded once), stopped after it; the runs that
+        # need a desk of their own: another account's folder, and the fetch with its own Hugging Face cache
+        own = name in ("desk_fallback", "fetch_models")
+        env = {"RECAST_DESK": str((folder if own else base) / "desk")}
         if name == "desk_fallback":  # another account's desk folder: the desk cannot be used
             (folder / "desk").mkdir(mode=0o700)
             os.chown(folder / "desk", 12345, 12345)
@@ -169,6 +174,7 @@ def _batch(python, version, names, addon_zip, base, tiny_preset):
     finally:
         if hub is not None:
             hub.__exit__(None, None, None)
+        _stop_desk(base)
         for name in names:
             _stop_desk(base / name)
             if name == "desk_fallback":
