@@ -17,7 +17,7 @@ from contextlib import contextmanager
 
 from ..errors import OutputError
 
-__all__ = ["atomic_path", "write_failure", "TEMP_SUFFIX"]
+__all__ = ["atomic_path", "write_failure", "TEMP_SUFFIX", "shared_mode"]
 
 TEMP_SUFFIX = ".recast-tmp"
 
@@ -84,3 +84,11 @@ def write_failure(folder: str, reason: str | None) -> str:
         shown = f"{free / 2**20:.1f} MB free" if free is not None else "no space"
         return f"no space left on device ({shown} in {folder}); free some space or choose another output folder"
     return reason or "unknown error"
+
+
+def shared_mode(directory: bool = False) -> int:
+    """The mode a plain file (0666) or folder (0777) gets under this process's umask: what a file written through a
+    temporary name or a folder made with mkdtemp (0600 / 0700) is set to, so farm accounts and the team read it."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return (0o777 if directory else 0o666) & ~mask

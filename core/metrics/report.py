@@ -77,23 +77,19 @@ def write_report(folder: str, ev: Evaluation, job=None, *, versioned: bool = Fal
     ``replace``: ``folder`` itself, an earlier report there replaced (the demo's own folder).
     Otherwise ``folder`` itself, refused when it holds anything.
     """
+    from ..io.atomic import shared_mode
+
     parent = os.path.dirname(os.path.abspath(folder))
     os.makedirs(parent, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix=".recast_report.", dir=parent)
     try:
         _write_into(tmp, ev, job)
-        os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes it 0700; a report is read by the team
+        os.chmod(tmp, shared_mode(directory=True))  # mkdtemp makes it 0700; a report is read by the team
         final = _publish(tmp, os.path.abspath(folder), versioned, replace)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return os.path.join(final, "index.html")
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
 
 
 def _publish(tmp: str, folder: str, versioned: bool, replace: bool) -> str:

@@ -8,7 +8,7 @@ import os
 import tempfile
 
 from ..errors import RecastError
-from ..io.atomic import atomic_path
+from ..io.atomic import atomic_path, shared_mode
 
 __all__ = ["write_lora"]
 
@@ -29,11 +29,4 @@ def write_lora(path: str, unet_state: dict, text_state: dict | None, metadata: d
     meta.update({k: str(v) for k, v in metadata.items()})
     with atomic_path(path, RecastError) as out:
         save_file(tensors, out, metadata=meta)
-        os.chmod(out, 0o666 & ~_umask())  # safetensors writes 0600: farm accounts read it as they read the frames
-
-
-def _umask() -> int:
-    """This process's umask (the mode a plain file gets is 0666 without it: 0644 under the usual 022)."""
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
+        os.chmod(out, shared_mode())  # safetensors writes 0600: farm accounts read it as they read the frames

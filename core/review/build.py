@@ -97,6 +97,8 @@ def build_review(job_file: str, compare=(), out: str | None = None, view: str | 
     if reporter is not None:  # checked: the review starts
         reporter.start(frames=f"{shot.frames[0]}-{shot.frames[-1]}", versions=len(shot.versions) + 1, folder=folder)
     # 3. written aside
+    from ..io.atomic import shared_mode
+
     parent = os.path.dirname(folder)
     try:
         os.makedirs(parent, exist_ok=True)
@@ -106,9 +108,7 @@ def build_review(job_file: str, compare=(), out: str | None = None, view: str | 
     try:
         proxies = write_proxies(shot, tmp, size, view, reporter, cancel, threads)
         write_page(tmp, _data(shot, job_file, proxies, size, fps, view))
-        mask = os.umask(0o022)
-        os.umask(mask)
-        os.chmod(tmp, 0o777 & ~mask)  # mkdtemp makes it 0700; a review is read by the team
+        os.chmod(tmp, shared_mode(directory=True))  # mkdtemp makes it 0700; a review is read by the team
         # 4. published
         _publish(tmp, folder)
     except BaseException:
