@@ -161,6 +161,19 @@ def test_plan_only_writes_jobs_with_sidecar_overrides(cut, tmp_path):
     assert jobs["sh010"]["prompt"] == "a neon alley"  # the clip's metadata wins over the template
     assert jobs["sh010"]["input"]["frames"] == "1002-1005"
     assert not any(os.path.isdir(os.path.join(out, n, "render")) for n in jobs)  # nothing rendered
+    # the cut's folder is what `recast farm ... --cut` reads: every shot, in cut order, with its job and frames
+    from recast.core.cut import read_manifest
+    from recast.core.errors import TimelineError
+
+    shots = read_manifest(str(out))
+    assert [s.job for s in shots] == [os.path.abspath(p) for p in done["jobs"]]
+    assert [s.index for s in shots] == sorted(s.index for s in shots)
+    assert shots[0].frames == (1002, 1005) and shots[0].name == "sh010"
+    os.unlink(shots[1].job)
+    with pytest.raises(TimelineError, match="job file .* is missing"):
+        read_manifest(str(out))
+    with pytest.raises(TimelineError, match="not a planned cut"):
+        read_manifest(str(tmp_path))
 
 
 EDL = """TITLE: reel2

@@ -8,12 +8,13 @@ neither OpenTimelineIO nor torch: they are imported where used.
 """
 
 from .conform import conform, conformed_path, export
+from .manifest import CutShot, read_manifest, write_manifest
 from .media import ClipRefused, Media, media_of
 from .overrides import apply_overrides, load_sidecar, overrides_for, sidecar_beside
 from .plan import CutPlan, Shot, plan_cut, write_jobs
 from .render import render_shots
 from .timeline import read_timeline, video_tracks, write_timeline
 
-__all__ = ["ClipRefused", "CutPlan", "Media", "Shot", "apply_overrides", "conform", "conformed_path", "export",
-           "load_sidecar", "media_of", "overrides_for", "plan_cut", "read_timeline", "render_shots",
-           "sidecar_beside", "video_tracks", "write_jobs", "write_timeline"]
+__all__ = ["ClipRefused", "CutPlan", "CutShot", "Media", "Shot", "apply_overrides", "conform", "conformed_path", "export",
+           "load_sidecar", "media_of", "overrides_for", "plan_cut", "read_manifest", "read_timeline", "render_shots",
+           "sidecar_beside", "video_tracks", "write_jobs", "write_manifest", "write_timeline"]

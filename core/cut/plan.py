@@ -151,7 +151,11 @@ def plan_cut(path: str, template, out: str, handles: int, track: str | None = No
 
 
 def write_jobs(plan: CutPlan) -> None:
-    """Write every shot's job file (absolute paths), each atomically."""
+    """Write every shot's job file (absolute paths), each atomically, then the cut's ``cut.json``
+    (:mod:`.manifest`: what ``recast farm … --cut`` reads)."""
+    from .manifest import write_manifest
+
     for shot in plan.shots:
         os.makedirs(os.path.dirname(shot.job_file), exist_ok=True)
         shot.job.absolute().save(shot.job_file)
+    write_manifest(plan)
