@@ -133,17 +133,43 @@ def test_cut_renders_every_shot_and_conforms(cut):
     assert (job_of("sh020")["prompt"], job_of("sh020")["seed"]) == ("a watercolour town", 1234)
     assert job_of("sh030")["structure_level"] == 5 and job_of("sh020")["structure_level"] == 2
 
-    # a re-run renders nothing new
+    # every shot renders into its first version folder
+    assert done["versions"] == {"sh010": 1, "sh020": 1, "sh030": 1, "sh040": 1, "sh050": 1}
+    first_frame = clips["sh010"].media_reference.target_url_for_image_number(0)
+    assert otio.url_utils.filepath_from_url(first_frame) == str(root / "reel1_recast" / "sh010" / "v001" /
+                                                                "sh010_recast.1002.exr")
+    first_timeline = open(done["timeline"]).read()
+    stamps = {p: os.stat(p).st_mtime_ns for p in _renders(root / "reel1_recast")}
+
+    # a re-run renders nothing new: no frame written, no new version, the same conformed timeline
     again = events(run_cli("cut", "--timeline", path, "--job", template, "--handles", "1", "--json").stdout)
     assert again[-1]["event"] == "done" and again[-1]["frames"] == 0 and again[-1]["rendered"] == 4
+    assert again[-1]["versions"] == done["versions"]
     assert all(e.get("skipped") for e in again if e["event"] == "frame")
-    # one clip's override changed: only that shot renders again
+    assert open(again[-1]["timeline"]).read() == first_timeline
+    assert {p: os.stat(p).st_mtime_ns for p in _renders(root / "reel1_recast")} == stamps
+    # one clip's override changed: that shot renders a new version beside the old one; the others are untouched
     changed = otio.adapters.read_from_file(path)
     next(c for c in changed.find_clips() if c.name == "sh010").metadata["recast"]["seed"] = 8
     otio.adapters.write_to_file(changed, path)
     third = events(run_cli("cut", "--timeline", path, "--job", template, "--handles", "1", "--json").stdout)
-    assert third[-1]["frames"] == 4
+    assert third[-1]["frames"] == 4 and third[-1]["versions"] == {**done["versions"], "sh010": 2}
     assert {e["shot"] for e in third if e["event"] == "frame" and not e.get("skipped")} == {"sh010"}
+    renders = _renders(root / "reel1_recast")
+    assert {p: os.stat(p).st_mtime_ns for p in stamps} == stamps  # v001 of every shot kept as it was
+    assert sorted(os.path.relpath(p, root / "reel1_recast") for p in set(renders) - set(stamps)) == [
+        f"sh010/v002/sh010_recast.{f}.exr" for f in range(1002, 1006)]
+    newest = {c.name: c for c in otio.adapters.read_from_file(third[-1]["timeline"]).find_clips()}
+    for name in ("sh010", "sh020"):  # the conformed timeline is on each shot's newest version
+        url = newest[name].media_reference.target_url_base
+        assert url.rstrip("/").endswith(f"/{name}/v00{1 + (name == 'sh010')}"), url
+    assert _structure(otio.adapters.read_from_file(third[-1]["timeline"])) == _structure(before)
+
+
+def _renders(folder):
+    """Every rendered EXR under the cut's folder (the shots' versions), as paths."""
+    return sorted(os.path.join(d, n) for d, _, names in os.walk(folder) for n in names
+                  if n.endswith(".exr") and "recast_cache" not in d)
 
 
 def test_plan_only_writes_jobs_with_sidecar_overrides(cut, tmp_path):
@@ -160,7 +186,8 @@ def test_plan_only_writes_jobs_with_sidecar_overrides(cut, tmp_path):
     assert (jobs["sh020"]["prompt"], jobs["sh020"]["steps"]) == ("a paper forest", 3)
     assert jobs["sh010"]["prompt"] == "a neon alley"  # the clip's metadata wins over the template
     assert jobs["sh010"]["input"]["frames"] == "1002-1005"
-    assert not any(os.path.isdir(os.path.join(out, n, "render")) for n in jobs)  # nothing rendered
+    assert not _renders(out)  # nothing rendered
+    assert all(os.path.dirname(p) == os.path.join(out, n, "v001") for n, p in zip(jobs, done["jobs"]))
     # the cut's folder is what `recast farm ... --cut` reads: every shot, in cut order, with its job and frames
     from recast.core.cut import read_manifest
     from recast.core.errors import TimelineError
@@ -283,4 +310,4 @@ def test_a_freeze_frame_renders_the_frame_it_holds_and_a_sidecar_beside_the_time
                                                                                 "freeze frame")]
     job = json.loads(open(plan["shots"][0]["job"]).read())
     assert (job["prompt"], job["window"]["length"]) == ("a frozen lake", 3)
-    assert os.path.dirname(plan["shots"][0]["job"]) == str(tmp_path / "freeze_recast" / "hold")
+    assert os.path.dirname(plan["shots"][0]["job"]) == str(tmp_path / "freeze_recast" / "hold" / "v001")

@@ -13,9 +13,9 @@ __all__ = ["add_parser", "run"]
 def add_parser(sub) -> None:
     p = sub.add_parser("cut", help="render every clip of an editorial timeline (OTIO, EDL, FCP XML, AAF) with a "
                                    "template job and write the timeline again on the renders")
-    p.add_argument("--timeline", required=True, help="the cut: .otio/.otioz, or .edl, .xml (FCP 7), .fcpxml, .aaf "
+    p.add_argument("--timeline", help="the cut: .otio/.otioz, or .edl, .xml (FCP 7), .fcpxml, .aaf "
                                                      "through OpenTimelineIO's adapters")
-    p.add_argument("--job", required=True, help="the template job: every shot's job is this one with the clip's "
+    p.add_argument("--job", help="the template job: every shot's job is this one with the clip's "
                                                 "plate, range and overrides")
     p.add_argument("--out", help="the cut's folder: a folder per shot (its job and render) and the conformed "
                                  "timeline (default: <timeline stem>_recast/ beside the timeline)")
@@ -29,6 +29,8 @@ def add_parser(sub) -> None:
                                                        "field) or JSON {shot: {field: value}} (default: "
                                                        "<timeline stem>.recast.csv/.json beside the timeline)")
     p.add_argument("--plan-only", action="store_true", help="write the shots' jobs and stop")
+    p.add_argument("--conform-only", action="store_true", help="conform the cut planned in --out to the renders on "
+                                                               "disk (after a farm rendered it); renders nothing")
     p.add_argument("--export", action="append", choices=["edl", "fcp_xml"], default=[],
                    help="also write the conformed timeline through this adapter (repeatable)")
     p.add_argument("--desk", action="store_true", help="render in your desk service (started on demand); renders "
@@ -41,6 +43,10 @@ def run(args, reporter, cancel) -> int:
     from ..cut import conform, export, load_sidecar, plan_cut, render_shots, sidecar_beside, write_jobs
     from ..job import load_job
 
+    if args.conform_only:
+        return _conform_only(args, reporter)
+    if not (args.timeline and args.job):
+        raise JobError("give --timeline T and --job TEMPLATE (or --conform-only --out DIR for a cut already planned)")
     if args.handles < 0:
         raise JobError(f"--handles {args.handles}: give 0 or more frames")
     template = load_job(args.job)
@@ -52,7 +58,8 @@ def run(args, reporter, cancel) -> int:
     write_jobs(plan)
     reporter.emit("plan", timeline=plan.path, out=plan.out,
                   shots=[{"name": s.name, "index": s.index, "job": s.job_file, "frames": f"{s.frames[0]}-{s.frames[1]}",
-                          "shows": f"{s.used[0]}-{s.used[1]}", "plate": s.media.pattern, "retime": s.retime}
+                          "shows": f"{s.used[0]}-{s.used[1]}", "plate": s.media.pattern, "retime": s.retime,
+                          "version": s.version, "new_version": s.new_version}
                          for s in plan.shots],
                   skipped=[{"name": r["name"], "reason": r["reason"]} for r in plan.refused])
     if args.plan_only:
@@ -76,7 +83,30 @@ def run(args, reporter, cancel) -> int:
     reporter.done(timeline=path, output=plan.out, shots=len(plan.shots),
                   rendered=sum(r["status"] == "done" for r in results.values()),
                   frames=sum(r["written"] for r in results.values()), failed=failed, not_rendered=plan.report,
-                  exports=exports)
+                  exports=exports, versions={s.name: s.version for s in plan.shots})
+    for line in failed:
+        print(f"recast: error: {line}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _conform_only(args, reporter) -> int:
+    """The cut planned in ``--out`` conformed to the renders on disk: a shot with every frame is on its render,
+    one without is kept on its plate with a marker (and reported)."""
+    from ..cut import conform, export, load_plan, rendered_on_disk
+    from ..errors import JobError
+
+    if not args.out or args.timeline or args.job or args.plan_only:
+        raise JobError("--conform-only takes the cut's folder as --out DIR (planned by 'recast cut'), without "
+                       "--timeline, --job or --plan-only")
+    plan = load_plan(args.out)
+    results = rendered_on_disk(plan)
+    path = conform(plan, results)
+    exports = [export(plan, plan.conformed, kind) for kind in args.export]
+    failed = [f"shot {n!r}: {r['message']}" for n, r in results.items() if r["status"] == "failed"]
+    reporter.done(timeline=path, output=plan.out, shots=len(plan.shots),
+                  rendered=sum(r["status"] == "done" for r in results.values()), frames=0, failed=failed,
+                  not_rendered=[f"clip {r['name']!r}: {r['reason']}" for r in plan.refused], exports=exports,
+                  versions={s.name: s.version for s in plan.shots})
     for line in failed:
         print(f"recast: error: {line}", file=sys.stderr)
     return 1 if failed else 0

@@ -8,7 +8,7 @@ neither OpenTimelineIO nor torch: they are imported where used.
 """
 
 from .conform import conform, conformed_path, export
-from .manifest import CutShot, read_manifest, write_manifest
+from .manifest import CutShot, load_plan, read_manifest, rendered_on_disk, write_manifest
 from .media import ClipRefused, Media, media_of
 from .overrides import apply_overrides, load_sidecar, overrides_for, sidecar_beside
 from .plan import CutPlan, Shot, plan_cut, write_jobs
@@ -16,5 +16,5 @@ from .render import render_shots
 from .timeline import read_timeline, video_tracks, write_timeline
 
 __all__ = ["ClipRefused", "CutPlan", "CutShot", "Media", "Shot", "apply_overrides", "conform", "conformed_path", "export",
-           "load_sidecar", "media_of", "overrides_for", "plan_cut", "read_manifest", "read_timeline", "render_shots",
+           "load_plan", "load_sidecar", "rendered_on_disk", "media_of", "overrides_for", "plan_cut", "read_manifest", "read_timeline", "render_shots",
            "sidecar_beside", "video_tracks", "write_jobs", "write_manifest", "write_timeline"]

@@ -5,7 +5,8 @@ overlap included), stretched by a linear time warp (``time_scalar`` s: ⌈(n−1
 one), at the media's own rate — plus ``handles`` frames each side where the media has them (a warning where
 it has fewer); the template job with the clip's overrides (:mod:`.overrides`) over it. A clip that cannot be
 rendered (no media, a movie file, frames missing, a nested stack, a bad override) is one line of the report;
-the other clips go on. The jobs are written by :func:`write_jobs`, under ``<out>/<shot>/``.
+the other clips go on. The jobs are written by :func:`write_jobs`, each in its shot's version folder
+(``<out>/<shot>/v001/``, ``v002`` …, numbered as variants are: :mod:`recast.core.pipeline.variants`) beside its render.
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ class Shot:
     job: object  #: the shot's job (a :class:`recast.core.job.Job`)
     job_file: str  #: where :func:`write_jobs` writes it
     retime: str | None = None  #: the clip's time effect ('linear 2.0x', 'freeze frame'), kept on the clip
+    version: int = 1  #: its version folder (``<out>/<name>/vNNN/``): the job file and the render
+    new_version: bool = True  #: False when the latest version already renders this job (nothing changed)
 
 
 @dataclass
@@ -99,10 +102,41 @@ def _with_handles(name: str, used: tuple[int, int], media: Media, handles: int, 
     return used[0] - head, used[1] + tail
 
 
+def _output(folder: str, name: str, frames: tuple[int, int]) -> str:
+    return os.path.join(folder, f"{name}_recast.{'#' * max(4, len(str(frames[1])))}.exr")
+
+
+def _job_file(job, name: str) -> str:
+    return os.path.join(job.output_sequence.folder, f"{name}.json")
+
+
+def _versioned(shot_folder: str, name: str, data: dict, frames: tuple[int, int], base: str):
+    """The shot's job in its version folder: the latest version when its job renders the same pixels (the
+    fingerprint resume uses: a re-run renders nothing new, or only the frames it lacks), else the next version
+    (a changed shot is a new version beside the old ones, never over them). Returns (job, number, new)."""
+    from ..errors import RecastError
+    from ..job import Job, load_job
+    from ..pipeline.variants import version_folder, versions
+
+    def job_in(number):
+        folder = version_folder(shot_folder, number)
+        return Job.from_dict({**data, "output": {**data["output"], "pattern": _output(folder, name, frames)}}, base)
+
+    numbers = versions(shot_folder)
+    if numbers:
+        job = job_in(numbers[-1])
+        try:
+            if load_job(_job_file(job, name)).fingerprint() == job.fingerprint():
+                return job, numbers[-1], False
+        except RecastError:
+            pass  # no job (or a damaged one) in the latest version: the shot renders a new one
+    number = (numbers[-1] if numbers else 0) + 1
+    return job_in(number), number, True
+
+
 def plan_cut(path: str, template, out: str, handles: int, track: str | None = None, media_root: str | None = None,
              rate: float | None = None, sidecar: dict | None = None) -> CutPlan:
     """Plan the cut of the timeline in ``path`` with the template job ``template``; reads, writes nothing."""
-    from ..job import Job
     from .timeline import read_timeline
 
     ot = otio()
@@ -133,17 +167,13 @@ def plan_cut(path: str, template, out: str, handles: int, track: str | None = No
                 data = apply_overrides(
                     {k: (dict(v) if isinstance(v, dict) else v) for k, v in tmpl.items()},
                     overrides_for(item, [item.name, name], sidecar or {}))
-                folder = os.path.join(plan.out, name)
-                pad = max(4, len(str(frames[1])))
                 data["input"] = {**data["input"], "pattern": media.pattern, "frames": f"{frames[0]}-{frames[1]}"}
-                data["output"] = {**data["output"],
-                                  "pattern": os.path.join(folder, "render", f"{name}_recast.{'#' * pad}.exr")}
-                job = Job.from_dict(data, base)
+                job, version, new = _versioned(os.path.join(plan.out, name), name, data, frames, base)
             except (ClipRefused, ValueError, JobError) as exc:
                 plan.refused.append({"name": name, "where": [t_index, i_index], "reason": " ".join(str(exc).split())})
                 continue
             plan.shots.append(Shot(name, number, (t_index, i_index), media, used, frames, job,
-                                   os.path.join(folder, f"{name}.json"), retime))
+                                   _job_file(job, name), retime, version, new))
     if not plan.shots:
         lines = "; ".join(plan.report) or "the video track(s) hold no clips"
         raise TimelineError(f"no clip of {path!r} can be rendered: {lines}")
@@ -155,7 +185,15 @@ def write_jobs(plan: CutPlan) -> None:
     (:mod:`.manifest`: what ``recast farm … --cut`` reads)."""
     from .manifest import write_manifest
 
+    from ..pipeline.variants import claim_version
+
     for shot in plan.shots:
+        if shot.new_version:  # claimed with mkdir: two cuts planned at once never share a version
+            number, folder = claim_version(os.path.dirname(os.path.dirname(shot.job_file)))
+            if number != shot.version:
+                shot.version = number
+                shot.job = shot.job.replace(output={"pattern": _output(folder, shot.name, shot.frames)})
+                shot.job_file = _job_file(shot.job, shot.name)
         os.makedirs(os.path.dirname(shot.job_file), exist_ok=True)
         shot.job.absolute().save(shot.job_file)
     write_manifest(plan)

@@ -24,7 +24,7 @@ import re
 from ..errors import JobError
 
 __all__ = ["AXES", "MAX_VARIANTS", "PREVIEW_SIZE", "variant_grid", "plan_variants", "plan_preview",
-           "render_variants", "render_variants_request", "PREVIEWS", "VARIANTS"]
+           "render_variants", "render_variants_request", "PREVIEWS", "VARIANTS", "claim_version", "version_folder", "versions"]
 
 PREVIEW_SIZE = 256  #: a preview's long side, in pixels the model runs at
 MAX_VARIANTS = 64  #: variants in one request: a grid bigger than this is a typo (or a night on the farm)
@@ -65,13 +65,23 @@ def _versions_root(job, kind: str) -> str:
     return os.path.join(job.output_sequence.folder, kind)
 
 
-def _claim(root: str) -> tuple[int, str]:
+def versions(root: str) -> list[int]:
+    """The version numbers under ``root`` (its ``v001``, ``v002``, … folders), in order; [] when none."""
+    names = os.listdir(root) if os.path.isdir(root) else []
+    return sorted(int(m.group(1)) for m in map(_V.match, names) if m and os.path.isdir(os.path.join(root, m.group(0))))
+
+
+def version_folder(root: str, number: int) -> str:
+    """``root/vNNN``."""
+    return os.path.join(root, f"v{number:03d}")
+
+
+def claim_version(root: str) -> tuple[int, str]:
     """The next free version folder under ``root`` (made, so nobody else takes it)."""
     os.makedirs(root, exist_ok=True)
-    taken = [int(m.group(1)) for m in map(_V.match, os.listdir(root)) if m]
-    number = max(taken, default=0) + 1
+    number = max(versions(root), default=0) + 1
     while True:
-        folder = os.path.join(root, f"v{number:03d}")
+        folder = version_folder(root, number)
         try:
             os.mkdir(folder)
             return number, folder
@@ -145,7 +155,7 @@ def plan_variants(job, axes: dict[str, list], preview: bool = False, frames=None
 
 
 def _write_version(job, root: str):
-    version, folder = _claim(root)
+    version, folder = claim_version(root)
     made = _in_version(job, folder)
     job_file = os.path.join(folder, "job.json")
     made.save(job_file)
