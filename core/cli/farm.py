@@ -12,7 +12,10 @@ __all__ = ["add_parser", "run"]
 def add_parser(sub) -> None:
     p = sub.add_parser("farm", help="write a farm job: an OpenJD bundle (Deadline Cloud) or an OpenCue outline")
     p.add_argument("format", choices=["openjd", "opencue"])
-    p.add_argument("--job", required=True, help="job file (JSON)")
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument("--job", help="job file (JSON)")
+    which.add_argument("--cut", metavar="DIR", help="a cut's folder planned by 'recast cut' (its cut.json): one farm "
+                                                    "job with every shot's steps, then the conform")
     p.add_argument("--frames", metavar="A-B", help="the shot's frame range (default: the job's input.frames, else "
                                                    "the frames of the plate on disk, as 'recast render' takes)")
     p.add_argument("--out", help="folder to write into (default: <job name>_openjd / _opencue beside the job)")
@@ -57,6 +60,10 @@ def farm_job(args):
 
 
 def run(args, reporter, cancel) -> int:
+    if args.cut:
+        from .farm_cut import run_cut
+
+        return run_cut(args)
     job = farm_job(args)
     stem = os.path.splitext(os.path.abspath(args.job))[0]
     if args.format == "openjd":

@@ -29,7 +29,7 @@ import uuid
 
 from ..errors import JobError
 
-__all__ = ["write_opencue_outline", "cue_name", "SPEC_VERSION"]
+__all__ = ["write_opencue_outline", "write_outline", "shot_layers", "cue_name", "SPEC_VERSION"]
 
 SPEC_VERSION = "1.13"  #: the cjsl DTD written: gpus per layer (1.12) and maxcores (1.13)
 _CUE_NAME = re.compile(r"^[\w.]{3,}$", re.ASCII)
@@ -61,6 +61,24 @@ def write_opencue_outline(job, out: str, chunk_size: int = 16, worker: str | Non
                           facility: str | None = None, email: str | None = None) -> dict:
     """Write ``job.json`` and ``<name>.cuejob.xml`` into ``out``; returns what was written. ``show`` and
     ``facility`` must exist in the Cuebot (defaults: ``$SHOW`` else 'recast', ``$FACILITY`` else Cuebot's)."""
+    if not job.input.frames:
+        raise JobError("job field 'input.frames' is empty; a farm job needs the shot's frame range")
+    gpu = job.device not in ("cpu", "mps") if gpu is None else gpu
+    job_file = os.path.join(os.path.abspath(out), "job.json")
+
+    def layers(outline, shell, worker, chunk_set):
+        job.absolute().save(job_file)
+        return shot_layers(outline, shell, job, job_file, worker, chunk_set, chunk_size, gpu)
+
+    stem = os.path.basename(job.output_sequence.pattern).split(".")[0]
+    return write_outline(out, stem, layers, chunk_size, worker, user, show, shot, facility, email)
+
+
+def write_outline(out: str, stem: str, layers_of, chunk_size: int, worker: str | None = None, user: str | None = None,
+                  show: str | None = None, shot: str | None = None, facility: str | None = None,
+                  email: str | None = None) -> dict:
+    """Check the submission (chunk size, user, e-mail, names), then write ``<name>.cuejob.xml`` into ``out`` with the
+    layers ``layers_of(outline, Shell, worker, chunk_set)`` adds (and returns); returns what was written."""
     try:
         from outline import Outline
         from outline.backend.cue import serialize_simple
@@ -71,52 +89,23 @@ def write_opencue_outline(job, out: str, chunk_size: int = 16, worker: str | Non
 
     from .openjd import check_chunk_size, farm_worker
 
-    if not job.input.frames:
-        raise JobError("job field 'input.frames' is empty; a farm job needs the shot's frame range")
     check_chunk_size(chunk_size)
-    frames = job.frame_range
     user = user or os.environ.get("RECAST_FARM_USER") or getpass.getuser()
     if user == "root" or _uid(user) == 0:
         raise JobError("Cuebot refuses jobs submitted as root; give --user NAME (the artist's or the pipeline's login)")
     email = email or os.environ.get("RECAST_FARM_EMAIL") or None
     if email is not None and (not re.fullmatch(r"[^@\s<>&]+@[^@\s<>&]+", email)):
         raise JobError(f"--email {email!r} is not an e-mail address (name@host)")
-    stem = os.path.basename(job.output_sequence.pattern).split(".")[0]
     show = cue_name(show or os.environ.get("SHOW") or "recast", "show")
     shot = cue_name(shot, "shot") if shot else cue_name(os.environ.get("SHOT") or stem, "shot", fallback="recast")
     unique = f"{time.strftime('%Y%m%d_%H%M%S')}_{uuid.uuid4().hex[:6]}"  # Cuebot refuses a name still pending
     name = cue_name(f"recast_{stem}", "job name") + "_" + unique
     worker = worker or farm_worker()
-    gpu = job.device not in ("cpu", "mps") if gpu is None else gpu
     os.makedirs(out, exist_ok=True)
-    job_file = os.path.join(os.path.abspath(out), "job.json")
-    job.absolute().save(job_file)
     chunk_set = f"opencue-{unique}"
 
-    def cmd(*args):
-        return shlex.join([worker, *args])
-
-    extra = {"gpus": 1} if gpu else {}
     outline = Outline(name, shot=shot, show=show, user=user, facility=facility)
-    depth = Shell("depth", command=cmd("depth", "--job", job_file), range=str(frames.first), chunk=1, **extra)
-    render = Shell("render", command=cmd("render", "--job", job_file, "--chunk", "#FRAMESPEC#",
-                                         "--chunk-set", chunk_set), range=str(frames), chunk=chunk_size, **extra)
-    assemble = Shell("assemble", command=cmd("assemble", "--job", job_file, "--chunk-set", chunk_set),
-                     range=str(frames.first), chunk=1)
-    before = []  # what the render needs made first: the trained LoRA, the matte from clicks
-    if job.customize is not None:
-        before.append(Shell("customize", command=cmd("customize", "--job", job_file), range=str(frames.first),
-                            chunk=1, **extra))
-    if job.matte is not None:
-        before.append(Shell("matte", command=cmd("matte", "--job", job_file), range=str(frames.first),
-                            chunk=1, **extra))
-    layers = [*before, depth, render, assemble]
-    for layer in layers:
-        outline.add_layer(layer)
-    render.depend_all(depth)
-    for layer in before:
-        render.depend_all(layer)
-    assemble.depend_all(render)
+    layers = layers_of(outline, Shell, worker, chunk_set)
     spec = _serialize(outline, OutlineLauncher, serialize_simple, user, email)
     path = os.path.join(os.path.abspath(out), f"{name}.cuejob.xml")
     from ..io.atomic import atomic_path
@@ -126,6 +115,39 @@ def write_opencue_outline(job, out: str, chunk_size: int = 16, worker: str | Non
     return {"spec": path, "layers": [layer.get_name() for layer in layers], "chunk_set": chunk_set, "name": name,
             "show": show, "shot": shot, "user": user,
             "submit": shlex.join(["python", "-c", f"import opencue; opencue.api.launchSpec(open({path!r}).read())"])}
+
+
+def shot_layers(outline, shell, job, job_file: str, worker: str, chunk_set: str, chunk_size: int, gpu: bool,
+                prefix: str = "") -> list:
+    """Add one shot's layers to ``outline`` (``prefix`` + customize, matte, depth, render, assemble, each depending on
+    the whole of what it needs); returns them, the assemble last."""
+    frames = job.frame_range
+
+    def cmd(*args):
+        return shlex.join([worker, *args])
+
+    extra = {"gpus": 1} if gpu else {}
+    depth = shell(prefix + "depth", command=cmd("depth", "--job", job_file), range=str(frames.first), chunk=1, **extra)
+    render = shell(prefix + "render", command=cmd("render", "--job", job_file, "--chunk", "#FRAMESPEC#",
+                                                  "--chunk-set", chunk_set), range=str(frames), chunk=chunk_size,
+                   **extra)
+    assemble = shell(prefix + "assemble", command=cmd("assemble", "--job", job_file, "--chunk-set", chunk_set),
+                     range=str(frames.first), chunk=1)
+    before = []  # what the render needs made first: the trained LoRA, the matte from clicks
+    if job.customize is not None:
+        before.append(shell(prefix + "customize", command=cmd("customize", "--job", job_file),
+                            range=str(frames.first), chunk=1, **extra))
+    if job.matte is not None:
+        before.append(shell(prefix + "matte", command=cmd("matte", "--job", job_file), range=str(frames.first),
+                            chunk=1, **extra))
+    layers = [*before, depth, render, assemble]
+    for layer in layers:
+        outline.add_layer(layer)
+    render.depend_all(depth)
+    for layer in before:
+        render.depend_all(layer)
+    assemble.depend_all(render)
+    return layers
 
 
 def _serialize(outline, launcher_class, serialize_simple, user: str, email: str | None = None) -> str:
