@@ -7,6 +7,8 @@
 * No media (an EDL's clip): a sequence under ``--media-root`` named for the clip or its reel
   (``ROOT/NAME.####.exr``, or the one EXR sequence in ``ROOT/NAME/``); an EDL's source timecode counts
   frame numbers (00:00:41:17 at 24 fps is frame 1001).
+* A movie file (an editorial proxy, an FCP XML's ``.mov``/``.mxf``): with ``--media-root``, the EXR plate there
+  named for the clip or the movie's stem, its first frame at the movie's first.
 
 A clip whose media cannot be rendered (none, a movie file, not EXR, no frames on disk) raises
 :class:`ClipRefused`, one line the cut reports while the other clips go on.
@@ -125,7 +127,7 @@ def _external(ref, base: str, clip_rate: float) -> Media:
 
 def _under_root(names: list[str], root: str, rate: float) -> Media:
     """The sequence under ``root`` named for the clip or its reel."""
-    tried = [n for n in names if n]
+    tried = [n for n in names if n and os.sep not in n and n not in (".", "..")]  # a name, never a path
     tried += [n.rstrip("._- ") for n in tried if n.rstrip("._- ") not in tried]  # an EDL's reel 'Z677_4C.'
     for name in tried:
         folder = os.path.join(root, name)
@@ -140,6 +142,24 @@ def _under_root(names: list[str], root: str, rate: float) -> Media:
         if candidates:
             return Media(candidates[0], rate, 0.0, 0, _frames(candidates[0]))
     return None
+
+
+def _plate_for_movie(ref, clip, root: str, clip_rate: float) -> Media | None:
+    """The EXR plate under ``root`` standing in for a movie (or any file that is not an EXR sequence): named for
+    the clip or the file's stem, as an editorial proxy is conformed to its plate by name. Its first frame on disk
+    is the movie's first (its available range's start, e.g. the source timecode), so the clip's source range
+    means the same frames."""
+    stem = os.path.splitext(os.path.basename((ref.target_url or "").rstrip("/")))[0]
+    found = _under_root([clip.name, os.path.splitext(clip.name or "")[0], stem], root, clip_rate)
+    if found is None or not found.on_disk:
+        return found
+    avail = ref.available_range
+    if avail is None:
+        return found
+    rate = float(avail.start_time.rate)
+    first = min(found.on_disk)
+    n = int(round(avail.duration.rescaled_to(rate).value))
+    return Media(found.pattern, rate, avail.start_time.value, first, found.on_disk, (first, first + n - 1))
 
 
 def _sequences(folder: str) -> list[str]:
@@ -165,7 +185,13 @@ def media_of(clip, base: str, media_root: str | None) -> Media:
     if isinstance(ref, ot.schema.ImageSequenceReference):
         media = _sequence(ref, base)
     elif isinstance(ref, ot.schema.ExternalReference):
-        media = _external(ref, base, clip_rate)
+        try:
+            media = _external(ref, base, clip_rate)
+        except ClipRefused as exc:
+            media = _plate_for_movie(ref, clip, media_root, clip_rate) if media_root else None
+            if media is None:
+                raise ClipRefused(f"{exc}" + (" and none under --media-root is named for it" if media_root else
+                                              "; or give --media-root to find its plate by name")) from None
     else:
         reel = (clip.metadata.get("cmx_3600") or {}).get("reel") if "cmx_3600" in clip.metadata else None
         media = _under_root([clip.name, reel], media_root, clip_rate) if media_root else None
