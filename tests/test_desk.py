@@ -299,3 +299,44 @@ def test_a_path_map_rewrites_what_a_client_sends_and_is_told(tmp_path, desk):
     assert frames == [str(client_side / "render" / f"sh010_recast.{f}.exr") for f in range(1001, 1005)]
     log = open(desk / "desk.json.log").read()
     assert str(server_side / "render") in log and str(client_side) not in log  # the service saw its own paths
+
+
+@pytest.mark.slow  # ~20 s (the service starts and loads): the default run stays within 10 minutes
+def test_a_cut_renders_through_the_desk_shot_by_shot_and_conforms(tmp_path, desk):
+    """``recast cut --desk``: every shot a request to the one warm service; a shot that fails there is reported and
+    the next goes on; the conformed timeline is on the renders."""
+    otio = pytest.importorskip("opentimelineio")
+    from recast.core.shot.synthetic import write_synthetic_plate
+
+    rt, tr = otio.opentime.RationalTime, otio.opentime.TimeRange
+    for name in ("a", "b"):
+        write_synthetic_plate(str(tmp_path / "plates" / f"{name}.####.exr"), 1001, 4, width=64, height=40)
+    (tmp_path / "plates" / "b.1003.exr").write_bytes(b"not an exr")  # on disk, but the render refuses it
+    track = otio.schema.Track(name="V1", kind=otio.schema.TrackKind.Video)
+    for clip, plate, first in (("sh010", "a", 1001), ("sh020", "b", 1002), ("sh030", "a", 1003)):
+        track.append(otio.schema.Clip(clip, media_reference=otio.schema.ExternalReference(
+            target_url=str(tmp_path / "plates" / f"{plate}.####.exr")), source_range=tr(rt(first, 24), rt(2, 24))))
+    timeline = otio.schema.Timeline(name="desk_cut")
+    timeline.tracks.append(track)
+    otio.adapters.write_to_file(timeline, str(tmp_path / "reel.otio"))
+    template = tmp_path / "template.json"
+    template.write_text(json.dumps(job_dict(input={"frames": None}, steps=1)))
+    r = run_cli_process("cut", "--timeline", tmp_path / "reel.otio", "--job", template, "--handles", "0", "--desk",
+                        "--json")
+    seen = events(r.stdout)
+    assert [e["event"] for e in seen[:2]] == ["plan", "desk"] and seen[1]["started"], seen[:2]
+    assert r.returncode == 1 and r.stderr.startswith("recast: error: shot 'sh020': ")
+    assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert [(e["name"], e["status"]) for e in seen if e["event"] == "shot" and e["status"] != "rendering"] == [
+        ("sh010", "done"), ("sh020", "failed"), ("sh030", "done")]
+    done = seen[-1]
+    assert done["event"] == "done" and done["rendered"] == 2 and done["frames"] == 4
+    out = tmp_path / "reel_recast"
+    assert listing(out / "sh010" / "v001") == ["sh010.json", "sh010_recast.1001.exr", "sh010_recast.1002.exr"]
+    assert listing(out / "sh030" / "v001") == ["sh030.json", "sh030_recast.1003.exr", "sh030_recast.1004.exr"]
+    clips = {c.name: c for c in otio.adapters.read_from_file(done["timeline"]).find_clips()}
+    assert "/sh030/v001" in clips["sh030"].media_reference.target_url_base
+    assert clips["sh020"].markers[-1].metadata["recast_cut"]["status"] == "failed"
+    state = json.loads(run_cli("desk", "status", "--json").stdout)
+    # one warm service rendered both good shots (a render that failed is not counted as served)
+    assert state["running"] and state["served"] == 2 and state["loaded"]["model"] == "tiny"
