@@ -311,3 +311,29 @@ def test_a_freeze_frame_renders_the_frame_it_holds_and_a_sidecar_beside_the_time
     job = json.loads(open(plan["shots"][0]["job"]).read())
     assert (job["prompt"], job["window"]["length"]) == ("a frozen lake", 3)
     assert os.path.dirname(plan["shots"][0]["job"]) == str(tmp_path / "freeze_recast" / "hold" / "v001")
+
+
+def test_a_hosts_strips_are_a_cut_and_a_bad_strips_file_is_one_line(cut, tmp_path):
+    """``--strips``: what Blender's "Recast selected strips" hands the worker (no OpenTimelineIO in the host)."""
+    _, template, root = cut
+    strips = tmp_path / "strips.json"
+    strips.write_text(json.dumps({"format": "recast-strips/1", "rate": 24, "strips": [
+        {"name": "left", "pattern": str(root / "plates" / "a" / "a.####.exr"), "frames": [1002, 1004], "start": 10,
+         "recast": {"prompt": "a chalk drawing"}},
+        {"name": "right", "pattern": str(root / "plates" / "b" / "b.####.exr"), "frames": [1001, 1002], "start": 20}]}))
+    r = run_cli("cut", "--strips", strips, "--job", template, "--out", tmp_path / "out", "--handles", "1",
+                "--plan-only", "--json")
+    assert r.returncode == 0, r.stderr
+    plan = next(e for e in events(r.stdout) if e["event"] == "plan")
+    assert [(s["name"], s["shows"], s["frames"], s["version"]) for s in plan["shots"]] == [
+        ("left", "1002-1004", "1001-1005", 1), ("right", "1001-1002", "1001-1003", 1)]
+    assert json.loads(open(plan["shots"][0]["job"]).read())["prompt"] == "a chalk drawing"
+    planned = otio.adapters.read_from_file(str(tmp_path / "out" / "cut.otio"))
+    assert [type(i).__name__ for i in planned.tracks[0]] == ["Clip", "Gap", "Clip"]  # right starts 7 frames later
+    for doc, words in (({"format": "recast-strips/1", "strips": []}, "is not a Recast strips file"),
+                       ({"format": "recast-strips/1", "strips": [{"name": "x"}]}, "strip 1 is malformed")):
+        strips.write_text(json.dumps(doc))
+        r = run_cli("cut", "--strips", strips, "--job", template, "--out", tmp_path / "bad", "--plan-only")
+        lines = r.stderr.strip().splitlines()
+        assert r.returncode == 1 and len(lines) == 1 and words in lines[0], r.stderr
+        assert not (tmp_path / "bad").exists()

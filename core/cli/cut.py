@@ -15,6 +15,8 @@ def add_parser(sub) -> None:
                                    "template job and write the timeline again on the renders")
     p.add_argument("--timeline", help="the cut: .otio/.otioz, or .edl, .xml (FCP 7), .fcpxml, .aaf "
                                                      "through OpenTimelineIO's adapters")
+    p.add_argument("--strips", metavar="FILE", help="a host's strips (JSON, 'recast-strips/1': name, plate pattern, "
+                                                    "frames) as the cut, instead of --timeline")
     p.add_argument("--job", help="the template job: every shot's job is this one with the clip's "
                                                 "plate, range and overrides")
     p.add_argument("--out", help="the cut's folder: a folder per shot (its job and render) and the conformed "
@@ -45,14 +47,22 @@ def run(args, reporter, cancel) -> int:
 
     if args.conform_only:
         return _conform_only(args, reporter)
-    if not (args.timeline and args.job):
+    if args.timeline and args.strips:
+        raise JobError("give --timeline or --strips, not both")
+    if not ((args.timeline or args.strips) and args.job):
         raise JobError("give --timeline T and --job TEMPLATE (or --conform-only --out DIR for a cut already planned)")
+    timeline = None
+    if args.strips:
+        from ..cut.strips import read_strips
+
+        args.timeline, timeline = args.strips, read_strips(args.strips)
     if args.handles < 0:
         raise JobError(f"--handles {args.handles}: give 0 or more frames")
     template = load_job(args.job)
     out = args.out or os.path.splitext(os.path.abspath(args.timeline))[0] + "_recast"
     sidecar = load_sidecar(args.overrides or sidecar_beside(args.timeline))
-    plan = plan_cut(args.timeline, template, out, args.handles, args.track, args.media_root, args.rate, sidecar)
+    plan = plan_cut(args.timeline, template, out, args.handles, args.track, args.media_root, args.rate, sidecar,
+                    timeline)
     for line in plan.warnings + plan.report:
         reporter.warning(line)
     write_jobs(plan)
@@ -95,7 +105,7 @@ def _conform_only(args, reporter) -> int:
     from ..cut import conform, export, load_plan, rendered_on_disk
     from ..errors import JobError
 
-    if not args.out or args.timeline or args.job or args.plan_only:
+    if not args.out or args.timeline or args.strips or args.job or args.plan_only:
         raise JobError("--conform-only takes the cut's folder as --out DIR (planned by 'recast cut'), without "
                        "--timeline, --job or --plan-only")
     plan = load_plan(args.out)

@@ -135,12 +135,13 @@ def _versioned(shot_folder: str, name: str, data: dict, frames: tuple[int, int],
 
 
 def plan_cut(path: str, template, out: str, handles: int, track: str | None = None, media_root: str | None = None,
-             rate: float | None = None, sidecar: dict | None = None) -> CutPlan:
-    """Plan the cut of the timeline in ``path`` with the template job ``template``; reads, writes nothing."""
+             rate: float | None = None, sidecar: dict | None = None, timeline=None) -> CutPlan:
+    """Plan the cut of the timeline in ``path`` (or ``timeline``, built in memory from ``path``: a host's strips)
+    with the template job ``template``; reads, writes nothing."""
     from .timeline import read_timeline
 
     ot = otio()
-    timeline = read_timeline(path, rate)
+    timeline = read_timeline(path, rate) if timeline is None else timeline
     plan = CutPlan(timeline, os.path.abspath(path), os.path.abspath(out))
     base = os.path.dirname(plan.path)
     tmpl = template.absolute().to_dict()
