@@ -27,7 +27,8 @@ from recast.plugin.common.worker import RenderProcess, VariantsProcess, worker_c
 from . import compat
 from .plates import plate_for, _stem
 
-__all__ = ["StripRender", "StripError", "prepare", "usable_strip", "strip_work", "strip_folder", "add_image_strip"]
+__all__ = ["StripRender", "StripError", "prepare", "panel_job", "usable_strip", "strip_work", "strip_folder",
+           "add_image_strip"]
 
 
 class StripError(HostError):
@@ -223,17 +224,10 @@ def prepare(context, worker: str = "", kind: str = "render") -> _Prepared:
     scene = compat.editing_scene(context)
     strip = usable_strip(context)
     s = scene.recast
-    values = {name: getattr(s, name) for name in type(s).__annotations__}
-    check_request(values["prompt"], bool(values["reference_image"].strip()), values["model"], values["model_file"],
-                  "choose a reference image")
+    check_request(s.prompt, bool(s.reference_image.strip()), s.model, s.model_file, "choose a reference image")
     command = worker_command(worker.strip() or None)
-    folder = strip_folder(values["output_folder"], strip)
-    data = {"schema": SCHEMA, "input": {"pattern": os.path.join(folder, "plate", "x.####.exr")},
-            "output": {"pattern": os.path.join(folder, "render", f"{_stem(strip.name)}.####.exr")},
-            "reference_image": bpy.path.abspath(values["reference_image"]) if values["reference_image"] else None}
-    for name in ("model_file",) + tuple(f for f, _ in LORA_SLOTS):  # '//' paths, relative to the .blend
-        values[name] = bpy.path.abspath(values[name]) if values[name].strip() else ""
-    fill_job(data, values)
+    folder = strip_folder(s.output_folder, strip)
+    data, values = panel_job(scene, folder, _stem(strip.name))
     if s.mask_strip.strip():  # stands in for the mask strip's frames until the plate's range is known
         data["input"]["mask_pattern"] = os.path.join(folder, "mask", "mask.####.exr")
     validate(data, folder)  # every value checked before a frame is written
@@ -259,6 +253,22 @@ def prepare(context, worker: str = "", kind: str = "render") -> _Prepared:
     prepared = _Prepared(strip, plate, job_path, command, folder, data["output"]["pattern"])
     prepared.version = version
     return prepared
+
+
+def panel_job(scene, folder: str, stem: str) -> tuple[dict, dict]:
+    """The job document the Recast panel's values make (the prompt or reference checked; the plate and output
+    still placeholders under ``folder``), and the values, '//' paths made absolute."""
+    s = scene.recast
+    values = {name: getattr(s, name) for name in type(s).__annotations__}
+    check_request(values["prompt"], bool(values["reference_image"].strip()), values["model"], values["model_file"],
+                  "choose a reference image")
+    data = {"schema": SCHEMA, "input": {"pattern": os.path.join(folder, "plate", "x.####.exr")},
+            "output": {"pattern": os.path.join(folder, "render", f"{stem}.####.exr")},
+            "reference_image": bpy.path.abspath(values["reference_image"]) if values["reference_image"] else None}
+    for name in ("model_file",) + tuple(f for f, _ in LORA_SLOTS):  # '//' paths, relative to the .blend
+        values[name] = bpy.path.abspath(values[name]) if values[name].strip() else ""
+    fill_job(data, values)
+    return data, values
 
 
 def strip_folder(setting, strip) -> str:

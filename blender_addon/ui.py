@@ -14,9 +14,10 @@ from recast.plugin.common.params import JOB_PARAMS, LORA_SLOTS, MODEL_FILE
 from . import compat, matte_ui, models_ui, training
 from .modal import ModalRun
 from .models_ui import worker as _worker
+from .cut_render import CUT, CutRender, cutting
 from .strip_render import StripRender
 
-__all__ = ["RECAST_OT_recast_strip", "RECAST_OT_submit_strip", "RECAST_OT_cancel", "RECAST_PT_panel", "classes", "running"]
+__all__ = ["RECAST_OT_recast_strip", "RECAST_OT_recast_selected", "RECAST_OT_submit_strip", "RECAST_OT_cancel", "RECAST_PT_panel", "classes", "running"]
 
 running: dict = {}  # strip name → StripRender, for the panel's progress and Cancel
 
@@ -76,6 +77,29 @@ class RECAST_OT_variants_strip(_StripRun, bpy.types.Operator):
     kind = "variants"
 
 
+class _CutRun(ModalRun):
+    """What "Recast selected strips" does (the mixin pattern of :class:`_StripRun`: never a registered operator's
+    subclass): the selected strips as one cut, each result a versioned strip above its strip (.cut_render)."""
+
+    bl_options = {"REGISTER"}
+
+    def _start(self, context):
+        addon = context.preferences.addons.get(__package__)
+        prefs = addon.preferences if addon is not None else None
+        try:
+            return CutRender.start(context, _worker(context), desk=getattr(prefs, "use_desk", True))
+        except HostError as exc:
+            self.report({"ERROR"}, f"Recast: {exc}")
+            return None
+
+
+class RECAST_OT_recast_selected(_CutRun, bpy.types.Operator):
+    """Render the selected strips as a cut with Recast: each result is added as a new version strip above its strip"""
+
+    bl_idname = "recast.recast_selected"
+    bl_label = "Recast selected strips"
+
+
 class RECAST_OT_choose_variant(bpy.types.Operator):
     """Show the active variant strip: it is unmuted and the other variants of its strip are muted"""
 
@@ -121,7 +145,8 @@ class RECAST_OT_cancel(bpy.types.Operator):
     strip: bpy.props.StringProperty()
 
     def execute(self, context):
-        run = running.get(self.strip) or training.training.get(self.strip) or matte_ui.matting.get(self.strip)
+        run = (running.get(self.strip) or training.training.get(self.strip) or matte_ui.matting.get(self.strip)
+               or cutting.get(self.strip))
         if run is None:
             self.report({"WARNING"}, f"Recast: strip '{self.strip}' is not rendering")
             return {"CANCELLED"}
@@ -192,8 +217,15 @@ class RECAST_PT_panel(bpy.types.Panel):
             buttons.operator(RECAST_OT_variants_strip.bl_idname, icon="IMGDISPLAY")
             buttons.operator(RECAST_OT_choose_variant.bl_idname, icon="CHECKMARK")
             buttons.operator(RECAST_OT_submit_strip.bl_idname, icon="NETWORK_DRIVE")
+        cut = cutting.get(CUT)
+        if cut is not None:
+            row = layout.row()
+            row.label(text=cut.message)
+            row.operator(RECAST_OT_cancel.bl_idname, text="Cancel", icon="CANCEL").strip = CUT
+        else:
+            layout.operator(RECAST_OT_recast_selected.bl_idname, icon="SEQ_STRIP_DUPLICATE")
 
 
-classes = (RECAST_OT_recast_strip, RECAST_OT_preview_strip, RECAST_OT_variants_strip, RECAST_OT_choose_variant,
+classes = (RECAST_OT_recast_strip, RECAST_OT_recast_selected, RECAST_OT_preview_strip, RECAST_OT_variants_strip, RECAST_OT_choose_variant,
            RECAST_OT_submit_strip, RECAST_OT_cancel, *models_ui.classes, *training.classes,
            *matte_ui.classes, RECAST_PT_panel)

@@ -344,6 +344,44 @@ def versions(args):
             "first_unchanged": unchanged}
 
 
+def cut(args):
+    """Two strips selected and recast as a cut; again unchanged (nothing new); again with another prompt (a new version
+    strip above each, the first versions' frames kept); and with nothing selected (one line)."""
+    left = image_strip(args["plate_dir"], args["names"], channel=2, start=1)
+    left.name = "left"
+    right = image_strip(args["plate_dir"], args["names"][:4], channel=2, start=20)
+    right.name = "right"
+    color_strip("title", 5, 1, 30)  # not selected: not part of the cut
+    for strip in strips():
+        strip.select = strip.name in ("left", "right")
+    settings(args)
+
+    def press():
+        try:
+            bpy.ops.recast.recast_selected()
+            return None
+        except RuntimeError as exc:
+            return str(exc)
+
+    def results():
+        return sorted((describe(s) for s in strips() if " recast v" in s.name), key=lambda d: d["name"])
+
+    def stamps():
+        shots = os.path.join(args["out"], "recast_cut", "shots")
+        return {os.path.join(d, n): os.stat(os.path.join(d, n)).st_mtime_ns for d, _, names in os.walk(shots)
+                for n in names if n.endswith(".exr") and "recast_cache" not in d}
+
+    out = {"first": [press(), results()]}
+    before = stamps()
+    out["again"] = [press(), results(), stamps() == before]
+    settings(args, prompt="an oil painting")
+    out["changed"] = [press(), results(), {k: v for k, v in stamps().items() if k in before} == before]
+    for strip in strips():
+        strip.select = False
+    out["none"] = press()
+    return out
+
+
 def preview_live(args):
     """Preview strip through the desk, with live previews: what the timer shows while it runs, then the strip."""
     import importlib

@@ -95,7 +95,7 @@ RUNS = {
     "train_lora": ("train_lora", lambda f: _plate(f, "sh040.####.exr", 1, 4, 96, 64)),  # 64 px a side to train
     "matte": ("matte", _plate), "fast": ("fast", _plate), "wan": ("wan", _plate),
     "preview_live": ("preview_live", _plate), "variants": ("variants", _plate),
-    "desk_fallback": ("desk_fallback", _plate),
+    "desk_fallback": ("desk_fallback", _plate), "cut": ("cut", _plate),
     "save_and_reload": ("save_and_reload", None),  # last: it saves and opens .blend files
 }
 
@@ -375,6 +375,30 @@ def test_a_new_render_of_a_strip_is_a_new_version_and_the_earlier_strip_keeps_it
     assert first["name"] == "plate recast v001" and second["name"] == "plate recast v002"
     assert all("/v001/" in f for f in first["files"]) and all("/v002/" in f for f in second["files"])
     assert r["first_unchanged"]
+
+
+@pytest.mark.slow  # ~50 s: three presses, each a worker rendering two strips
+@uses("cut")
+def test_recast_selected_strips_renders_them_as_a_cut_each_result_a_version_above_its_strip(blender_latest):
+    r, folder = blender_latest.run("cut")
+    error, first = r["first"]
+    assert error is None, error
+    assert [(s["name"], s["channel"], s["start"], s["length"], s["exist"]) for s in first] == [
+        ("left recast v001", 3, 1, 6, True), ("right recast v001", 3, 20, 4, True)]
+    shots = str(folder / "out" / "recast_cut" / "shots")
+    assert all(f.startswith(f"{shots}/left/v001/left_recast.") for f in first[0]["files"])
+    assert [os.path.basename(f) for f in first[1]["files"]] == [f"right_recast.{n}.exr" for n in range(1001, 1005)]
+    # pressed again with nothing changed: nothing rendered, no strip added
+    error, again, untouched = r["again"]
+    assert error is None and again == first and untouched
+    # another prompt: a new version of each strip, added above the first (whose frames are kept)
+    error, changed, kept = r["changed"]
+    assert error is None and kept
+    assert [(s["name"], s["channel"], s["start"]) for s in changed] == [
+        ("left recast v001", 3, 1), ("left recast v002", 4, 1), ("right recast v001", 3, 20),
+        ("right recast v002", 4, 20)]
+    assert all("/left/v002/" in f for f in changed[1]["files"]) and all(s["exist"] for s in changed)
+    assert "no selected strips" in r["none"]
 
 
 @uses("panel_draw")

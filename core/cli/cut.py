@@ -37,6 +37,8 @@ def add_parser(sub) -> None:
                    help="also write the conformed timeline through this adapter (repeatable)")
     p.add_argument("--desk", action="store_true", help="render in your desk service (started on demand); renders "
                                                         "here when it cannot start")
+    p.add_argument("--control", choices=["stdin"], help="take 'cancel' on stdin (the hosts' cancel: the cut stops "
+                                                        "after the frame being written)")
     add_json(p)
 
 
@@ -76,6 +78,10 @@ def run(args, reporter, cancel) -> int:
         reporter.done(timeline=None, output=plan.out, shots=len(plan.shots), rendered=0, frames=0, failed=[],
                       not_rendered=plan.report, jobs=[s.job_file for s in plan.shots])
         return 0
+    if args.control == "stdin":
+        from ..progress.cancel import cancel_on_stdin
+
+        cancel_on_stdin(cancel)
     where = None
     if args.desk:
         from .render import _desk
