@@ -15,7 +15,7 @@ def run_cut(args) -> int:
         raise JobError("--frames is for one shot (--job); a cut's shots render the frames its cut.json names")
     stem = os.path.abspath(args.cut).rstrip(os.sep)
     if args.format == "openjd":
-        from ..farm.cut import write_openjd_cut
+        from ..cut.farm import write_openjd_cut
 
         out = write_openjd_cut(args.cut, args.out or stem + "_openjd", args.chunk_size, args.worker, args.gpu)
         if args.json:
@@ -27,7 +27,7 @@ def run_cut(args) -> int:
         print(out["openjd_run"])
         return 0
     if args.format == "opencue":
-        from ..farm.cut import write_opencue_cut
+        from ..cut.farm import write_opencue_cut
 
         out = write_opencue_cut(args.cut, args.out or stem + "_opencue", args.chunk_size, args.worker, args.gpu,
                                 user=args.user, show=args.show, shot=args.shot,

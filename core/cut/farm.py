@@ -1,5 +1,8 @@
 """One farm job for a whole cut (``recast farm openjd|opencue --cut DIR``): every shot's steps, then the conform.
 
+It lives with the cut (not in ``farm/``, whose writers it calls) so the cut depends on the farm and never the
+other way round.
+
 The cut's folder is read through its ``cut.json`` (:func:`recast.core.cut.read_manifest`). Each shot gets the
 steps ``recast farm … --job`` writes for one shot (Depth, Render in chunks, Assemble, and Customize/Matte where
 its job has them), named for the shot, so the farm renders the shots side by side and a shot's Assemble waits
@@ -36,7 +39,7 @@ _MAX_PARAMS = 50  #: OpenJD's most job parameters (without extensions)
 
 def _shots(folder: str):
     """(the manifest's shots, each shot's job with its frames) of the cut planned in ``folder``."""
-    from ..cut import read_manifest
+    from .manifest import read_manifest
     from ..job import load_job
 
     shots = read_manifest(folder)
@@ -79,7 +82,7 @@ def write_openjd_cut(folder: str, out: str, chunk_size: int = 16, worker: str | 
     step, its job file is ``{{Param.JobsFolder}}/<shot>.json``, its output folder a folder of ``CutFolder``; only
     its plate (and matte, reference, training images) folder is a parameter of its own, shared by the shots that
     read the same folder, so path mapping still reaches every file the farm reads."""
-    from . import openjd
+    from ..farm import openjd
 
     shots = _shots(folder)  # every check before anything is written
     openjd.check_chunk_size(chunk_size)
@@ -161,7 +164,7 @@ def write_opencue_cut(folder: str, out: str, chunk_size: int = 16, worker: str |
                       gpu: bool | None = None, **submission) -> dict:
     """Write one OpenCue outline for the cut planned in ``folder`` into ``out`` (``submission``: user, show, shot,
     facility, email as :func:`recast.core.farm.opencue.write_outline` takes them); returns what was written."""
-    from .opencue import cue_name, shot_layers, write_outline
+    from ..farm.opencue import cue_name, shot_layers, write_outline
 
     shots = _shots(folder)
     if gpu is None:
