@@ -147,3 +147,27 @@ def test_a_folder_that_is_not_a_planned_cut_is_one_line_and_writes_nothing(tmp_p
     assert r.returncode == 2 and "not allowed with argument" in r.stderr
     r = run_cli("farm", "openjd")
     assert r.returncode == 2 and "one of the arguments --job --cut is required" in r.stderr
+
+
+def test_a_cut_over_more_plate_folders_than_openjd_has_parameters_is_one_line(tmp_path):
+    """OpenJD allows 50 job parameters: shots sharing a plate folder share one; 48 folders are too many."""
+    one = tmp_path / "one" / "x.####.exr"
+    write_synthetic_plate(str(one), 1, 1, width=8, height=8)
+    track = otio.schema.Track(name="V1", kind=otio.schema.TrackKind.Video)
+    for n in range(48):
+        folder = tmp_path / "plates" / f"p{n:02d}"
+        folder.mkdir(parents=True)
+        os.link(str(one).replace("####", "0001"), folder / "p.1001.exr")
+        track.append(otio.schema.Clip(f"sh{n:03d}", media_reference=_isr(folder, "p.", 1001, 1),
+                                      source_range=_range(1001, 1)))
+    timeline = otio.schema.Timeline()
+    timeline.tracks.append(track)
+    otio.adapters.write_to_file(timeline, str(tmp_path / "big.otio"))
+    (tmp_path / "t.json").write_text(json.dumps(job_dict(input={"frames": None})))
+    r = run_cli("cut", "--timeline", tmp_path / "big.otio", "--job", tmp_path / "t.json", "--out", tmp_path / "cut",
+                "--handles", "0", "--plan-only")
+    assert r.returncode == 0, r.stderr
+    r = run_cli("farm", "openjd", "--cut", tmp_path / "cut", "--out", tmp_path / "bundle")
+    lines = r.stderr.strip().splitlines()
+    assert r.returncode == 1 and len(lines) == 1 and "reads plates from 48 folders" in lines[0], r.stderr
+    assert not (tmp_path / "bundle").exists()
