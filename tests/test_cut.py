@@ -148,21 +148,22 @@ def test_cut_renders_every_shot_and_conforms(cut):
     assert all(e.get("skipped") for e in again if e["event"] == "frame")
     assert open(again[-1]["timeline"]).read() == first_timeline
     assert {p: os.stat(p).st_mtime_ns for p in _renders(root / "reel1_recast")} == stamps
-    # one clip's override changed: that shot renders a new version beside the old one; the others are untouched
-    changed = otio.adapters.read_from_file(path)
-    next(c for c in changed.find_clips() if c.name == "sh010").metadata["recast"]["seed"] = 8
-    otio.adapters.write_to_file(changed, path)
-    third = events(run_cli("cut", "--timeline", path, "--job", template, "--handles", "1", "--json").stdout)
-    assert third[-1]["frames"] == 4 and third[-1]["versions"] == {**done["versions"], "sh010": 2}
-    assert {e["shot"] for e in third if e["event"] == "frame" and not e.get("skipped")} == {"sh010"}
+    # one shot's prompt changed in a sidecar: that shot renders a new version beside the old one; the others are
+    # untouched
+    sidecar = root / "look.csv"
+    sidecar.write_text("shot,prompt\nsh020,a paper forest\n")
+    third = events(run_cli("cut", "--timeline", path, "--job", template, "--handles", "1", "--overrides", sidecar,
+                           "--json").stdout)
+    assert third[-1]["frames"] == 4 and third[-1]["versions"] == {**done["versions"], "sh020": 2}
+    assert {e["shot"] for e in third if e["event"] == "frame" and not e.get("skipped")} == {"sh020"}
     renders = _renders(root / "reel1_recast")
     assert {p: os.stat(p).st_mtime_ns for p in stamps} == stamps  # v001 of every shot kept as it was
     assert sorted(os.path.relpath(p, root / "reel1_recast") for p in set(renders) - set(stamps)) == [
-        f"sh010/v002/sh010_recast.{f}.exr" for f in range(1002, 1006)]
+        f"sh020/v002/sh020_recast.{f}.exr" for f in range(1003, 1007)]
     newest = {c.name: c for c in otio.adapters.read_from_file(third[-1]["timeline"]).find_clips()}
     for name in ("sh010", "sh020"):  # the conformed timeline is on each shot's newest version
         url = newest[name].media_reference.target_url_base
-        assert url.rstrip("/").endswith(f"/{name}/v00{1 + (name == 'sh010')}"), url
+        assert url.rstrip("/").endswith(f"/{name}/v00{1 + (name == 'sh020')}"), url
     assert _structure(otio.adapters.read_from_file(third[-1]["timeline"])) == _structure(before)
 
 
