@@ -10,9 +10,12 @@ __all__ = ["add_parser", "run"]
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("farm", help="write a farm job: an OpenJD bundle (Deadline Cloud) or an OpenCue outline")
-    p.add_argument("format", choices=["openjd", "opencue"])
-    p.add_argument("--job", required=True, help="job file (JSON)")
+    p = sub.add_parser("farm", help="write a farm job: an OpenJD bundle (Deadline Cloud), an OpenCue outline, "
+                                    "Deadline 10 jobs or a Flamenco 3 job")
+    p.add_argument("format", choices=["openjd", "opencue", "deadline", "flamenco"])
+    what = p.add_mutually_exclusive_group(required=True)
+    what.add_argument("--job", help="job file (JSON)")
+    what.add_argument("--cut", metavar="DIR", help="a planned cut's folder (its cut.json): a farm job per shot")
     p.add_argument("--frames", metavar="A-B", help="the shot's frame range (default: the job's input.frames, else "
                                                    "the frames of the plate on disk, as 'recast render' takes)")
     p.add_argument("--out", help="folder to write into (default: <job name>_openjd / _opencue beside the job)")
@@ -28,6 +31,9 @@ def add_parser(sub) -> None:
     cue.add_argument("--shot", help="the shot (default: $SHOT, else the output file's name)")
     cue.add_argument("--facility", help="the facility (default: $FACILITY, else Cuebot's default)")
     cue.add_argument("--email", help="where Cuebot mails the job's news (default: $RECAST_FARM_EMAIL, else none)")
+    from .farm_onprem import add_onprem_options
+
+    add_onprem_options(p)
 
 
 #: the most render tasks one submission may hold: more is a range or chunk size typed wrong, and a farm's
@@ -57,6 +63,10 @@ def farm_job(args):
 
 
 def run(args, reporter, cancel) -> int:
+    if args.format in ("deadline", "flamenco"):
+        from .farm_onprem import run_onprem
+
+        return run_onprem(args)
     job = farm_job(args)
     stem = os.path.splitext(os.path.abspath(args.job))[0]
     if args.format == "openjd":
