@@ -32,6 +32,7 @@ class Worker:
         if HERE not in sys.path:
             sys.path.insert(0, HERE)
         self.plugin_dir, self.config, self.jobs_data, self.thread = plugin_dir, config, jobs_data, thread
+        os.makedirs(jobs_data, exist_ok=True)  # the Worker's jobsData folder for the job
         self.plugin_info, self.task_frames = {}, []
 
     def load(self):
