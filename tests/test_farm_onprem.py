@@ -385,3 +385,17 @@ def test_the_flamenco_job_runs_in_dependency_order_and_every_frame_lands(tmp_pat
             assert run.returncode == 0, (task["name"], run.stdout[-2000:], run.stderr[-2000:])
         done.add(task["name"])
     assert listing(tmp_path / "render") == [f"sh010_recast.{f}.exr" for f in range(1001, 1007)]
+
+
+def test_the_blender_panel_finds_the_manager_in_flamencos_own_addon():
+    from types import SimpleNamespace as NS
+
+    from recast.plugin.common.farm import flamenco_manager_url
+
+    def addon(url):
+        return NS(preferences=NS(manager_url=url))
+
+    assert flamenco_manager_url({}) == ""  # Flamenco's add-on not installed
+    assert flamenco_manager_url({"flamenco": addon(" http://manager:8080 ")}) == "http://manager:8080"
+    assert flamenco_manager_url({"flamenco": addon("")}) == ""  # installed, no Manager set yet
+    assert flamenco_manager_url({"bl_ext.user_default.flamenco": addon("http://m2")}) == "http://m2"  # an extension

@@ -10,7 +10,7 @@ import subprocess
 
 from .worker import WorkerError, worker_command
 
-__all__ = ["FarmBundle", "write_farm_bundle", "write_onprem_job", "onprem_report"]
+__all__ = ["FarmBundle", "write_farm_bundle", "write_onprem_job", "onprem_report", "flamenco_manager_url"]
 
 
 class FarmBundle:
@@ -70,3 +70,16 @@ def onprem_report(farm: str, written: dict) -> str:
     if job:
         return f"submitted to Flamenco: job {job['id']}; submission in {written['submission']}"
     return f"Flamenco job written to {written['submission']} (no Manager found to submit it to)"
+
+
+def flamenco_manager_url(addons) -> str:
+    """The Flamenco Manager that Flamenco's own Blender add-on is set to (its preferences' ``manager_url``), from
+    Blender's ``context.preferences.addons``; '' when that add-on is not enabled or has no URL. The add-on is
+    ``flamenco`` (a legacy add-on), or ``bl_ext.<repository>.flamenco`` where an extension repository holds it."""
+    names = ["flamenco", *sorted(k for k in addons.keys() if k.endswith(".flamenco"))]
+    for name in names:
+        addon = addons.get(name)
+        url = str(getattr(getattr(addon, "preferences", None), "manager_url", "") or "").strip()
+        if url:
+            return url
+    return ""

@@ -81,7 +81,8 @@ def submit_to_onprem(job_path: str, farm: str, command=None, chunk_size: int = 1
     from .worker import WorkerError
 
     options = ["--submit"] if farm == "deadline" else []
-    for flag, value in (("--pool", pool), ("--group", group), ("--manager", manager)):
+    named = (("--pool", pool), ("--group", group)) if farm == "deadline" else (("--manager", manager),)
+    for flag, value in named:
         if str(value or "").strip():
             options += [flag, str(value).strip()]
     if priority is not None:
