@@ -145,7 +145,7 @@ def test_deadline_submit_runs_deadlinecommand_and_reads_the_job_ids(tmp_path, mo
     _one_line_error(r, "Deadline refused the jobs (0 of 3 submitted): Error: Pool 'gpu' does not exist")
 
 
-def test_deadline_cut_writes_a_job_per_shot_in_cut_order(tmp_path):
+def test_a_cut_gets_a_deadline_and_a_flamenco_job_per_shot_in_cut_order(tmp_path):
     cut = tmp_path / "cut"
     shots = []
     for i, name in enumerate(["sh020", "sh010"], 1):
@@ -164,6 +164,12 @@ def test_deadline_cut_writes_a_job_per_shot_in_cut_order(tmp_path):
     assert [os.path.basename(o["folder"]) for o in out] == ["001_sh020", "002_sh010"]
     frames = [read_job_file(os.path.join(o["folder"], "02_render_job_info.job"))["Frames"] for o in out]
     assert frames == ["1001-1004", "1001-1008"]
+    r = run_cli("farm", "flamenco", "--cut", cut, "--chunk-size", "4", "--json")
+    assert r.returncode == 0, r.stderr
+    bodies = [json.loads(open(o["submission"]).read()) for o in json.loads(r.stdout)]
+    assert [b["settings"]["frames"] for b in bodies] == ["1001-1004", "1001-1008"]
+    assert [os.path.dirname(o["submission"]) for o in json.loads(r.stdout)] == [
+        str(cut / "farm_flamenco" / "001_sh020"), str(cut / "farm_flamenco" / "002_sh010")]
     r = run_cli("farm", "deadline", "--cut", tmp_path / "render", "--out", tmp_path / "x")
     _one_line_error(r, "is not a planned cut")
     assert not (tmp_path / "x").exists()
@@ -399,3 +405,13 @@ def test_the_blender_panel_finds_the_manager_in_flamencos_own_addon():
     assert flamenco_manager_url({"flamenco": addon(" http://manager:8080 ")}) == "http://manager:8080"
     assert flamenco_manager_url({"flamenco": addon("")}) == ""  # installed, no Manager set yet
     assert flamenco_manager_url({"bl_ext.user_default.flamenco": addon("http://m2")}) == "http://m2"  # an extension
+
+
+@pytest.mark.parametrize("arg", ["plain", "with space", 'a "quoted" name', "trailing\\", "C:\\Shots\\sh 010\\",
+                                 "", "back\\\\\"slash"])
+def test_the_plugins_arguments_reach_recast_unchanged(arg):
+    """Deadline hands the OS one argument string, split by Windows' rules: every path arrives as it was."""
+    from FranticX.Processes import split_arguments
+
+    quote = Worker(PLUGIN, {}, "/tmp").load().quote
+    assert split_arguments(" ".join(quote(a) for a in ["render", arg, "--json"])) == ["render", arg, "--json"]
