@@ -220,6 +220,16 @@ def test_the_plugin_folder_is_complete_and_installs_whole(tmp_path):
     assert Worker(PLUGIN, {}, str(tmp_path)).load().STAGE_SHARES == STAGE_SHARES
 
 
+def test_the_plugin_imports_only_what_deadlines_python_has():
+    """Recast.py runs in Deadline's own Python 3: the standard library and Deadline's modules, nothing else."""
+    import ast
+
+    tree = ast.parse(open(os.path.join(PLUGIN, "Recast.py"), encoding="utf-8").read())
+    names = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    names |= {n.module.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+    assert names - sys.stdlib_module_names == {"Deadline", "FranticX"}
+
+
 @pytest.mark.parametrize("fmt", ["deadline", "flamenco"])
 @pytest.mark.parametrize("args, message", [
     (["--chunk-size", "0"], "chunk size 0 is not allowed; expected a whole number of frames, at least 1"),
@@ -359,13 +369,26 @@ def _customize_and_matte(tmp_path):
 def test_every_step_of_a_shot_through_the_deadline_plugin(tmp_path):
     from recast.core.io.exrio import read_header
 
+    from Deadline.Scripting import RepositoryUtils
+
     job = _customize_and_matte(tmp_path)
     r = run_cli("farm", "deadline", "--job", job, "--out", tmp_path / "dl", "--chunk-size", "4", "--json")
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["jobs"] == ["01_customize", "02_matte", "03_depth", "04_render", "05_assemble"]
-    plugins = dict(_run_deadline(tmp_path / "dl", tmp_path / "jobsdata"))
-    assert listing(tmp_path / "render") == ["lora", "matte"] + [f"sh010_recast.{f}.exr" for f in range(1001, 1007)]
-    assert read_header(str(tmp_path / "render" / "sh010_recast.1003.exr")).attribute("recast/loras").startswith(
+    # the workers mount the shot elsewhere: the repository's path mapping takes the job file, plate and output there
+    mounted = tmp_path / "mnt"
+    mounted.mkdir()
+    shutil.move(tmp_path / "dl", mounted / "dl")
+    shutil.move(tmp_path / "plate", mounted / "plate")
+    RepositoryUtils.PathMappings = [(str(tmp_path / d), str(mounted / d)) for d in ("dl", "plate", "render")]
+    try:
+        plugins = dict(_run_deadline(mounted / "dl", tmp_path / "jobsdata"))
+    finally:
+        RepositoryUtils.PathMappings = []
+    out = mounted / "render"
+    assert not (tmp_path / "render").exists()
+    assert listing(out) == ["lora", "matte"] + [f"sh010_recast.{f}.exr" for f in range(1001, 1007)]
+    assert read_header(str(out / "sh010_recast.1003.exr")).attribute("recast/loras").startswith(
         "customize.safetensors@0.7")
     for stem, plugin in plugins.items():
         assert plugin.progress and plugin.progress[-1] == 100.0, stem
