@@ -67,6 +67,10 @@ def run(args, reporter, cancel) -> int:
         from .farm_onprem import run_onprem
 
         return run_onprem(args)
+    if args.cut:  # (the editorial branch writes openjd/opencue for a cut; until then, one line)
+        from ..errors import JobError
+
+        raise JobError(f"--cut is not supported for '{args.format}' yet; give --job, or use deadline or flamenco")
     job = farm_job(args)
     stem = os.path.splitext(os.path.abspath(args.job))[0]
     if args.format == "openjd":
