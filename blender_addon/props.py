@@ -60,6 +60,10 @@ _annotations.update(
     farm_chunk_size=IntProperty(name="Farm chunk size", default=16, min=1,
                                 description="frames per render task when the strip is submitted to the farm "
                                             "(handles come on top)"),
+    deadline_pool=StringProperty(name="Deadline pool", default="", description="empty: the repository's default"),
+    deadline_group=StringProperty(name="Deadline group", default="", description="empty: the repository's default"),
+    deadline_priority=IntProperty(name="Deadline priority", default=50, min=0, max=100,
+                                  description="the Deadline jobs' priority, 0-100"),
     train_token=StringProperty(name="LoRA token", default=_TOKEN.default,
                                description="the word a trained LoRA learns for what the strip shows; use it in the "
                                            "prompt (e.g. 'sks person')"),

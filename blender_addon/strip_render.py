@@ -18,7 +18,8 @@ import bpy
 from recast.core.io.frames import SequencePattern
 from recast.core.job import SCHEMA
 from recast.plugin.common import messages
-from recast.plugin.common.host_job import HostError, check_request, progress_text, save_job, submit_to_farm, validate
+from recast.plugin.common.host_job import HostError, check_request, progress_text, save_job, submit_to_farm, \
+    submit_to_onprem, validate
 from recast.plugin.common.params import LORA_SLOTS, fill_job
 from recast.plugin.common.versions import choose_version, version_folder
 from recast.plugin.common.looks import look_output, split_prompts
@@ -83,6 +84,14 @@ class StripRender:
         prepared = prepare(context, worker)
         return submit_to_farm(prepared.job_path, prepared.command,
                               compat.editing_scene(context).recast.farm_chunk_size)
+
+    @staticmethod
+    def submit_onprem(context, farm: str, worker: str = "", manager: str = "") -> str:
+        """Write the plate and the job and submit them to Deadline 10 or Flamenco 3 (``manager``); what to tell."""
+        prepared = prepare(context, worker)
+        s = compat.editing_scene(context).recast
+        return submit_to_onprem(prepared.job_path, farm, prepared.command, s.farm_chunk_size, s.deadline_pool,
+                                s.deadline_group, s.deadline_priority, manager)
 
     # --- follow ------------------------------------------------------------------------
     @property

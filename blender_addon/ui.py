@@ -8,6 +8,7 @@ Without a window (``blender -b``, scripts) ``execute`` runs the same poll loop t
 
 import bpy
 
+from recast.plugin.common.farm import flamenco_manager_url
 from recast.plugin.common.host_job import HostError, farm_report
 from recast.plugin.common.params import JOB_PARAMS, LORA_SLOTS, MODEL_FILE
 
@@ -17,7 +18,8 @@ from .models_ui import worker as _worker
 from .cut_render import CUT, CutRender, cutting
 from .strip_render import StripRender
 
-__all__ = ["RECAST_OT_recast_strip", "RECAST_OT_recast_selected", "RECAST_OT_submit_strip", "RECAST_OT_cancel", "RECAST_PT_panel", "classes", "running"]
+__all__ = ["RECAST_OT_recast_strip", "RECAST_OT_recast_selected", "RECAST_OT_submit_strip", "RECAST_OT_submit_deadline",
+           "RECAST_OT_submit_flamenco", "RECAST_OT_cancel", "RECAST_PT_panel", "classes", "running"]
 
 running: dict = {}  # strip name → StripRender, for the panel's progress and Cancel
 
@@ -136,6 +138,40 @@ class RECAST_OT_submit_strip(bpy.types.Operator):
         return {"FINISHED"}
 
 
+class _FarmSubmit:
+    """What Submit to Deadline and Submit to Flamenco share (a mixin, as :class:`_StripRun`)."""
+
+    farm = "deadline"
+
+    def execute(self, context):
+        manager = flamenco_manager_url(context.preferences.addons) if self.farm == "flamenco" else ""
+        try:
+            said = StripRender.submit_onprem(context, self.farm, _worker(context), manager)
+        except HostError as exc:
+            self.report({"ERROR"}, f"Recast: {exc}")
+            return {"CANCELLED"}
+        self.report({"INFO"}, f"Recast: {said}")
+        return {"FINISHED"}
+
+
+class RECAST_OT_submit_deadline(_FarmSubmit, bpy.types.Operator):
+    """Write the active strip's plate and job and submit them to Deadline 10 (the Recast plugin), with the pool,
+    group, priority and chunk size under Advanced"""
+
+    bl_idname = "recast.submit_deadline"
+    bl_label = "Submit to Deadline"
+    farm = "deadline"
+
+
+class RECAST_OT_submit_flamenco(_FarmSubmit, bpy.types.Operator):
+    """Write the active strip's plate and job and submit them to the Flamenco Manager set in Flamenco's own
+    add-on (the 'recast' job type must be installed there)"""
+
+    bl_idname = "recast.submit_flamenco"
+    bl_label = "Submit to Flamenco"
+    farm = "flamenco"
+
+
 class RECAST_OT_cancel(bpy.types.Operator):
     """Stop the Recast render of this strip"""
 
@@ -200,7 +236,8 @@ class RECAST_PT_panel(bpy.types.Panel):
             for p in JOB_PARAMS:
                 if p.advanced and p.name != "mask_invert":  # drawn in the Matte box, with the mask strip
                     box.prop(s, p.name)
-            box.prop(s, "farm_chunk_size")
+            for name in ("farm_chunk_size", "deadline_pool", "deadline_group", "deadline_priority"):
+                box.prop(s, name)
         run = (running.get(strip.name) or training.training.get(strip.name)) if strip else None
         if run is not None:
             row = layout.row()
@@ -217,6 +254,8 @@ class RECAST_PT_panel(bpy.types.Panel):
             buttons.operator(RECAST_OT_variants_strip.bl_idname, icon="IMGDISPLAY")
             buttons.operator(RECAST_OT_choose_variant.bl_idname, icon="CHECKMARK")
             buttons.operator(RECAST_OT_submit_strip.bl_idname, icon="NETWORK_DRIVE")
+            buttons.operator(RECAST_OT_submit_deadline.bl_idname, icon="NETWORK_DRIVE")
+            buttons.operator(RECAST_OT_submit_flamenco.bl_idname, icon="NETWORK_DRIVE")
         cut = cutting.get(CUT)
         if cut is not None:
             row = layout.row()
@@ -226,6 +265,6 @@ class RECAST_PT_panel(bpy.types.Panel):
             layout.operator(RECAST_OT_recast_selected.bl_idname, icon="SEQ_STRIP_DUPLICATE")
 
 
-classes = (RECAST_OT_recast_strip, RECAST_OT_recast_selected, RECAST_OT_preview_strip, RECAST_OT_variants_strip, RECAST_OT_choose_variant,
-           RECAST_OT_submit_strip, RECAST_OT_cancel, *models_ui.classes, *training.classes,
-           *matte_ui.classes, RECAST_PT_panel)
+classes = (RECAST_OT_recast_strip, RECAST_OT_recast_selected, RECAST_OT_preview_strip, RECAST_OT_variants_strip,
+           RECAST_OT_choose_variant, RECAST_OT_submit_strip, RECAST_OT_submit_deadline, RECAST_OT_submit_flamenco,
+           RECAST_OT_cancel, *models_ui.classes, *training.classes, *matte_ui.classes, RECAST_PT_panel)

@@ -249,9 +249,93 @@ def submit(args):
     bundle = os.path.join(args["out"], "plate", "farm_openjd")
     values = {v["name"]: v["value"] for v in json.load(open(os.path.join(bundle, "parameter_values.json")))
               ["parameterValues"]}
-    return {"error": error, "bundle": sorted(os.listdir(bundle)) if os.path.isdir(bundle) else [],
-            "prompt": json.load(open(os.path.join(bundle, "job.json")))["prompt"], "added": new_strips(before),
-            "chunk_size": values["ChunkSize"]}
+    out = {"error": error, "bundle": sorted(os.listdir(bundle)) if os.path.isdir(bundle) else [],
+           "prompt": json.load(open(os.path.join(bundle, "job.json")))["prompt"], "added": new_strips(before),
+           "chunk_size": values["ChunkSize"]}
+    out.update(submit_onprem(args))
+    return out
+
+
+FAKE_FLAMENCO_ADDON = """bl_info = {"name": "Flamenco (test stand-in)", "blender": (4, 2, 0), "category": "System"}
+import bpy
+
+
+class FlamencoPreferences(bpy.types.AddonPreferences):
+    bl_idname = __name__
+    manager_url: bpy.props.StringProperty(name="Manager URL", default="")
+
+
+def register():
+    bpy.utils.register_class(FlamencoPreferences)
+
+
+def unregister():
+    bpy.utils.unregister_class(FlamencoPreferences)
+"""
+
+
+def _operator_error(op):
+    try:
+        op()
+        return None
+    except RuntimeError as exc:
+        return str(exc)
+
+
+def submit_onprem(args):
+    """Submit to Deadline (no client, then a fake deadlinecommand on PATH) and to Flamenco (the Manager that a
+    stand-in of Flamenco's add-on names: a loopback HTTP server)."""
+    import addon_utils
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    s = bpy.context.scene.recast
+    s.deadline_pool, s.deadline_priority = "gpu", 75
+    here = os.path.dirname(args["out"])
+    out = {"no deadline": _operator_error(bpy.ops.recast.submit_deadline)}
+    bin_dir = os.path.join(here, "deadline_bin")
+    os.makedirs(bin_dir, exist_ok=True)
+    fake = os.path.join(bin_dir, "deadlinecommand")
+    with open(fake, "w") as fh:
+        fh.write(f"#!{sys.executable}\nimport json, sys\nopen({os.path.join(here, 'argv.json')!r}, 'w')"
+                 ".write(json.dumps(sys.argv[1:]))\nfor i in range(sys.argv.count('-job')):\n"
+                 "    print('Result=Success')\n    print('JobID=6600000000000000000000%02d' % i)\n")
+    os.chmod(fake, 0o755)
+    os.environ["PATH"] = bin_dir + os.pathsep + os.environ["PATH"]
+    out["deadline error"] = _operator_error(bpy.ops.recast.submit_deadline)
+    out["deadline argv"] = json.load(open(os.path.join(here, "argv.json")))
+    folder = os.path.join(args["out"], "plate", "farm_deadline")
+    info = dict(line.split("=", 1) for line in open(os.path.join(folder, "02_render_job_info.job")).read().splitlines())
+    out["deadline render"] = {k: info.get(k) for k in ("Pool", "Priority", "ChunkSize", "Frames")}
+
+    received = []
+
+    class Manager(BaseHTTPRequestHandler):
+        def do_POST(self):
+            received.append([self.path, json.loads(self.rfile.read(int(self.headers["Content-Length"])))])
+            data = json.dumps({"id": "flamenco-job-1", "status": "queued"}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *a):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Manager)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    addons_dir = bpy.utils.user_resource("SCRIPTS", path="addons", create=True)
+    with open(os.path.join(addons_dir, "flamenco.py"), "w") as fh:
+        fh.write(FAKE_FLAMENCO_ADDON)
+    if addons_dir not in sys.path:  # bpy as a module has the user add-ons folder off its path
+        sys.path.append(addons_dir)
+    addon_utils.enable("flamenco", default_set=True)
+    bpy.context.preferences.addons["flamenco"].preferences.manager_url = f"http://127.0.0.1:{server.server_address[1]}"
+    out["flamenco error"] = _operator_error(bpy.ops.recast.submit_flamenco)
+    server.shutdown()
+    out["flamenco received"] = received
+    return out
 
 
 class _Layout:

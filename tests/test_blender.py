@@ -327,6 +327,15 @@ def test_submit_to_farm_writes_the_job_and_an_openjd_bundle(blender_latest):
     assert r["bundle"] == ["job.json", "parameter_values.json", "template.json"]
     assert r["prompt"] == "it's a \"dusk\" $SHOT"
     assert r["chunk_size"] == 5  # the panel's farm chunk size
+    # Submit to Deadline: one line without Deadline's client; with it, the jobs with the panel's farm settings
+    assert r["no deadline"].startswith("Error: Recast: deadlinecommand is not on PATH")
+    assert r["deadline error"] is None
+    assert r["deadline argv"][:2] == ["-SubmitMultipleJobs", "-dependent"] and r["deadline argv"].count("-job") == 3
+    assert r["deadline render"] == {"Pool": "gpu", "Priority": "75", "ChunkSize": "5", "Frames": "1001-1006"}
+    # Submit to Flamenco: to the Manager Flamenco's own add-on names
+    assert r["flamenco error"] is None
+    ((path, body),) = r["flamenco received"]
+    assert path == "/api/v3/jobs" and body["type"] == "recast" and body["settings"]["chunk_size"] == 5
 
 
 @uses("render_moving")

@@ -136,7 +136,8 @@ def test_toolbar_builds_a_recast_node_on_the_selected_plate(gui, plate, tmp_path
     assert node["label"].value().startswith("not rendered")
     assert node.firstFrame() == 1001 and node.lastFrame() == 1006  # before a render the output is the plate
     assert [k.name() for k in node.knobs().values() if type(k).__name__ == "PyScript_Knob"] == [
-        "train_lora", "check_models", "fetch_models", "render", "cancel", "submit", "preview", "variants"]
+        "train_lora", "check_models", "fetch_models", "render", "cancel", "submit", "submit_deadline", "preview",
+        "variants"]
     assert node["use_desk"].value() is True and node["live_previews"].value() is True and node["note"].value() == ""
     assert node["models"].value() == "not checked: press Check models"
 
@@ -508,6 +509,33 @@ def test_submit_to_farm_writes_the_plate_the_job_and_a_checked_openjd_bundle(gui
     check = subprocess.run([os.path.join(os.path.dirname(sys.executable), "openjd"), "check",
                             str(bundle / "template.json")], capture_output=True, text=True)
     assert check.returncode == 0, check.stdout + check.stderr
+
+
+def test_submit_to_deadline_submits_the_jobs_with_the_farm_settings(gui, plate, tmp_path, monkeypatch):
+    from tests.test_farm_onprem import _fake_deadlinecommand
+
+    nuke = gui
+    out = tmp_path / "out"
+    node = recast_node(nuke, read_plate(nuke, plate), out, farm_chunk_size=4, deadline_pool="gpu",
+                       deadline_priority=80)
+    monkeypatch.delenv("DEADLINE_PATH", raising=False)
+    monkeypatch.setenv("PATH", os.path.dirname(sys.executable) + ":/usr/bin:/bin")
+    nuke.fake_press(node, "submit_deadline")  # no Deadline client on this machine: one line, nothing submitted
+    (message,) = nuke.fake_messages()
+    assert message.startswith("Recast1: deadlinecommand is not on PATH") and "\n" not in message
+    assert not (out / "farm_deadline").exists()
+    log = _fake_deadlinecommand(tmp_path, monkeypatch)
+    nuke.fake_press(node, "submit_deadline")
+    message = nuke.fake_messages()[-1]
+    folder = out / "farm_deadline"
+    assert message == (f"Recast1: submitted to Deadline: 3 jobs (01_depth, 02_render, 03_assemble), ids "
+                       f"{', '.join('65f1c0d2e4b0a1%010d' % i for i in range(3))}; job files in {folder}")
+    (argv,) = [json.loads(line) for line in log.read_text().splitlines()]
+    assert argv[:3] == ["-SubmitMultipleJobs", "-dependent", "-job"] and argv.count("-job") == 3
+    info = dict(line.split("=", 1) for line in open(folder / "02_render_job_info.job").read().splitlines())
+    assert (info["ChunkSize"], info["Pool"], info["Priority"], info["Frames"]) == ("4", "gpu", "80", "1001-1006")
+    assert info["OutputFilename0"] == "Recast1.####.exr"  # Monitor's View Output: the node's next version
+    assert json.load(open(folder / "job.json"))["output"]["pattern"] == str(out / "render" / "v001" / "Recast1.####.exr")
 
 
 def test_default_output_folder_is_beside_the_saved_script(gui, plate, tmp_path):

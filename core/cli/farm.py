@@ -10,12 +10,14 @@ __all__ = ["add_parser", "run"]
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("farm", help="write a farm job: an OpenJD bundle (Deadline Cloud) or an OpenCue outline")
-    p.add_argument("format", choices=["openjd", "opencue"])
-    which = p.add_mutually_exclusive_group(required=True)
-    which.add_argument("--job", help="job file (JSON)")
-    which.add_argument("--cut", metavar="DIR", help="a cut's folder planned by 'recast cut' (its cut.json): one farm "
-                                                    "job with every shot's steps, then the conform")
+    p = sub.add_parser("farm", help="write a farm job: an OpenJD bundle (Deadline Cloud), an OpenCue outline, "
+                                    "Deadline 10 jobs or a Flamenco 3 job")
+    p.add_argument("format", choices=["openjd", "opencue", "deadline", "flamenco"])
+    what = p.add_mutually_exclusive_group(required=True)
+    what.add_argument("--job", help="job file (JSON)")
+    what.add_argument("--cut", metavar="DIR", help="a cut's folder planned by 'recast cut' (its cut.json): every "
+                                                   "shot's steps, then the conform (OpenJD, OpenCue); a job per shot "
+                                                   "(Deadline, Flamenco)")
     p.add_argument("--frames", metavar="A-B", help="the shot's frame range (default: the job's input.frames, else "
                                                    "the frames of the plate on disk, as 'recast render' takes)")
     p.add_argument("--out", help="folder to write into (default: <job name>_openjd / _opencue beside the job)")
@@ -31,6 +33,9 @@ def add_parser(sub) -> None:
     cue.add_argument("--shot", help="the shot (default: $SHOT, else the output file's name)")
     cue.add_argument("--facility", help="the facility (default: $FACILITY, else Cuebot's default)")
     cue.add_argument("--email", help="where Cuebot mails the job's news (default: $RECAST_FARM_EMAIL, else none)")
+    from .farm_onprem import add_onprem_options
+
+    add_onprem_options(p)
 
 
 #: the most render tasks one submission may hold: more is a range or chunk size typed wrong, and a farm's
@@ -60,6 +65,10 @@ def farm_job(args):
 
 
 def run(args, reporter, cancel) -> int:
+    if args.format in ("deadline", "flamenco"):
+        from .farm_onprem import run_onprem
+
+        return run_onprem(args)
     if args.cut:
         from .farm_cut import run_cut
 

@@ -26,7 +26,7 @@ def run_cut(args) -> int:
         print("run it on this workstation:")
         print(out["openjd_run"])
         return 0
-    if args.format == "opencue":
+    if args.format == "opencue":  # (deadline and flamenco write a job per shot: farm_onprem)
         from ..cut.farm import write_opencue_cut
 
         out = write_opencue_cut(args.cut, args.out or stem + "_opencue", args.chunk_size, args.worker, args.gpu,
@@ -39,4 +39,4 @@ def run_cut(args) -> int:
         print("submit it where a Cuebot runs:")
         print(out["submit"])
         return 0
-    raise JobError(f"'recast farm {args.format} --cut' is not written yet; write one job per shot with --job")
+    raise ValueError(f"no cut writer for {args.format!r}")  # the parser's choices: deadline/flamenco go elsewhere

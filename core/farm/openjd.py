@@ -108,6 +108,13 @@ def _overrides(paths: dict) -> list[str]:
     return args
 
 
+def _render_after(customize: bool, matte: bool) -> tuple[str, ...]:
+    """The steps Render waits for: the host-neutral plan every farm writer shares (:mod:`.steps`)."""
+    from .steps import plan_for
+
+    return next(s.after for s in plan_for(customize, matte) if s.name == "Render")
+
+
 def _gpu(gpu: bool) -> dict:
     return {"hostRequirements": {"amounts": [{"name": "amount.worker.gpu", "min": 1}]}} if gpu else {}
 
@@ -167,8 +174,7 @@ def template(name: str, gpu: bool, paths: dict | None = None, training: tuple[st
              "script": {"actions": {"onRun": _action(["depth", "--job", job, *over])}},
              **host},
             {"name": "Render",
-             "dependencies": [{"dependsOn": "Depth"}] + ([{"dependsOn": "Customize"}] if training else [])
-             + ([{"dependsOn": "Matte"}] if with_matte else []),
+             "dependencies": [{"dependsOn": name} for name in _render_after(training is not None, with_matte)],
              "stepEnvironments": [{
                  "name": "RecastServer",
                  "description": "keeps the models loaded on this host for every chunk it renders",

@@ -16,8 +16,8 @@ from recast.core.progress.display import clock
 
 from .params import MODEL_FILE
 
-__all__ = ["HostError", "check_request", "validate", "save_job", "submit_to_farm", "farm_report", "clock",
-           "progress_text"]
+__all__ = ["HostError", "check_request", "validate", "save_job", "submit_to_farm", "submit_to_onprem", "farm_report",
+           "clock", "progress_text"]
 
 
 class HostError(RecastError):
@@ -70,6 +70,29 @@ def submit_to_farm(job_path: str, command=None, chunk_size: int = 16):
                                  chunk_size)
     except WorkerError as exc:
         raise HostError(str(exc)) from None
+
+
+def submit_to_onprem(job_path: str, farm: str, command=None, chunk_size: int = 16, pool: str = "", group: str = "",
+                     priority: int | None = None, manager: str = "") -> str:
+    """Submit ``job_path`` to Deadline 10 (``farm='deadline'``: jobs in ``farm_deadline/`` beside it, submitted
+    with deadlinecommand) or Flamenco 3 (``'flamenco'``: to ``manager`` when one is known); what to tell the
+    artist. HostError with the worker's one line."""
+    from .farm import onprem_report, write_onprem_job
+    from .worker import WorkerError
+
+    options = ["--submit"] if farm == "deadline" else []
+    named = (("--pool", pool), ("--group", group)) if farm == "deadline" else (("--manager", manager),)
+    for flag, value in named:
+        if str(value or "").strip():
+            options += [flag, str(value).strip()]
+    if priority is not None:
+        options += ["--priority", str(priority)]
+    try:
+        written = write_onprem_job(job_path, farm, os.path.join(os.path.dirname(job_path), f"farm_{farm}"), command,
+                                   chunk_size, options)
+    except WorkerError as exc:
+        raise HostError(str(exc)) from None
+    return onprem_report(farm, written)
 
 
 def farm_report(bundle) -> str:

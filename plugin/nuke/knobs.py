@@ -23,6 +23,15 @@ def _b(action):
 
 
 _MAIN = tuple(p for p in JOB_PARAMS if not p.advanced)
+#: the farm's settings for Submit to Deadline (a saved script's node may lack them: read with :func:`option`)
+FARM_KNOBS = (
+    Param("farm_chunk_size", "int", "farm chunk size", default=16, lo=1, hi=10000, advanced=True,
+          doc="frames per render task on the farm (handles come on top)"),
+    Param("deadline_pool", "text", "Deadline pool", default="", advanced=True, doc="empty: the repository's default"),
+    Param("deadline_group", "text", "Deadline group", default="", advanced=True, doc="empty: the repository's default"),
+    Param("deadline_priority", "int", "Deadline priority", default=50, lo=0, hi=100, advanced=True,
+          doc="the jobs' priority, 0-100"),
+)
 KNOBS: tuple[Param, ...] = (
     *_MAIN[:_MAIN.index(job_param("model"))],
     Param("range_divider", "divider", ""),
@@ -47,6 +56,9 @@ KNOBS: tuple[Param, ...] = (
     Param("render", "button", "Render", command=_b("render"), doc="write the plate and render it in the background"),
     Param("cancel", "button", "Cancel", command=_b("cancel"), doc="stop this node's render"),
     Param("submit", "button", "Submit to farm", command=_b("submit"), doc="write the plate, the job and a farm bundle"),
+    Param("submit_deadline", "button", "Submit to Deadline", command=_b("submit_deadline"),
+          doc="write the plate and the job and submit them to Deadline 10 (the Recast plugin; pool, group, priority "
+              "and chunk size on the Advanced tab)"),
     Param("status", "status", "status"),
     Param("note", "status", "note", default="",
           doc="the worker's last warning, e.g. that the desk service could not start and the render ran here"),
@@ -80,6 +92,7 @@ KNOBS: tuple[Param, ...] = (
           doc="frame of the 'ref' input used as the reference image"),
     Param("worker", "text", "worker command", default="", advanced=True,
           doc="command that runs Recast (a Python with torch); empty: $RECAST_WORKER, else 'recast' on PATH"),
+    *FARM_KNOBS,
 )
 
 #: how the node iterates (not what it renders): read where a saved script's node may lack them
@@ -87,7 +100,7 @@ ITERATE_KNOBS = ("variant_prompts", "look", "use_desk", "live_previews")
 #: knobs whose values shape the render: changing one after a render makes the result stale
 JOB_KNOBS = tuple(k.name for k in KNOBS if k.kind not in ("button", "status", "divider")
                   and k.name not in ("output_folder", "worker", "version", "train_token", "train_steps")
-                  and k.name not in ITERATE_KNOBS)
+                  and k.name not in ITERATE_KNOBS and k not in FARM_KNOBS)
 
 
 def add_knobs(node, nuke, specs=KNOBS, title: str = "Recast") -> None:

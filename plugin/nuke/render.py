@@ -12,7 +12,8 @@ import dataclasses
 import os
 
 from ..common import messages
-from ..common.host_job import check_request, clock, farm_report, progress_text, save_job, submit_to_farm, validate
+from ..common.host_job import check_request, clock, farm_report, progress_text, save_job, submit_to_farm, \
+    submit_to_onprem, validate
 from ..common.queue import RENDERS
 from ..common.versions import choose_version
 from ..common.worker import RenderProcess
@@ -25,7 +26,7 @@ from .models import check_models
 from .runs import ACTIVE, TRAINING, Followed
 from .state import mark_stale, result_pattern, stale_key
 
-__all__ = ["render", "write_job", "cancel", "submit", "Render"]
+__all__ = ["render", "write_job", "cancel", "submit", "submit_deadline", "Render"]
 
 _WORKING_LINEAR = {"linear", "scene_linear", "Linear", "lin_srgb", "Linear Rec.709 (sRGB)", "default"}
 
@@ -54,6 +55,19 @@ def submit(node) -> None:
         bundle = submit_to_farm(write_job(node), command)
         node["status"].setValue(f"farm bundle written: {bundle.folder}")
         tell(node, farm_report(bundle))
+
+    press(node, write)
+
+
+def submit_deadline(node) -> None:
+    """The Submit to Deadline button: the inputs, the job and Deadline jobs beside them, submitted."""
+    def write():
+        command = worker(knobs.knob_values(node))
+        said = submit_to_onprem(write_job(node), "deadline", command, knobs.option(node, "farm_chunk_size"),
+                                knobs.option(node, "deadline_pool"), knobs.option(node, "deadline_group"),
+                                knobs.option(node, "deadline_priority"))
+        node["status"].setValue("submitted to Deadline")
+        tell(node, said)
 
     press(node, write)
 
