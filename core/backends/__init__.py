@@ -57,9 +57,10 @@ def check_customize(model: str, root: str = ".") -> None:
     from ..models.presets import preset_backend
 
     cls = backend_class(preset_backend(model, root))
-    if not cls.capabilities.loras:
-        raise JobError(f"model preset {model!r} uses the '{cls.name}' backend, which cannot apply a LoRA: training one "
-                       "for it (customize) is not built; pick a model preset whose backend supports LoRAs")
+    if not (cls.capabilities.loras and cls.trains_loras):
+        raise JobError(f"model preset {model!r} uses the '{cls.name}' backend, which cannot apply a LoRA trained by "
+                       "customize (it trains SD 1.5 LoRAs): training one for it is not built; pick a model preset whose "
+                       "backend supports it")
 
 
 def backend_for(job, loader) -> Backend:
