@@ -81,7 +81,8 @@ _TINY_PURPOSES = {"tiny": "seeded random weights at a tiny size, wired as 'defau
 
 def _builtin_files() -> dict[str, str]:
     """Built-in preset name → its file (a name may hold dots: 'wan-vace-1.3b')."""
-    return {n[:-len(".toml")]: os.path.join(_BUILTIN, n) for n in sorted(os.listdir(_BUILTIN)) if n.endswith(".toml")}
+    names = sorted(n[:-len(".toml")] for n in os.listdir(_BUILTIN) if n.endswith(".toml"))  # a base before its -fast
+    return {name: os.path.join(_BUILTIN, name + ".toml") for name in names}
 
 
 def builtin_names() -> list[str]:
