@@ -1,6 +1,6 @@
 """Diffusion engines behind one :class:`~.base.Backend` interface; a model preset names its backend.
 
-``animatediff`` (SD 1.5 + AnimateDiff + depth ControlNet + IP-Adapter) is the first, ``wan-vace`` (Wan 2.1 VACE:
+``animatediff`` (SD 1.5 + AnimateDiff + depth ControlNet + IP-Adapter) is the first, ``wan-vace`` (Wan 2.1 and 2.2 VACE:
 a DiT video model with 4× temporal compression) the second. The registry maps a preset's ``backend`` name to
 its class, imported only when a render needs it; :func:`register_backend` adds one (a studio's engine, a test's
 fake). The render (``pipeline/``) reaches every backend through the :class:`~.base.Backend` interface alone.

@@ -123,7 +123,7 @@ class WanVaceBackend(Backend):
         import json
         import os
 
-        from ..models.lora import check_wan_lora_fits
+        from ..models.wan_lora import check_wan_lora_fits
         from ..models.parts import locate
 
         folder = locate(self.loader.preset, "base")
@@ -140,30 +140,10 @@ class WanVaceBackend(Backend):
         return self.loader.device
 
     def estimate_memory(self, size, window, frames):
-        import json
-        import os
+        from .wan_memory import estimate_memory
 
-        from ..models.parts import parameter_count
-
-        nbytes = self.loader.dtype.itemsize
-        folder = self._folder()
-        # Wan 2.2: both experts resident (the sampler switches at the boundary, every window); with memory 'low'
-        # their blocks are offloaded and only the running expert's group visits the device. A distillation LoRA is
-        # fused into the weights: no extra bytes on the device.
-        experts = [parameter_count(os.path.join(folder, name)) * nbytes for name in self.parts.expert_names]
-        weights = max(experts) if self.plan.offload else sum(experts)
-        with open(os.path.join(folder, self.parts.expert_names[0], "config.json")) as fh:
-            cfg = json.load(fh)
-        hidden = cfg["num_attention_heads"] * cfg["attention_head_dim"]
-        width, height = size
-        latent_frames = (window - 1) // 4 + 1 + self.shared_positions
-        tokens = (width // 16) * (height // 16) * latent_frames
-        window_bytes = 12 * tokens * hidden * nbytes * (2 if (self.job.guidance_scale or 0) != 1.0 else 1)
-        decode = 4 * 96 * width * height * 4 * 6  # a 4-frame group through the decoder's widest layers, fp32
-        shot = ((frames - 1) // 4 + 1) * (width // 8) * (height // 8) * (16 * 4 + 96) * 4 + frames * width * height * 2
-        if self.plan.offload:
-            weights //= 4
-        return {"models": weights, "one window": window_bytes, "decode": decode, "shot": shot}
+        return estimate_memory(self.parts, self.plan, self.loader.dtype.itemsize, self.job.guidance_scale,
+                               self.shared_positions, size, window, frames)
 
     # --- latent space ------------------------------------------------------------------------
     def latent_shape(self, size):

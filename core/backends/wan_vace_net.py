@@ -226,7 +226,7 @@ class WanParts:
 
             model = WanVACETransformer3DModel.from_pretrained(self.folder(), subfolder=name, **self._kw())
             if self.loras:  # fused on the CPU, before the weights go to the device
-                from ..models.lora import fuse_loras_into_transformer
+                from ..models.wan_lora import fuse_loras_into_transformer
 
                 fuse_loras_into_transformer(model, self.loras)
             if self.plan.offload:  # memory 'low': transformer blocks visit the device a group at a time

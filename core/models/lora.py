@@ -1,6 +1,6 @@
 """LoRA files: checking them (host side, no torch), naming what base they were made for, and fusing them
 into the motion UNet's spatial layers and the text encoder, or into a Wan transformer (worker side, diffusers' own
-loaders).
+loaders; Wan: :mod:`.wan_lora`).
 
 Formats: diffusers/PEFT (``unet.…lora.down.weight`` / ``lora_A``) and kohya (``lora_unet_…``,
 ``lora_te_…``, ``.alpha``) are both read by diffusers' ``StableDiffusionLoraLoaderMixin.lora_state_dict``,
@@ -24,13 +24,11 @@ from ..errors import ModelError
 
 __all__ = ["LoraInfo", "read_lora_header", "check_lora_values", "lora_digest", "made_for", "base_arch", "loras_signature", "check_loras_fit",
            "fuse_loras_into_unet",
-           "text_encoder_loras", "fuse_loras_into_text_encoder", "check_wan_lora_fits", "fuse_loras_into_transformer"]
+           "text_encoder_loras", "fuse_loras_into_text_encoder"]
 
 _PICKLE = (".ckpt", ".pt", ".pth", ".bin", ".pkl")
 #: a key of a Wan transformer block in any layout diffusers' Wan reader takes: diffusers', the original Wan one, kohya's
 _WAN_BLOCK = re.compile(r"^(transformer\.|diffusion_model\.|lora_unet_)?blocks[._]\d+[._]")
-#: the self-attention query's LoRA down (A) matrix, whose second dimension is the transformer's width
-_WAN_QUERY = re.compile(r"(attn1[._]to[._]q|self[._]attn[._]q)[._]lora[._](down|A)[._]weight$")
 #: cross-attention width (the text encoder's) → the base a LoRA was trained on
 _BASES = {768: "SD 1.x", 1024: "SD 2.x", 2048: "SDXL", 4096: "a 4096-wide text encoder (SD 3 / Flux class)"}
 _KOHYA_BASES = {"sd_v1": "SD 1.x", "sd_v2": "SD 2.x", "sd_v2_768_v": "SD 2.x"}
@@ -292,42 +290,3 @@ def fuse_loras_into_text_encoder(text_encoder, loras) -> None:
         set_adapters_for_text_encoder(names, text_encoder, weights)
         fuse_text_encoder_lora(text_encoder, lora_scale=1.0, adapter_names=names)
         recurse_remove_peft_layers(text_encoder)
-
-
-
-def check_wan_lora_fits(path: str, width: int) -> None:
-    """The LoRA at ``path`` fits a Wan transformer ``width`` wide (1536: Wan 1.3B; 5120: 14B), by its header alone:
-    one ModelError naming the file and what it was made for (an SD LoRA, a Wan LoRA of the other size)."""
-    info = read_lora_header(path)
-    if not any(_WAN_BLOCK.match(k) for k in info.shapes):
-        raise ModelError(f"LoRA {path!r} was made for {made_for(info) or 'another model'}, not Wan: none of its "
-                         f"{len(info.shapes)} tensors names a Wan transformer block; it does not fit the preset's Wan "
-                         "transformer")
-    for key, shape in info.shapes.items():
-        if _WAN_QUERY.search(key) and len(shape) == 2 and int(shape[1]) != width:
-            raise ModelError(f"LoRA {path!r} was made for a Wan transformer {shape[1]} wide; the preset's is {width} "
-                             "wide (Wan 1.3B: 1536, 14B: 5120): it does not fit")
-
-
-def fuse_loras_into_transformer(transformer, loras) -> int:
-    """Fuse ``loras`` ((path, weight) pairs; weight 0 ones skipped: they change nothing) into a Wan (VACE)
-    transformer's weights through diffusers' Wan LoRA loader; the VACE blocks, which no Wan LoRA names, stay as they
-    are. Returns how many were fused."""
-    from diffusers import WanVACEPipeline
-
-    names, weights = [], []
-    width = transformer.config.num_attention_heads * transformer.config.attention_head_dim
-    for i, (path, weight) in enumerate(loras):
-        if weight == 0:
-            continue
-        check_wan_lora_fits(path, width)
-        name = f"recast_lora_{i}"
-        _load(path, "Wan transformer", lambda state, _alphas: WanVACEPipeline.load_lora_into_transformer(
-            state, transformer=transformer, adapter_name=name), wan=True)
-        names.append(name)
-        weights.append(float(weight))
-    if names:
-        transformer.set_adapters(names, weights)
-        transformer.fuse_lora(lora_scale=1.0, adapter_names=names)
-        transformer.unload_lora()  # the fused weights stay; the LoRA layers go (no per-call cost)
-    return len(names)
