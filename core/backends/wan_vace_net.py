@@ -163,11 +163,13 @@ class WanParts:
         import json
         import os
 
-        path = os.path.join(self.folder(), "model_index.json")
-        if not os.path.isfile(path):
-            return {}
-        with open(path, encoding="utf-8") as fh:
-            return json.load(fh)
+        if getattr(self, "_index_data", None) is None:
+            path = os.path.join(self.folder(), "model_index.json")
+            self._index_data = {}
+            if os.path.isfile(path):
+                with open(path, encoding="utf-8") as fh:
+                    self._index_data = json.load(fh)
+        return self._index_data
 
     @property
     def expert_names(self) -> list[str]:
@@ -207,10 +209,6 @@ class WanParts:
     @property
     def transformer(self):
         return self.expert("transformer")
-
-    @property
-    def transformer_2(self):
-        return self.expert("transformer_2")
 
     def expert(self, name: str):
         """The transformer in subfolder ``name``, with :attr:`loras` fused (each set of LoRAs is its own model: the
