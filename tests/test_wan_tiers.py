@@ -258,3 +258,23 @@ def test_the_memory_preflight_counts_both_wan22_experts_or_one_when_offloaded_an
         < wan["models"]  # offloaded: one expert's blocks visit the device at a time
     fast = estimate("tiny-wan-fast", steps=None, guidance_scale=None)  # guidance 1: one pass a step
     assert fast["models"] == wan["models"] and 2 * fast["one window"] == wan["one window"]
+
+
+def test_a_lora_on_wan22_is_fused_into_both_experts(tmp_path, tiny_preset):
+    from safetensors.torch import load_file
+
+    from recast.core.backends import backend_for
+    from recast.core.models.loader import loader_for
+
+    _plate(tmp_path, 5)
+    job = _job(tmp_path, "1001-1005", model="tiny-wan22", loras=[{"path": _lora(tmp_path, "look.safetensors")}])
+    backend = backend_for(job, loader_for(job))
+    folder = os.path.join(os.path.dirname(tiny_preset.path), "wan22")
+    for name in ("transformer", "transformer_2"):
+        (f,) = [n for n in os.listdir(os.path.join(folder, name)) if n.endswith(".safetensors")]
+        stored = load_file(os.path.join(folder, name, f))
+        model = backend.parts.expert(name)
+        fused = model.state_dict()
+        assert not [k for k in fused if "lora" in k]  # fused into the weights: no LoRA layers left to run
+        assert not bool((fused["blocks.0.attn1.to_q.weight"] == stored["blocks.0.attn1.to_q.weight"]).all())
+        assert bool((fused["vace_blocks.0.attn1.to_q.weight"] == stored["vace_blocks.0.attn1.to_q.weight"]).all())
