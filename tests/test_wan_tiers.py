@@ -164,6 +164,20 @@ def test_tiny_wan_fast_spends_under_a_tenth_of_tiny_wans_transformer_passes_at_e
     assert "fast tier" in h.attribute("recast/renderer")
 
 
+def test_a_preview_of_a_wan_job_renders_with_the_wan_fast_tier(tmp_path, capsys):
+    from recast.core.cli.main import main
+
+    _plate(tmp_path, 9)
+    (tmp_path / "job.json").write_text(json.dumps(job_dict(**{**WAN, "steps": 30, "guidance_scale": 5.0,
+                                                              "input": {"frames": "1001-1009"}})))
+    assert main(["render", "--job", str(tmp_path / "job.json"), "--preview", "--json"]) == 0, capsys.readouterr().err
+    version = tmp_path / "render" / "recast_previews" / "v001"
+    made = json.loads((version / "job.json").read_text())
+    assert (made["model"], made["steps"], made["guidance_scale"]) == ("tiny-wan-fast", None, None)  # its own 4 and 1
+    h = read_frame(str(version / "sh010_recast.1001.exr")).header
+    assert "fast tier" in h.attribute("recast/renderer") and h.attribute("recast/steps") in (4, "4")
+
+
 def _lora(tmp_path, name, **kw):
     from recast.core.models.tiny_wan import tiny_wan_lora
 
