@@ -164,6 +164,7 @@ def test_tiny_wan_fast_spends_under_a_tenth_of_tiny_wans_transformer_passes_at_e
     assert "fast tier" in h.attribute("recast/renderer")
 
 
+@pytest.mark.slow
 def test_a_preview_of_a_wan_job_renders_with_the_wan_fast_tier(tmp_path, capsys):
     from recast.core.cli.main import main
 
