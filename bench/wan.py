@@ -13,7 +13,13 @@ layers, 12 heads of 128, FFN 8960, VACE blocks at every other layer) and seeded 
 (one guidance branch) on a 480p latent (832x480 → 104x60) of ``--frames`` frames, fp32 on the CPU: seconds and
 peak RSS.
 
-    python bench/wan.py [--part stock|transformer|both] [--runs 3] [--frames 5]
+(c) ``--part tiers``: the tiny Wan presets at each one's own defaults (``tiny-wan``: 30 steps at guidance 5, as the
+real Wan presets; ``tiny-wan-fast``: the distillation LoRA, 4 steps without guidance; ``tiny-wan22``: two experts, 8
+steps at guidance 4), the 17-frame shot at 128 px in one window, in one process: transformer passes and seconds
+(forward hooks on the Wan transformer: what the tiers change) and render wall, medians of ``--runs`` alternating runs
+after one warm-up render.
+
+    python bench/wan.py [--part stock|transformer|tiers|both] [--runs 3] [--frames 5]
 """
 
 from __future__ import annotations
@@ -123,9 +129,73 @@ def transformer_side(args) -> None:
                       "rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 
 
+TIERS = ("tiny-wan", "tiny-wan-fast", "tiny-wan22")
+
+
+def measure_tiers(folder: str, runs: int) -> dict:
+    """``{preset: [{"passes", "transformer", "wall"}, …]}``: each tiny Wan preset rendered ``runs`` times (alternately,
+    after a warm-up) at its own steps and guidance, its transformer passes counted and timed by forward hooks."""
+    import shutil
+
+    import torch
+    from diffusers import WanVACETransformer3DModel
+
+    from recast.core.job import Job
+    from recast.core.pipeline.render import render
+    from recast.core.progress.events import Reporter
+
+    _setup(folder)
+    with open(os.path.join(folder, "job.json")) as fh:
+        base = {k: v for k, v in json.load(fh).items() if k not in ("steps", "guidance_scale")}
+    clock = {"passes": 0, "seconds": 0.0, "began": 0.0}
+
+    def pre(module, _args):
+        if isinstance(module, WanVACETransformer3DModel):
+            clock["began"] = time.perf_counter()
+
+    def post(module, _args, _out):
+        if isinstance(module, WanVACETransformer3DModel):
+            clock["passes"] += 1
+            clock["seconds"] += time.perf_counter() - clock["began"]
+
+    hooks = [torch.nn.modules.module.register_module_forward_pre_hook(pre),
+             torch.nn.modules.module.register_module_forward_hook(post)]
+    out = {name: [] for name in TIERS}
+    quiet = open(os.devnull, "w")
+    try:
+        for i in range(runs + 1):
+            for name in TIERS:
+                shutil.rmtree(os.path.join(folder, "recast"), ignore_errors=True)
+                clock.update(passes=0, seconds=0.0)
+                began = time.perf_counter()
+                render(Job.from_dict({**base, "model": name}, folder), reporter=Reporter(quiet))
+                if i:  # the first round warms up (imports, first loads, allocator)
+                    out[name].append({"passes": clock["passes"], "transformer": clock["seconds"],
+                                      "wall": time.perf_counter() - began})
+    finally:
+        for hook in hooks:
+            hook.remove()
+        quiet.close()
+    return out
+
+
+def print_tiers(results: dict) -> None:
+    import statistics
+
+    base = statistics.median(r["transformer"] for r in results["tiny-wan"])
+    print(f"\n### the tiny Wan tiers at their own defaults: {FRAMES} frames at {SIZE} px, one window, median of "
+          f"{len(results['tiny-wan'])} alternating runs (± spread)\n")
+    print("| preset | transformer passes | transformer s | × tiny-wan's | render wall s |\n|---|---:|---:|---:|---:|")
+    for name, runs in results.items():
+        med = {k: statistics.median(r[k] for r in runs) for k in ("passes", "transformer", "wall")}
+        spread = max(r["transformer"] for r in runs) - min(r["transformer"] for r in runs)
+        print(f"| {name} | {med['passes']:.0f} | {med['transformer']:.3f} (±{spread:.3f}) | "
+              f"{med['transformer'] / base:.3f} | {med['wall']:.2f} |")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--part", choices=["stock", "transformer", "both"], default="both")
+    p.add_argument("--part", choices=["stock", "transformer", "tiers", "both"], default="both")
     p.add_argument("--runs", type=int, default=3)
     p.add_argument("--frames", type=int, default=5, help="(b): frames of the 480p latent (1 + 4k)")
     p.add_argument("--side", choices=["stock", "transformer"], help=argparse.SUPPRESS)
@@ -150,6 +220,11 @@ def main() -> None:
         print("| | Recast | stock WanVACEPipeline | Recast / stock |\n|---|---:|---:|---:|")
         print(row("process wall time (s)", recast, stock, "wall", ".2f"))
         print(row("peak RSS (MB)", recast, stock, "rss", ".0f"))
+    if args.part == "tiers":
+        from recast.core.models.tiny import ensure_tiny
+
+        ensure_tiny()
+        print_tiers(measure_tiers(tempfile.mkdtemp(prefix="recast-wan-tiers-"), args.runs))
     if args.part in ("transformer", "both"):
         done = subprocess.run([sys.executable, __file__, "--side", "transformer", "--frames", str(args.frames)],
                               capture_output=True, text=True)

@@ -194,7 +194,9 @@ def test_hosts_offer_the_fast_tier_and_leave_steps_to_the_preset_at_zero():
     from recast.plugin.common.params import JOB_PARAMS, fill_job
 
     by = {p.name: p for p in JOB_PARAMS}
-    assert by["model"].items[:-1] == ("default", "fast", "wan-vace-1.3b", "wan-vace-14b", "tiny", "tiny-fast", "tiny-wan")
+    assert by["model"].items[:-1] == ("default", "fast", "wan-vace-1.3b", "wan-vace-14b", "wan-vace-1.3b-fast",
+                                      "wan-vace-14b-fast", "wan22-vace-fun-a14b", "tiny", "tiny-fast", "tiny-wan",
+                                      "tiny-wan22", "tiny-wan-fast")
     assert by["steps"].default_value == 0 and by["guidance_scale"].default_value == 0.0
     values = {p.name: p.default_value for p in JOB_PARAMS}
     values.update(model_file="", **{n: "" for n in ("lora_1", "lora_2", "lora_3")})

@@ -124,6 +124,9 @@ def test_folder_with_only_pickle_weights(tmp_path, tiny_preset):
     ('[parts.unet]\nsource = "a/b"\n', "unknown part 'unet'"),
     ('[parts.depth]\nsrc = "a/b"\n', "needs a 'source'"),
     ("[parts\n", "is not valid TOML"),
+    ('flow_shift = 0\n[parts.depth]\nsource = "a/b"\n', "flow_shift = 0; expected a number above 0, at most 20"),
+    ('flow_shift = "5"\n[parts.depth]\nsource = "a/b"\n', "flow_shift = '5'; expected a number"),
+    ('scheduler = "unipc"\n[parts.depth]\nsource = "a/b"\n', "scheduler 'unipc' is not one of ddim, lcm, distilled"),
 ])
 def test_bad_preset_files(tmp_path, text, words):
     path = tmp_path / "p.toml"

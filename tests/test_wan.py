@@ -9,6 +9,7 @@ import signal
 import subprocess
 
 import numpy as np
+import pytest
 
 from recast.core.io.exrio import read_frame, read_header
 from recast.core.job import Job
@@ -48,13 +49,12 @@ def test_tiny_wan_renders_through_the_cli_and_keeps_every_frames_layout(tmp_path
 
 
 def test_what_the_backend_cannot_honour_is_one_line_naming_field_and_backend(tmp_path, plate, tiny_preset):
-    lora = os.path.join(os.path.dirname(tiny_preset.path), "lcm_lora", "lcm_lora_tiny.safetensors")  # a real LoRA
-    for extra, field in (({"temporal_guidance": 1.5}, "temporal_guidance"), ({"loras": [{"path": lora}]}, "loras")):
-        (tmp_path / "job.json").write_text(json.dumps(job_dict(**WAN, **extra)))
-        r = run_cli("render", "--job", tmp_path / "job.json")
-        assert r.returncode == 1 and r.stderr.count("\n") == 1, r.stderr
-        assert f"job field '{field}' is not supported by the 'wan-vace' backend" in r.stderr
-        assert not listing(tmp_path / "render")
+    # (a LoRA it can: Wan LoRAs, tests/test_wan_tiers.py; one of another base is one line there)
+    (tmp_path / "job.json").write_text(json.dumps(job_dict(**WAN, temporal_guidance=1.5)))
+    r = run_cli("render", "--job", tmp_path / "job.json")
+    assert r.returncode == 1 and r.stderr.count("\n") == 1, r.stderr
+    assert "job field 'temporal_guidance' is not supported by the 'wan-vace' backend" in r.stderr
+    assert not listing(tmp_path / "render")
 
 
 def test_a_masked_edit_keeps_the_plate_bit_exact_outside_the_mask(tmp_path):
@@ -107,9 +107,12 @@ def test_strength_below_one_starts_from_the_plate_mixed_with_noise_at_the_first_
     torch.testing.assert_close(seen["latents"], expected, rtol=0, atol=1e-5)
 
 
-def test_one_window_equals_the_stock_wan_vace_pipeline(tmp_path, tiny_preset):
+@pytest.mark.parametrize("model, folder", [("tiny-wan", "wan"), ("tiny-wan22", "wan22")])
+def test_one_window_equals_the_stock_wan_vace_pipeline(tmp_path, tiny_preset, model, folder):
     """Same parts, noise, prompt, control video (the render's depth) and guidance: Recast's sampler over one window
-    gives diffusers' WanVACEPipeline's frames (read back from the EXRs in model space: the 'clip' view)."""
+    gives diffusers' WanVACEPipeline's frames (read back from the EXRs in model space: the 'clip' view). Wan 2.2: the
+    stock pipeline reads the boundary from the folder's model_index.json and runs the high-noise expert for the
+    first of the 2 steps (t = 1000), the low-noise one for the second (t = 3)."""
     import torch
     from diffusers import WanVACEPipeline
 
@@ -119,7 +122,7 @@ def test_one_window_equals_the_stock_wan_vace_pipeline(tmp_path, tiny_preset):
     from recast.core.pipeline.stages import _noise
 
     _plate(tmp_path, 9, width=64, height=32)  # the model's own size: nothing is resized
-    job = _job(tmp_path, "1001-1009", model_view="clip", guidance_scale=4.0, structure_weight=0.8)
+    job = _job(tmp_path, "1001-1009", model=model, model_view="clip", guidance_scale=4.0, structure_weight=0.8)
     render(job, reporter=Collect())
     plan = plan_render(job.resolved())
     noise = _noise(plan, job.seed, (16, 4, 8), 0)  # (latent frames, 16, h, w)
@@ -130,7 +133,10 @@ def test_one_window_equals_the_stock_wan_vace_pipeline(tmp_path, tiny_preset):
         d = read_frame(str(depth_dir / shot / f"depth.{f}.exr")).channel("depth.Z")  # the canvas: the model's size
         d = apply_structure_level(d.astype(np.float32), job.structure_level).astype(np.float16)  # as Recast holds it
         control.append(np.repeat(d[..., None], 3, axis=2))
-    pipe = WanVACEPipeline.from_pretrained(os.path.join(os.path.dirname(tiny_preset.path), "wan"), local_files_only=True)
+    pipe = WanVACEPipeline.from_pretrained(os.path.join(os.path.dirname(tiny_preset.path), folder),
+                                           local_files_only=True)
+    if folder == "wan22":  # both experts, and the boundary between the 2 steps
+        assert pipe.transformer_2 is not None and 3 < pipe.config.boundary_ratio * 1000 <= 1000
     pipe.set_progress_bar_config(disable=True)
     stock = pipe(video=[np.stack(control)], prompt=job.prompt, negative_prompt=job.negative_prompt, height=32, width=64,
                  num_frames=9, num_inference_steps=2, guidance_scale=4.0, conditioning_scale=0.8,

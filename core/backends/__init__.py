@@ -1,6 +1,6 @@
 """Diffusion engines behind one :class:`~.base.Backend` interface; a model preset names its backend.
 
-``animatediff`` (SD 1.5 + AnimateDiff + depth ControlNet + IP-Adapter) is the first, ``wan-vace`` (Wan 2.1 VACE:
+``animatediff`` (SD 1.5 + AnimateDiff + depth ControlNet + IP-Adapter) is the first, ``wan-vace`` (Wan 2.1 and 2.2 VACE:
 a DiT video model with 4× temporal compression) the second. The registry maps a preset's ``backend`` name to
 its class, imported only when a render needs it; :func:`register_backend` adds one (a studio's engine, a test's
 fake). The render (``pipeline/``) reaches every backend through the :class:`~.base.Backend` interface alone.
@@ -57,9 +57,10 @@ def check_customize(model: str, root: str = ".") -> None:
     from ..models.presets import preset_backend
 
     cls = backend_class(preset_backend(model, root))
-    if not cls.capabilities.loras:
-        raise JobError(f"model preset {model!r} uses the '{cls.name}' backend, which cannot apply a LoRA: training one "
-                       "for it (customize) is not built; pick a model preset whose backend supports LoRAs")
+    if not (cls.capabilities.loras and cls.trains_loras):
+        raise JobError(f"model preset {model!r} uses the '{cls.name}' backend, which cannot apply a LoRA trained by "
+                       "customize (it trains SD 1.5 LoRAs): training one for it is not built; pick a model preset whose "
+                       "backend supports it")
 
 
 def backend_for(job, loader) -> Backend:

@@ -57,6 +57,7 @@ class Backend(ABC):
     name: str = ""  #: the preset's ``backend`` value
     description: str = ""  #: the stack, as the start event and frame headers record it
     capabilities: Capabilities = Capabilities()
+    trains_loras: bool = True  #: a LoRA trained by ``recast customize`` (SD 1.5) fits it (the job's ``customize``)
     temporal_compression: int = 1  #: frames per latent frame (windows hold 1 + c·k frames)
     size_multiple: int = 8  #: model sizes are multiples of this (pixels)
     window_limits: tuple[int, int] = (2, 32)  #: shortest and longest context window, in frames (1 + c·k ones only)
@@ -85,10 +86,10 @@ class Backend(ABC):
             if not getattr(cls.capabilities, feature.name) and value not in (off, None, [], ()):
                 raise JobError(f"job field '{field_name}' is not supported by the '{cls.name}' backend "
                                f"(remove it, or pick a model preset whose backend supports it)")
-        if not cls.capabilities.loras and getattr(job, "customize", None) is not None:
-            raise JobError(f"job section 'customize' is not supported by the '{cls.name}' backend: it trains a LoRA, "
-                           "which this backend cannot apply (remove the section, or pick a model preset whose "
-                           "backend supports LoRAs)")
+        if not (cls.capabilities.loras and cls.trains_loras) and getattr(job, "customize", None) is not None:
+            raise JobError(f"job section 'customize' is not supported by the '{cls.name}' backend: it trains an SD 1.5 "
+                           "LoRA, which this backend cannot apply (remove the section, or pick a model preset whose "
+                           "backend supports it)")
         lo, hi = cls.window_limits
         c, length = cls.temporal_compression, job.window.length
         if not lo <= length <= hi or (length - 1) % c:

@@ -1,4 +1,5 @@
-"""The second backend: Wan 2.1 VACE (``WanVACETransformer3DModel``, ``AutoencoderKLWan``, UMT5, flow matching).
+"""The second backend: Wan VACE (``WanVACETransformer3DModel``, ``AutoencoderKLWan``, UMT5, flow matching), 2.1 and
+2.2.
 
 VACE takes Gen-1's inputs natively — a control video, reference images, a mask of what to generate — so the job
 maps onto it directly (:mod:`.wan_vace_net` lays the inputs out as ``WanVACEPipeline`` does):
@@ -15,8 +16,17 @@ maps onto it directly (:mod:`.wan_vace_net` lays the inputs out as ``WanVACEPipe
 Time: the VAE holds 1 + 4k frames in k + 1 latent frames; Recast's plan lays the range and the context windows on
 that grid, anchored at the shot's first frame, and draws each latent frame's noise from the frames it holds, so
 sub-ranges, farm chunks and resumed renders agree. Sizes are multiples of 16. The scheduler is Euler flow matching
-(first order: a render resumed at a step continues exactly). Not honoured, each one clear error: ``temporal_guidance``
-≠ 1 (Wan has no motion modules to switch off) and ``loras`` (SD 1.5 LoRAs do not fit a DiT).
+(first order: a render resumed at a step continues exactly). Not honoured, one clear error: ``temporal_guidance``
+≠ 1 (Wan has no motion modules to switch off).
+
+* **Wan 2.2** (VACE-Fun A14B): two experts; a step at timestep t ≥ ``boundary_ratio`` × the scheduler's training
+  timesteps runs ``transformer`` (high noise), a later one ``transformer_2`` (low noise) — ``WanVACEPipeline``'s
+  rule, the ratio read from the checkpoint's ``model_index.json``; one guidance scale for both.
+* **LoRAs**: the job's ``loras`` (Wan LoRAs in diffusers', the original Wan or kohya's key layout) and a fast preset's
+  step-distillation LoRA are fused into every expert through diffusers' Wan LoRA loader; one of another base (an SD
+  1.5 LoRA, a 14B LoRA on 1.3B) is one line before anything loads. Training one (``customize``) is SD 1.5 only.
+* **The fast tier** (``scheduler = "distilled"``): Euler at the evenly spaced sigmas 1, (n−1)/n … 1/n shifted by the
+  preset's ``flow_shift`` — the timesteps the distilled students were trained on (``denoising_step_list``).
 """
 
 from __future__ import annotations
@@ -44,7 +54,8 @@ class WanVaceBackend(Backend):
     name = "wan-vace"
     description = "Wan 2.1 VACE (depth control video, UMT5 prompt, reference image, flow matching)"
     latent_preview = WAN21_LATENT_RGB
-    capabilities = Capabilities(strength=True, temporal_guidance=False, reference_image=True, masks=True, loras=False)
+    capabilities = Capabilities(strength=True, temporal_guidance=False, reference_image=True, masks=True, loras=True)
+    trains_loras = False  #: ``customize`` trains an SD 1.5 LoRA
     temporal_compression = 4
     size_multiple = 16
     window_limits = (5, 81)  #: 1 + 4k frames (Wan was trained on 81)
@@ -61,9 +72,36 @@ class WanVaceBackend(Backend):
         self.decode_chunk = 1 + 4 * 4  # frames decoded between writes (the stream yields them as it goes)
         self.timing = defaultdict(float)
         self.shared_positions = 1 if job.reference_image else 0  # the reference image's latent frame
+        self.description = self.describe(loader.preset)
         from .wan_vace_net import WanParts
 
-        self.parts = WanParts(loader, self.plan, self.timing)
+        self.parts = WanParts(loader, self.plan, self.timing, self._loras(loader.preset, job))
+
+    @staticmethod
+    def _loras(preset, job) -> list:
+        """(path, weight) of every LoRA fused into the transformer(s): the preset's distillation LoRA, then the job's."""
+        from ..models.parts import locate
+
+        own = [(locate(preset, "distill_lora"), 1.0)] if "distill_lora" in preset.parts else []
+        return own + list(job.lora_files)
+
+    @classmethod
+    def describe(cls, preset) -> str:
+        """Wan 2.1, or 2.2 when the preset's folder holds two experts; the fast tier named."""
+        import os
+
+        from ..errors import ModelError
+        from ..models.parts import locate
+
+        try:
+            two = os.path.isdir(os.path.join(locate(preset, "base"), "transformer_2"))
+        except ModelError:  # not fetched yet: said when the render needs it
+            two = False
+        text = cls.description if not two else cls.description.replace(
+            "Wan 2.1 VACE (", "Wan 2.2 VACE (two experts: high noise, then low noise; ")
+        if preset.scheduler == "distilled":
+            text += " · step-distillation LoRA, distilled schedule (fast tier)"
+        return text
 
     # --- parts (loaded on first use: :class:`.wan_vace_net.WanParts`) --------------------------
     @property
@@ -82,35 +120,30 @@ class WanVaceBackend(Backend):
         return self.parts.folder()
 
     def require_parts(self, job) -> None:
+        import json
+        import os
+
+        from ..models.wan_lora import check_wan_lora_fits
         from ..models.parts import locate
 
-        locate(self.loader.preset, "base")
+        folder = locate(self.loader.preset, "base")
+        if "distill_lora" in self.loader.preset.parts:
+            locate(self.loader.preset, "distill_lora")
+        if job.lora_files:  # a LoRA for another base is one line before anything loads
+            with open(os.path.join(folder, self.parts.expert_names[0], "config.json"), encoding="utf-8") as fh:
+                cfg = json.load(fh)
+            for path, _ in job.lora_files:
+                check_wan_lora_fits(path, cfg["num_attention_heads"] * cfg["attention_head_dim"])
 
     @property
     def device(self):
         return self.loader.device
 
     def estimate_memory(self, size, window, frames):
-        import json
-        import os
+        from .wan_memory import estimate_memory
 
-        from ..models.parts import parameter_count
-
-        nbytes = self.loader.dtype.itemsize
-        folder = self._folder()
-        weights = parameter_count(os.path.join(folder, "transformer")) * nbytes
-        with open(os.path.join(folder, "transformer", "config.json")) as fh:
-            cfg = json.load(fh)
-        hidden = cfg["num_attention_heads"] * cfg["attention_head_dim"]
-        width, height = size
-        latent_frames = (window - 1) // 4 + 1 + self.shared_positions
-        tokens = (width // 16) * (height // 16) * latent_frames
-        window_bytes = 12 * tokens * hidden * nbytes * (2 if (self.job.guidance_scale or 0) != 1.0 else 1)
-        decode = 4 * 96 * width * height * 4 * 6  # a 4-frame group through the decoder's widest layers, fp32
-        shot = ((frames - 1) // 4 + 1) * (width // 8) * (height // 8) * (16 * 4 + 96) * 4 + frames * width * height * 2
-        if self.plan.offload:
-            weights //= 4
-        return {"models": weights, "one window": window_bytes, "decode": decode, "shot": shot}
+        return estimate_memory(self.parts, self.plan, self.loader.dtype.itemsize, self.job.guidance_scale,
+                               self.shared_positions, size, window, frames)
 
     # --- latent space ------------------------------------------------------------------------
     def latent_shape(self, size):
@@ -195,7 +228,10 @@ class WanVaceBackend(Backend):
     # --- the flow-matching scheduler -------------------------------------------------------------
     def timesteps(self, steps, strength):
         scheduler = self.scheduler
-        scheduler.set_timesteps(steps, device=self.device)
+        if self.loader.preset.scheduler == "distilled":  # σ = 1, (n-1)/n … 1/n, shifted: the distilled students' steps
+            scheduler.set_timesteps(sigmas=list(np.linspace(1.0, 0.0, steps + 1)[:-1]), device=self.device)
+        else:
+            scheduler.set_timesteps(steps, device=self.device)
         keep = max(1, min(int(steps * strength), steps))
         return scheduler.timesteps[steps - keep:]
 
@@ -224,27 +260,37 @@ class WanVaceBackend(Backend):
         return self.scheduler.step(prediction, timestep, latents).prev_sample
 
     # --- one window --------------------------------------------------------------------------------
+    def expert_for(self, timestep) -> str:
+        """The expert that denoises at ``timestep``: ``transformer`` at or above Wan 2.2's boundary (``boundary_ratio``
+        × the scheduler's training timesteps; always, for Wan 2.1), ``transformer_2`` below — ``WanVACEPipeline``'s rule."""
+        boundary = self.parts.boundary
+        if boundary is None or float(timestep) >= boundary * self.scheduler.config.num_train_timesteps:
+            return "transformer"
+        return "transformer_2"
+
     def predict(self, latents, timestep, conditions, window):
         """``latents`` (S + F, 16, h, w): the shared reference slot(s) and the window's latent frames; ``window``
-        indexes the shot's latent frames. Classifier-free guidance on the prompt."""
+        indexes the shot's latent frames. Classifier-free guidance on the prompt; Wan 2.2's expert by the timestep."""
         import torch
 
         c = conditions
         control = c.control[:, window]
         if self.shared_positions:
             control = torch.cat([c.reference, control], dim=1)
-        dtype = self.transformer.dtype
+        name = self.expert_for(timestep)
+        model = self.parts.expert(name)
+        dtype = model.dtype
         x = latents.permute(1, 0, 2, 3)[None].to(self.device, dtype)
         t = timestep.expand(1).to(self.device)
         common = {"control_hidden_states": control[None].to(self.device, dtype),
                   "control_hidden_states_scale": c.scale.to(self.device, dtype), "return_dict": False}
         guidance = self.job.guidance_scale
         with torch.inference_mode(), self._timed("unet"):
-            cond = self.transformer(hidden_states=x, timestep=t, encoder_hidden_states=c.text[1:].to(self.device, dtype),
-                                    **common)[0]
+            cond = model(hidden_states=x, timestep=t, encoder_hidden_states=c.text[1:].to(self.device, dtype),
+                         **common)[0]
             if guidance != 1.0:
-                uncond = self.transformer(hidden_states=x, timestep=t,
-                                          encoder_hidden_states=c.text[:1].to(self.device, dtype), **common)[0]
+                uncond = model(hidden_states=x, timestep=t, encoder_hidden_states=c.text[:1].to(self.device, dtype),
+                               **common)[0]
                 cond = uncond + guidance * (cond - uncond)
         return cond[0].permute(1, 0, 2, 3).float()
 

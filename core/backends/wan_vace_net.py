@@ -144,15 +144,51 @@ def reference_frame(rgb: np.ndarray, height: int, width: int):
 
 class WanParts:
     """The Wan pipeline folder's parts, each loaded on first use through the loader (a farm server keeps them), the
-    loading timed as 'load'; the text encoder let go once the prompt is encoded."""
+    loading timed as 'load'; the text encoder let go once the prompt is encoded.
 
-    def __init__(self, loader, plan, timing):
+    Wan 2.2's folder holds two experts: ``transformer`` (high noise) and ``transformer_2`` (low noise), and
+    ``model_index.json`` the ``boundary_ratio`` between them (:attr:`boundary`). ``loras`` ((path, weight): the
+    preset's distillation LoRA, then the job's) are fused into every expert."""
+
+    def __init__(self, loader, plan, timing, loras=()):
         self.loader, self.plan, self.timing = loader, plan, timing
+        self.loras = list(loras)
 
     def folder(self):
         from ..models.parts import locate
 
         return locate(self.loader.preset, "base")
+
+    def _index(self) -> dict:
+        import json
+        import os
+
+        if getattr(self, "_index_data", None) is None:
+            path = os.path.join(self.folder(), "model_index.json")
+            self._index_data = {}
+            if os.path.isfile(path):
+                with open(path, encoding="utf-8") as fh:
+                    self._index_data = json.load(fh)
+        return self._index_data
+
+    @property
+    def expert_names(self) -> list[str]:
+        """The folder's transformers: ``["transformer"]`` (Wan 2.1), or with ``transformer_2`` (Wan 2.2); an entry
+        ``[null, null]`` in model_index.json (diffusers' way of saying absent) is left out."""
+        import os
+
+        index, folder, names = self._index(), self.folder(), []
+        for name in ("transformer", "transformer_2"):
+            entry = index.get(name)
+            if os.path.isdir(os.path.join(folder, name)) and (not index or (entry and entry[0] is not None)):
+                names.append(name)
+        return names or ["transformer"]
+
+    @property
+    def boundary(self) -> float | None:
+        """The checkpoint's ``boundary_ratio`` (model_index.json) when it has two experts, else None."""
+        ratio = self._index().get("boundary_ratio")
+        return float(ratio) if ratio is not None and len(self.expert_names) == 2 else None
 
     def _load(self, key: str, build):
         import time
@@ -172,16 +208,31 @@ class WanParts:
 
     @property
     def transformer(self):
+        return self.expert("transformer")
+
+    def expert(self, name: str):
+        """The transformer in subfolder ``name``, with :attr:`loras` fused (each set of LoRAs is its own model: the
+        one it replaces is let go)."""
+        from ..models.lora import loras_signature
+
+        signature = loras_signature(self.loras)
+        key = f"wan:{name}" + (f"+lora:{signature}" if signature else "")
+        self.loader.release(*[k for k in self.loader.keys() if k.split("+")[0] == f"wan:{name}" and k != key])
+
         def build():
             from diffusers import WanVACETransformer3DModel
 
-            model = WanVACETransformer3DModel.from_pretrained(self.folder(), subfolder="transformer", **self._kw())
+            model = WanVACETransformer3DModel.from_pretrained(self.folder(), subfolder=name, **self._kw())
+            if self.loras:  # fused on the CPU, before the weights go to the device
+                from ..models.wan_lora import fuse_loras_into_transformer
+
+                fuse_loras_into_transformer(model, self.loras)
             if self.plan.offload:  # memory 'low': transformer blocks visit the device a group at a time
                 model.enable_group_offload(self.loader.device, offload_device="cpu", offload_type="block_level",
                                            num_blocks_per_group=1)
                 return model.eval()
             return model.to(self.loader.device).eval()
-        return self._load("wan:transformer", build)
+        return self._load(key, build)
 
     @property
     def vae(self):
@@ -198,17 +249,19 @@ class WanParts:
 
     @property
     def scheduler(self):
+        shift = self.loader.preset.flow_shift  # the preset's (the fast tier's), else the checkpoint's
+
         def build():
             from diffusers import FlowMatchEulerDiscreteScheduler
 
             config = FlowMatchEulerDiscreteScheduler.load_config(self.folder(), subfolder="scheduler",
                                                                  local_files_only=True)
             if config.get("_class_name") == "FlowMatchEulerDiscreteScheduler":
-                return FlowMatchEulerDiscreteScheduler.from_config(config)
+                return FlowMatchEulerDiscreteScheduler.from_config(config, **({"shift": shift} if shift else {}))
             # the hub's Wan repositories ship UniPC (multistep: a resumed step would lack its history); Euler with the
             # same flow shift, as diffusers' own Wan examples allow
-            return FlowMatchEulerDiscreteScheduler(shift=float(config.get("flow_shift", 3.0)))
-        return self._load("wan:scheduler", build)
+            return FlowMatchEulerDiscreteScheduler(shift=shift or float(config.get("flow_shift", 3.0)))
+        return self._load(f"wan:scheduler:{shift}", build)
 
     def text(self, job, content_cache):
         """[negative, prompt] UMT5 embeddings, cached by the texts and the text encoder."""

@@ -58,9 +58,10 @@ class Job(BeforeRender):
     loras: list | None = _spec(_optional(_loras), "LoRA files (safetensors: diffusers or kohya names) fused into the "
                                "model with their weights, e.g. [{\"path\": \"look.safetensors\", \"weight\": 0.8}]; "
                                "on the command line PATH[:WEIGHT],...; weight 0 turns one off", None)
-    model: str = _spec(_string(False), "model preset: a built-in one (default, fast, wan-vace-1.3b, wan-vace-14b, tiny, "
-                                         "tiny-fast, tiny-wan; 'recast models list' says what each is for) or a "
-                                         "preset file", "default")
+    model: str = _spec(_string(False), "model preset: a built-in one (default, fast, wan-vace-1.3b, wan-vace-14b, "
+                                         "wan-vace-1.3b-fast, wan-vace-14b-fast, wan22-vace-fun-a14b, tiny, tiny-fast, "
+                                         "tiny-wan, tiny-wan22, tiny-wan-fast; 'recast models list' says what each is "
+                                         "for) or a preset file", "default")
     device: str = _spec(_device, "'auto', 'cpu', 'cuda[:N]' or 'mps'", "auto")
     resolution: int = _spec(_resolution, "long side, in pixels, the model runs at", 512)
     precision: str = _spec(_choice("auto", "fp32", "fp16", "bf16"),

@@ -1,9 +1,12 @@
 """LoRA files: checking them (host side, no torch), naming what base they were made for, and fusing them
-into the motion UNet's spatial layers and the text encoder (worker side, diffusers' own loaders).
+into the motion UNet's spatial layers and the text encoder, or into a Wan transformer (worker side, diffusers' own
+loaders; Wan: :mod:`.wan_lora`).
 
 Formats: diffusers/PEFT (``unet.…lora.down.weight`` / ``lora_A``) and kohya (``lora_unet_…``,
 ``lora_te_…``, ``.alpha``) are both read by diffusers' ``StableDiffusionLoraLoaderMixin.lora_state_dict``,
-which converts kohya names; nothing here maps keys by hand. Safetensors only: a pickle LoRA could run
+which converts kohya names; Wan LoRAs — diffusers' ``transformer.blocks.…``, the original Wan layout
+(``diffusion_model.blocks.…``: LightX2V, CausVid) and kohya/musubi's ``lora_unet_blocks_…`` — by
+``WanLoraLoaderMixin.lora_state_dict``. Nothing here maps keys by hand. Safetensors only: a pickle LoRA could run
 code when loaded.
 """
 
@@ -12,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import struct
 import warnings
 from dataclasses import dataclass
@@ -23,6 +27,8 @@ __all__ = ["LoraInfo", "read_lora_header", "check_lora_values", "lora_digest", "
            "text_encoder_loras", "fuse_loras_into_text_encoder"]
 
 _PICKLE = (".ckpt", ".pt", ".pth", ".bin", ".pkl")
+#: a key of a Wan transformer block in any layout diffusers' Wan reader takes: diffusers', the original Wan one, kohya's
+_WAN_BLOCK = re.compile(r"^(transformer\.|diffusion_model\.|lora_unet_)?blocks[._]\d+[._]")
 #: cross-attention width (the text encoder's) → the base a LoRA was trained on
 _BASES = {768: "SD 1.x", 1024: "SD 2.x", 2048: "SDXL", 4096: "a 4096-wide text encoder (SD 3 / Flux class)"}
 _KOHYA_BASES = {"sd_v1": "SD 1.x", "sd_v2": "SD 2.x", "sd_v2_768_v": "SD 2.x"}
@@ -155,6 +161,9 @@ def check_loras_fit(loras, cross_width: int) -> None:
 
 
 def _check_fits(info: LoraInfo, cross_width: int) -> None:
+    if any(_WAN_BLOCK.match(k) for k in info.shapes):
+        raise ModelError(f"LoRA {info.path!r} was made for Wan (its tensors name Wan transformer blocks); the preset's "
+                         f"base is {base_arch(cross_width)}: it does not fit (use it with a Wan preset)")
     width = info.cross_width
     if width is not None and width != cross_width:
         raise ModelError(f"LoRA {info.path!r} was made for {made_for(info)}; the preset's base is "
@@ -196,15 +205,19 @@ def check_lora_values(path: str) -> None:
     _check_values(path, tensors)
 
 
-def _state(path: str):
+def _state(path: str, wan: bool = False):
     """The LoRA's state dict in diffusers' names and its kohya alphas, through diffusers' own reader
-    (``use_safetensors=True``: whatever the file's name, it is never handed to ``torch.load``), its values checked."""
+    (``use_safetensors=True``: whatever the file's name, it is never handed to ``torch.load``), its values checked;
+    ``wan``: the Wan reader (alphas folded into the weights, none returned)."""
     import safetensors
-    from diffusers import StableDiffusionPipeline
+    from diffusers import StableDiffusionPipeline, WanVACEPipeline
 
     read_lora_header(path)  # a pickle is refused by name and by content before diffusers sees it
     try:
-        state, alphas = StableDiffusionPipeline.lora_state_dict(path, use_safetensors=True)
+        if wan:
+            state, alphas = WanVACEPipeline.lora_state_dict(path, use_safetensors=True), None
+        else:
+            state, alphas = StableDiffusionPipeline.lora_state_dict(path, use_safetensors=True)
     except (ValueError, KeyError, RuntimeError, OSError, safetensors.SafetensorError) as exc:
         raise ModelError(f"LoRA {path!r} cannot be read: {type(exc).__name__}: "
                          f"{str(exc).splitlines()[0] if str(exc) else ''}") from None
@@ -216,9 +229,9 @@ def _state(path: str):
     return state, alphas
 
 
-def _load(path: str, what: str, load) -> None:
+def _load(path: str, what: str, load, wan: bool = False) -> None:
     """``load(state, alphas)`` of the LoRA at ``path`` as one more adapter; ModelError when it does not fit."""
-    state, alphas = _state(path)
+    state, alphas = _state(path, wan)
     try:
         with warnings.catch_warnings():  # several adapters in one model is what is meant here
             warnings.filterwarnings("ignore", message="Already found a `peft_config`")

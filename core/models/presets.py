@@ -2,16 +2,18 @@
 
 A preset is data (TOML or JSON): a ``name``, the ``backend`` its parts make (default
 ``animatediff``, see :mod:`recast.core.backends`), the ``scheduler`` it samples with (``ddim``, the
-default, or ``lcm``: few-step sampling with an LCM LoRA), ``defaults`` for the job's ``steps`` and
-``guidance_scale`` (used when a job leaves them unset) and a table ``parts`` whose entries each have a
-``source`` — a Hugging Face repository id (``org/name``) or a local folder — and optionally
-``subfolder``, ``weight_name`` (single-file weights such as IP-Adapter's) and ``revision``.
+default, or ``lcm``: few-step sampling with an LCM LoRA; for Wan ``distilled``: a step-distilled schedule),
+``defaults`` for the job's ``steps`` and ``guidance_scale`` (used when a job leaves them unset), for Wan an
+optional ``flow_shift``, and a table ``parts`` whose entries each have a ``source`` — a Hugging Face
+repository id (``org/name``) or a local folder — and optionally ``subfolder``, ``weight_name`` (single-file weights such as IP-Adapter's) and ``revision``.
 ``allow_pickle = true`` (or ``RECAST_ALLOW_PICKLE=1``) lets a part load pickle weights
 (``.bin``/``.pt``): off by default, because unpickling can run code.
 
 Built in: ``default`` (public checkpoints, see ``preset_files/default.toml``), ``fast`` (AnimateLCM:
-``preset_files/fast.toml``), and ``tiny`` / ``tiny-fast`` (the same wiring at a tiny size with seeded
-random weights, built on first use in the cache folder; for the demo, tests and CI). A job's ``model`` names one of these, or a
+``preset_files/fast.toml``), the Wan ones (``wan-vace-1.3b``, ``wan-vace-14b``, their ``-fast`` tier with a
+step-distillation LoRA, and Wan 2.2's ``wan22-vace-fun-a14b``: two experts), and ``tiny`` / ``tiny-fast`` /
+``tiny-wan`` / ``tiny-wan22`` / ``tiny-wan-fast`` (the same wiring at a tiny size with seeded random weights,
+built on first use in the cache folder; for the demo, tests and CI). A job's ``model`` names one of these, or a
 preset file.
 """
 
@@ -40,9 +42,12 @@ PARTS = {
     "clip": "CLIP for metrics",
     "matte": "SAM 2.1 video segmentation (recast matte)",
     "lcm_lora": "LCM LoRA fused into the UNet (the fast tier: few-step sampling)",
+    "distill_lora": "step-distillation LoRA (LightX2V / CausVid) fused into the Wan transformer(s): the Wan fast tier",
 }
 
-SCHEDULERS = ("ddim", "lcm")  #: what a preset's ``scheduler`` may say
+#: what a preset's ``scheduler`` may say: ``ddim``/``lcm`` (AnimateDiff); a Wan preset samples with flow-matching Euler,
+#: ``distilled`` at the evenly spaced sigmas a step-distilled Wan was trained on (:mod:`recast.core.backends.wan_vace`)
+SCHEDULERS = ("ddim", "lcm", "distilled")
 #: a preset's ``defaults``: job field → (kind, lowest, highest)
 PRESET_DEFAULTS = {"steps": (int, 1, 200), "guidance_scale": (float, 1.0, 30.0)}
 
@@ -52,25 +57,32 @@ BACKEND_PARTS = {"animatediff": ("base", "controlnet", "motion_adapter", "ip_ada
                  "wan-vace": ("base", "depth", "clip")}
 
 #: parts a preset may leave out: only the command that uses one needs it (``recast matte``)
-OPTIONAL_PARTS = frozenset({"matte", "lcm_lora"})
+OPTIONAL_PARTS = frozenset({"matte", "lcm_lora", "distill_lora"})
 
 #: ``matte_size`` → the public SAM 2.1 checkpoint of that size (``recast matte --matte-size``)
 MATTE_SIZES = {"tiny": "facebook/sam2.1-hiera-tiny", "small": "facebook/sam2.1-hiera-small",
                "base-plus": "facebook/sam2.1-hiera-base-plus", "large": "facebook/sam2.1-hiera-large"}
 
 _BUILTIN = os.path.join(os.path.dirname(__file__), "preset_files")
-_TINY = {"tiny": "preset.toml", "tiny-fast": "preset_fast.toml", "tiny-wan": "preset_wan.toml"}  #: built on first use
+_TINY = {"tiny": "preset.toml", "tiny-fast": "preset_fast.toml", "tiny-wan": "preset_wan.toml",
+         "tiny-wan22": "preset_wan22.toml", "tiny-wan-fast": "preset_wan_fast.toml"}  #: built on first use
 #: the backend of each tiny preset, known before it is built (a dry run builds nothing)
-_TINY_BACKENDS = {"tiny": "animatediff", "tiny-fast": "animatediff", "tiny-wan": "wan-vace"}
+_TINY_BACKENDS = {"tiny": "animatediff", "tiny-fast": "animatediff", "tiny-wan": "wan-vace", "tiny-wan22": "wan-vace",
+                  "tiny-wan-fast": "wan-vace"}
 #: what each tiny preset is for, known before it is built (``recast models list`` builds nothing)
 _TINY_PURPOSES = {"tiny": "seeded random weights at a tiny size, wired as 'default': the demo, tests, CI, trial renders",
                   "tiny-fast": "seeded random weights at a tiny size, wired as 'fast' (LCM): tests and CI",
-                  "tiny-wan": "seeded random weights at a tiny size, wired as the Wan 2.1 VACE presets: tests and CI"}
+                  "tiny-wan": "seeded random weights at a tiny size, wired as the Wan 2.1 VACE presets: tests and CI",
+                  "tiny-wan22": "seeded random weights at a tiny size, wired as wan22-vace-fun-a14b (two experts, "
+                                "a boundary): tests and CI",
+                  "tiny-wan-fast": "seeded random weights at a tiny size, wired as the Wan fast tier (a distillation "
+                                   "LoRA, 4 steps, guidance 1): tests and CI"}
 
 
 def _builtin_files() -> dict[str, str]:
     """Built-in preset name → its file (a name may hold dots: 'wan-vace-1.3b')."""
-    return {n[:-len(".toml")]: os.path.join(_BUILTIN, n) for n in sorted(os.listdir(_BUILTIN)) if n.endswith(".toml")}
+    names = sorted(n[:-len(".toml")] for n in os.listdir(_BUILTIN) if n.endswith(".toml"))  # a base before its -fast
+    return {name: os.path.join(_BUILTIN, name + ".toml") for name in names}
 
 
 def builtin_names() -> list[str]:
@@ -116,6 +128,7 @@ class Preset:
     backend: str = "animatediff"  #: the diffusion engine these parts make (:mod:`recast.core.backends`)
     scheduler: str = "ddim"  #: 'ddim', or 'lcm' (few-step: with an ``lcm_lora`` part)
     defaults: dict = field(default_factory=dict)  #: ``steps`` / ``guidance_scale`` for jobs that leave them unset
+    flow_shift: float | None = None  #: a Wan preset's flow-matching shift; None: the checkpoint's scheduler config's
     path: str | None = None  #: the preset file
 
     def part(self, role: str) -> ModelPart:
@@ -137,7 +150,8 @@ def _from_data(data: dict, path: str) -> Preset:
     folder = os.path.dirname(os.path.abspath(path))
     if not isinstance(data, dict) or not isinstance(data.get("parts"), dict):
         raise ModelError(f"model preset {path!r} has no [parts] table")
-    unknown = sorted(set(data) - {"name", "description", "parts", "allow_pickle", "backend", "scheduler", "defaults"})
+    unknown = sorted(set(data) - {"name", "description", "parts", "allow_pickle", "backend", "scheduler", "defaults",
+                                "flow_shift"})
     if unknown:
         raise ModelError(f"model preset {path!r}: unknown key {unknown[0]!r}")
     parts = {}
@@ -158,10 +172,14 @@ def _from_data(data: dict, path: str) -> Preset:
     scheduler = data.get("scheduler", "ddim")
     if scheduler not in SCHEDULERS:
         raise ModelError(f"model preset {path!r}: scheduler {scheduler!r} is not one of {', '.join(SCHEDULERS)}")
+    shift = data.get("flow_shift")
+    if shift is not None and (isinstance(shift, bool) or not isinstance(shift, (int, float)) or not 0 < shift <= 20):
+        raise ModelError(f"model preset {path!r}: flow_shift = {shift!r}; expected a number above 0, at most 20")
     return Preset(name=str(data.get("name", os.path.splitext(os.path.basename(path))[0])), parts=parts,
                   description=str(data.get("description", "")), allow_pickle=bool(data.get("allow_pickle", False)),
                   backend=str(data.get("backend", "animatediff")), scheduler=scheduler,
-                  defaults=_defaults(data.get("defaults", {}), path), path=os.path.abspath(path))
+                  defaults=_defaults(data.get("defaults", {}), path),
+                  flow_shift=float(shift) if shift is not None else None, path=os.path.abspath(path))
 
 
 def _defaults(data, path: str) -> dict:

@@ -19,7 +19,9 @@ from ..io.cache import cache_root
 
 __all__ = ["TINY_VERSION", "ensure_tiny", "build_tiny"]
 
-TINY_VERSION = "4"  # 2: the matte part (SAM 2.1 video); 3: tiny-fast (an LCM LoRA); 4: tiny-wan (Wan 2.1 VACE)
+#: 2: the matte part (SAM 2.1 video); 3: tiny-fast (an LCM LoRA); 4: tiny-wan (Wan 2.1 VACE); 5: tiny-wan22 (two
+#: experts), tiny-wan-fast (a distillation LoRA), tiny-wan's defaults those of the real Wan presets
+TINY_VERSION = "5"
 SEED = 0
 CROSS_DIM = 32  # text hidden size = UNet cross-attention dim
 BLOCKS = (32, 64)  # UNet / ControlNet / motion adapter channels
@@ -27,6 +29,7 @@ BLOCKS = (32, 64)  # UNet / ControlNet / motion adapter channels
 #: the tiny folder's parts: role → (folder, weights file); each tiny preset names some of them
 PARTS = {"base": ("./base", None), "controlnet": ("./controlnet", None), "motion_adapter": ("./motion_adapter", None),
          "lcm_lora": ("./lcm_lora", "lcm_lora_tiny.safetensors"),
+         "distill_lora": ("./wan_distill_lora", "wan_distill_lora_tiny.safetensors"),
          "ip_adapter": ("./ip_adapter", "ip-adapter_tiny.safetensors"), "image_encoder": ("./image_encoder", None),
          "depth": ("./depth", None), "clip": ("./clip", None), "matte": ("./matte", None)}
 
@@ -36,7 +39,7 @@ def write_preset(path: str, name: str, description: str, roles, base: str = "./b
     ``keys`` (``backend``, ``scheduler``, ``defaults`` as a dict); returns ``path``."""
     lines = [f"# Written by recast.core.models.tiny: {description} (demo, tests, CI).", f'name = "{name}"',
              f'description = "{description}"']
-    lines += [f'{k} = "{v}"' for k, v in keys.items() if not isinstance(v, dict)]
+    lines += [f'{k} = "{v}"' if isinstance(v, str) else f"{k} = {v}" for k, v in keys.items() if not isinstance(v, dict)]
     for table, values in ((k, v) for k, v in keys.items() if isinstance(v, dict)):
         lines += ["", f"[{table}]"] + [f"{k} = {v}" for k, v in values.items()]
     for role in roles:
@@ -181,12 +184,14 @@ def build_tiny(folder: str) -> str:
     build_tiny_matte(os.path.join(folder, "matte"))
 
     path = write_preset(os.path.join(folder, "preset.toml"), "tiny", "tiny seeded random weights (same architecture "
-                        "families as 'default')", [r for r in PARTS if r != "lcm_lora"])
+                        "families as 'default')", [r for r in PARTS if r not in ("lcm_lora", "distill_lora")])
     from .tiny_fast import build_tiny_fast
-    from .tiny_wan import build_tiny_wan
+    from .tiny_wan import build_tiny_wan, build_tiny_wan22, build_tiny_wan_fast
 
     build_tiny_fast(folder)
     build_tiny_wan(folder)
+    build_tiny_wan22(folder)
+    build_tiny_wan_fast(folder)
     return path
 
 

@@ -37,5 +37,6 @@ def build_tiny_fast(folder: str) -> str:
     from .tiny import PARTS, write_preset
 
     return write_preset(os.path.join(folder, "preset_fast.toml"), "tiny-fast", "tiny seeded random weights, wired "
-                        "as 'fast' (AnimateLCM: LCM LoRA, LCM scheduler, few steps)", list(PARTS), scheduler="lcm",
+                        "as 'fast' (AnimateLCM: LCM LoRA, LCM scheduler, few steps)",
+                        [r for r in PARTS if r != "distill_lora"], scheduler="lcm",
                         defaults={"steps": 4, "guidance_scale": 1.5})

@@ -2,7 +2,7 @@
 
 * A **preview** (``recast render --preview``) is the job at a preview size (long side :data:`PREVIEW_SIZE`,
   or the job's own when smaller), on the preset's fast tier where it has one (``default`` → ``fast``,
-  ``tiny`` → ``tiny-fast``; steps and guidance then from that preset), over the frames asked for or else
+  ``tiny`` → ``tiny-fast``, ``wan-vace-1.3b`` → ``wan-vace-1.3b-fast``, …; steps and guidance then from that preset), over the frames asked for or else
   the first window; written to ``<output folder>/recast_previews/v001/``, ``v002``, … — never over a final
   render.
 * **Variants** (``recast variants``) are the grid (every combination) of the values given per axis, each
@@ -36,7 +36,8 @@ AXES = {"prompt": "prompt", "seed": "seed", "reference": "reference_image", "str
         "structure_weight": "structure_weight", "strength": "strength", "guidance_scale": "guidance_scale",
         "temporal_guidance": "temporal_guidance", "steps": "steps"}
 #: a preset's fast tier (few-step sampling), what a preview renders with
-FAST_TIER = {"default": "fast", "tiny": "tiny-fast"}
+FAST_TIER = {"default": "fast", "tiny": "tiny-fast", "wan-vace-1.3b": "wan-vace-1.3b-fast",
+             "wan-vace-14b": "wan-vace-14b-fast", "tiny-wan": "tiny-wan-fast"}
 _V = re.compile(r"^v(\d{3,})$")
 
 

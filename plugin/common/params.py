@@ -20,7 +20,8 @@ __all__ = ["Param", "JOB_PARAMS", "TRAIN_PARAMS", "LORA_SLOTS", "MODEL_FILE", "P
 
 MODEL_FILE = "preset file"  #: the model choice that uses the 'model_file' value
 #: the hosts' model menu: the built-in presets (core/models: preset_files/ and the tiny ones), then a preset file
-PRESETS = ("default", "fast", "wan-vace-1.3b", "wan-vace-14b", "tiny", "tiny-fast", "tiny-wan", MODEL_FILE)
+PRESETS = ("default", "fast", "wan-vace-1.3b", "wan-vace-14b", "wan-vace-1.3b-fast", "wan-vace-14b-fast",
+           "wan22-vace-fun-a14b", "tiny", "tiny-fast", "tiny-wan", "tiny-wan22", "tiny-wan-fast", MODEL_FILE)
 INT_MAX = 2**31 - 1  #: Nuke's Int_Knob and Blender's IntProperty hold a C int: seeds stop here (the job allows 2**32-1)
 
 
