@@ -67,6 +67,10 @@ class Backend(ABC):
     #: is indexed) and :meth:`decode_stream` gives it back a frame group at a time; otherwise (the default) frames
     #: are independent and go through :meth:`encode`/:meth:`decode` in fixed chunks of :attr:`decode_chunk` frames
     video_vae: bool = False
+    #: the network takes diffusers' cache hooks (job ``cache``: :mod:`.cache_hooks`), and the job ``attention`` kernels
+    #: it takes through diffusers' dispatcher (:mod:`.attention`)
+    cache_hooks: bool = False
+    attention_kernels: tuple[str, ...] = ("auto", "sdpa")
 
     def __init__(self):
         self.timing: dict[str, float] = {}  #: seconds per part: load, conditions, unet, controlnet, vae, write
@@ -89,6 +93,12 @@ class Backend(ABC):
             raise JobError(f"job section 'customize' is not supported by the '{cls.name}' backend: it trains a LoRA, "
                            "which this backend cannot apply (remove the section, or pick a model preset whose "
                            "backend supports LoRAs)")
+        if getattr(job, "cache", None) and not cls.cache_hooks:
+            raise JobError(f"job field 'cache' is not supported by the '{cls.name}' backend: its network takes no "
+                           "diffusers cache hook (remove it, or pick a Wan model preset)")
+        from .attention import check_attention
+
+        check_attention(job, cls.name, cls.attention_kernels)
         lo, hi = cls.window_limits
         c, length = cls.temporal_compression, job.window.length
         if not lo <= length <= hi or (length - 1) % c:

@@ -49,6 +49,8 @@ class WanVaceBackend(Backend):
     size_multiple = 16
     window_limits = (5, 81)  #: 1 + 4k frames (Wan was trained on 81)
     video_vae = True  #: a causal video VAE: the whole range encoded at once, decoded as a stream
+    cache_hooks = True  #: job ``cache``: diffusers' hooks on the transformer, a cache context per window and branch
+    attention_kernels = ("auto", "sdpa", "flash", "sage")  #: the transformer's attention goes through the dispatcher
 
     def __init__(self, loader, job):
         super().__init__()
@@ -99,8 +101,7 @@ class WanVaceBackend(Backend):
         nbytes = self.loader.dtype.itemsize
         folder = self._folder()
         weights = parameter_count(os.path.join(folder, "transformer")) * nbytes
-        with open(os.path.join(folder, "transformer", "config.json")) as fh:
-            cfg = json.load(fh)
+        cfg = self._transformer_config()
         hidden = cfg["num_attention_heads"] * cfg["attention_head_dim"]
         width, height = size
         latent_frames = (window - 1) // 4 + 1 + self.shared_positions
@@ -111,6 +112,15 @@ class WanVaceBackend(Backend):
         if self.plan.offload:
             weights //= 4
         return {"models": weights, "one window": window_bytes, "decode": decode, "shot": shot}
+
+    def _transformer_config(self) -> dict:
+        """The transformer's config.json (read without loading it: a render on several devices loads it in the
+        device workers only)."""
+        import json
+        import os
+
+        with open(os.path.join(self._folder(), "transformer", "config.json")) as fh:
+            return json.load(fh)
 
     # --- latent space ------------------------------------------------------------------------
     def latent_shape(self, size):
@@ -188,7 +198,7 @@ class WanVaceBackend(Backend):
             with self._timed("vae"):
                 lat = encode_stream(self.vae, iter([ref]))[0].cpu()  # (16, 1, h, w)
             reference = torch.cat([lat, torch.zeros_like(lat), torch.zeros(64, 1, *lat.shape[2:])], dim=0)
-        layers = len(self.transformer.config.vace_layers)
+        layers = len(self._transformer_config().get("vace_layers") or self.transformer.config.vace_layers)
         return WanConditions(text=text, control=control, reference=reference,
                              scale=torch.full((layers,), float(job.structure_weight)))
 
@@ -240,14 +250,32 @@ class WanVaceBackend(Backend):
                   "control_hidden_states_scale": c.scale.to(self.device, dtype), "return_dict": False}
         guidance = self.job.guidance_scale
         with torch.inference_mode(), self._timed("unet"):
-            cond = self.transformer(hidden_states=x, timestep=t, encoder_hidden_states=c.text[1:].to(self.device, dtype),
-                                    **common)[0]
+            with self._branch("cond", window):
+                cond = self.transformer(hidden_states=x, timestep=t,
+                                        encoder_hidden_states=c.text[1:].to(self.device, dtype), **common)[0]
             if guidance != 1.0:
-                uncond = self.transformer(hidden_states=x, timestep=t,
-                                          encoder_hidden_states=c.text[:1].to(self.device, dtype), **common)[0]
+                with self._branch("uncond", window):
+                    uncond = self.transformer(hidden_states=x, timestep=t,
+                                              encoder_hidden_states=c.text[:1].to(self.device, dtype), **common)[0]
                 cond = uncond + guidance * (cond - uncond)
         return cond[0].permute(1, 0, 2, 3).float()
 
+    def _branch(self, branch, window):
+        """A cached render keeps each window's and guidance branch's features apart (:mod:`.cache_hooks`)."""
+        from contextlib import nullcontext
+
+        from .cache_hooks import context_name
+
+        return self.transformer.cache_context(context_name(branch, window)) if self.job.cache else nullcontext()
+
     @contextmanager
     def stage(self, name):
-        yield
+        """While denoising: the job's attention kernel and cache hook on the transformer (fresh cache state)."""
+        if name != "denoise":
+            yield
+            return
+        from .attention import attention
+        from .cache_hooks import cached
+
+        with attention(self.job.attention), cached(self.transformer, self.job.cache, self.job.steps):
+            yield

@@ -50,8 +50,9 @@ def model_frames(plan, layer, reporter, warnings, shot=False) -> ModelFrames:
                        layer, plan.job.model_view, plan.canvas)
 
 
-def sample(plan, backend, layer, state, saved, loader_factory, reporter, cancel, warnings, previews=False):
-    """Conditions, then the sampler from noise (or from a saved step) for ``layer``; returns the latents."""
+def sample(plan, backend, layer, state, saved, loader_factory, reporter, cancel, warnings, previews=False, pool=None):
+    """Conditions, then the sampler from noise (or from a saved step) for ``layer``; returns the latents (``pool``: the
+    windows predicted on several devices, :mod:`.devices`)."""
     import torch
 
     from . import sampler
@@ -98,7 +99,8 @@ def sample(plan, backend, layer, state, saved, loader_factory, reporter, cancel,
     else:
         writer = None
     return sampler.denoise(backend, inputs, latents, timesteps, plan.windows, start_step=start, reporter=reporter,
-                           cancel=cancel, save_state=lambda k, lat: state.save(k, len(timesteps), lat), previews=writer)
+                           cancel=cancel, save_state=lambda k, lat: state.save(k, len(timesteps), lat), previews=writer,
+                           pool=pool)
 
 
 def _noise(plan, seed, shape, shared):
@@ -190,7 +192,17 @@ def header_attributes(plan, renderer: str) -> dict[str, str]:
         **({"recast/steps": str(plan.job.steps)} if plan.job.steps is not None else {}),
         **({"recast/guidance_scale": f"{plan.job.guidance_scale:g}"} if plan.job.guidance_scale is not None else {}),
         **({"recast/loras": _loras_note(plan.job)} if plan.job.lora_files else {}),
+        **_speed_notes(plan.job),
     }
+
+
+def _speed_notes(job) -> dict[str, str]:
+    """The cache hook, attention kernel and devices a render ran with, each when not the default."""
+    from ..backends.cache_hooks import describe
+
+    return {**({"recast/cache": describe(job.cache)} if getattr(job, "cache", None) else {}),
+            **({"recast/attention": job.attention} if getattr(job, "attention", "auto") != "auto" else {}),
+            **({"recast/devices": ",".join(job.devices)} if getattr(job, "devices", None) else {})}
 
 
 def _loras_note(job) -> str:
