@@ -232,3 +232,28 @@ def test_a_device_worker_that_dies_ends_the_render_in_one_line_and_leaves_no_pro
     assert "\n" not in text and f"device worker on cpu (pid {pids[1]}) was killed (signal 9)" in text, text
     assert not [f for f in listing(tmp_path / "render") if f.endswith(".exr")]
     assert len(pids) == 2 and not any(_alive(p) for p in pids) and not multiprocessing.active_children()
+
+
+def test_the_memory_preflight_counts_the_cache_and_checks_each_device(tmp_path, monkeypatch):
+    from recast.core.errors import ResourceError
+    from recast.core.pipeline import preflight
+    from recast.core.pipeline.render import check_render
+
+    _plate(tmp_path, 17)
+    monkeypatch.setattr(preflight, "available_memory", lambda device: (1024, f"{device} memory"))
+    with pytest.raises(ResourceError) as info:
+        check_render(_job(tmp_path, frames="1001-1017", cache="taylorseer"))
+    # TaylorSeer keeps two fp32 factors per attention and feed-forward, per window and branch: its own part
+    assert ", cache 0.0)" in str(info.value)
+    assert "\n" not in str(info.value)
+    with pytest.raises(ResourceError) as info:
+        check_render(_job(tmp_path, frames="1001-1017", devices=["cpu", "cpu"]))
+    text = str(info.value)  # the render process's share (decode, shot) is checked first, then each worker's
+    assert "(cpu of the job's devices) (decode " in text and "models" not in text, text
+    monkeypatch.setattr(preflight, "available_memory",
+                        lambda device: (10**12, "x") if _calls.append(1) or len(_calls) == 1 else (1024, "worker"))
+    _calls = []
+    with pytest.raises(ResourceError) as info:
+        check_render(_job(tmp_path, frames="1001-1017", devices=["cpu", "cpu"]))
+    assert "(models " in str(info.value) and "one window" in str(info.value) and "decode" not in str(info.value)
+    assert not os.path.exists(tmp_path / "render")

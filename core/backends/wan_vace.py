@@ -111,7 +111,26 @@ class WanVaceBackend(Backend):
         shot = ((frames - 1) // 4 + 1) * (width // 8) * (height // 8) * (16 * 4 + 96) * 4 + frames * width * height * 2
         if self.plan.offload:
             weights //= 4
-        return {"models": weights, "one window": window_bytes, "decode": decode, "shot": shot}
+        out = {"models": weights, "one window": window_bytes, "decode": decode, "shot": shot}
+        if self.job.cache:
+            out["cache"] = self._cache_bytes(cfg, tokens, hidden, nbytes, window, frames)
+        return out
+
+    def _cache_bytes(self, cfg, tokens, hidden, nbytes, window, frames) -> int:
+        """What a cache hook keeps between steps: per context (each window × guidance branch) First-Block keeps two
+        residuals of the hidden states, MagCache one, TaylorSeer (max order 1, fp32 factors) two per hooked module
+        (a block's two attentions and feed-forward, main and VACE blocks)."""
+        stride = max(1, window - self.job.window.overlap)
+        windows = 1 if frames <= window else -(-(frames - window) // stride) + 1
+        contexts = windows * (2 if (self.job.guidance_scale or 0) != 1.0 else 1)
+        state = tokens * hidden
+        method = self.job.cache["method"]
+        if method == "taylorseer":
+            modules = 3 * (int(cfg.get("num_layers", 30)) + len(cfg.get("vace_layers") or ()))
+            per = modules * 2 * state * 4
+        else:
+            per = (2 if method == "first_block" else 1) * state * nbytes
+        return contexts * per
 
     def _transformer_config(self) -> dict:
         """The transformer's config.json (read without loading it: a render on several devices loads it in the
