@@ -257,3 +257,17 @@ def test_the_memory_preflight_counts_the_cache_and_checks_each_device(tmp_path, 
         check_render(_job(tmp_path, frames="1001-1017", devices=["cpu", "cpu"]))
     assert "(models " in str(info.value) and "one window" in str(info.value) and "decode" not in str(info.value)
     assert not os.path.exists(tmp_path / "render")
+
+
+def test_the_farm_bundle_keeps_devices_and_asks_for_a_host_with_that_many_gpus(tmp_path):
+    from recast.core.farm.openjd import write_openjd_bundle
+
+    _plate(tmp_path, 5)
+    job = _job(tmp_path, frames="1001-1005", device="cuda:0", devices=["cuda:0", "cuda:1"], cache=FBC)
+    write_openjd_bundle(job, str(tmp_path / "bundle"))
+    saved = json.loads((tmp_path / "bundle" / "job.json").read_text())
+    assert saved["devices"] == ["cuda:0", "cuda:1"] and saved["cache"] == FBC and saved["attention"] == "auto"
+    template = json.loads((tmp_path / "bundle" / "template.json").read_text())
+    amounts = [a for step in template["steps"] for a in step.get("hostRequirements", {}).get("amounts", [])]
+    assert amounts and all(a == {"name": "amount.worker.gpu", "min": 2} for a in amounts)
+    assert Job.from_dict(saved, str(tmp_path)).fingerprint() == job.fingerprint()  # the farm renders the same frames

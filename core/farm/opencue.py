@@ -96,7 +96,7 @@ def write_opencue_outline(job, out: str, chunk_size: int = 16, worker: str | Non
     def cmd(*args):
         return shlex.join([worker, *args])
 
-    extra = {"gpus": 1} if gpu else {}
+    extra = {"gpus": max(1, sum(d.startswith("cuda") for d in job.devices or ()))} if gpu else {}  # 'devices': all
     outline = Outline(name, shot=shot, show=show, user=user, facility=facility)
     depth = Shell("depth", command=cmd("depth", "--job", job_file), range=str(frames.first), chunk=1, **extra)
     render = Shell("render", command=cmd("render", "--job", job_file, "--chunk", "#FRAMESPEC#",
