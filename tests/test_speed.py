@@ -271,3 +271,32 @@ def test_the_farm_bundle_keeps_devices_and_asks_for_a_host_with_that_many_gpus(t
     amounts = [a for step in template["steps"] for a in step.get("hostRequirements", {}).get("amounts", [])]
     assert amounts and all(a == {"name": "amount.worker.gpu", "min": 2} for a in amounts)
     assert Job.from_dict(saved, str(tmp_path)).fingerprint() == job.fingerprint()  # the farm renders the same frames
+
+
+@pytest.mark.slow
+def test_the_gpu_benchmark_runs_its_every_case_at_tiny_sizes_on_the_cpu():
+    import subprocess
+    import sys
+
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    r = subprocess.run([sys.executable, os.path.join(repo, "bench", "gpu.py"), "--smoke"], capture_output=True,
+                       text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    rows = [line for line in r.stdout.splitlines() if line.startswith("| ") and not line.startswith("| case")]
+    by = {}
+    for line in rows:
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        by.setdefault(cells[0], []).append(cells)
+    assert {"SD 1.5 + AnimateDiff + depth ControlNet", "SD 1.5 fast tier", "Wan 2.1 VACE 1.3B (tiny config)",
+            "Wan 2.1 VACE 14B (tiny config)"} <= set(by), r.stdout
+    settings = [c[1] for c in by["Wan 2.1 VACE 1.3B (tiny config)"]]
+    for setting in ("sdpa", "sdpa + First-Block cache 0.2", "sdpa + TaylorSeer (interval 5, warm-up 3)",
+                    "fast tier: 4 steps, no guidance", "sdpa + compile (regional)"):
+        cells = next(c for c in by["Wan 2.1 VACE 1.3B (tiny config)"] if c[1] == setting)
+        assert float(cells[4]) > 0 and float(cells[7]) > 0, cells  # seconds per step, peak memory
+    assert settings.count("flash-attn") == 2  # 33 and 81 frames: measured, or a row that says why not
+    for cells in by["Wan 2.1 VACE 1.3B (tiny config)"]:
+        if cells[1] in ("flash-attn", "SageAttention") and cells[4] == "-":
+            assert cells[8].startswith("skipped: job field 'attention'"), cells
+    stock, recast = by["SD 1.5 + AnimateDiff + depth ControlNet"]
+    assert float(stock[5]) > 0 and float(recast[5]) > 0 and "Recast render" in recast[1]
