@@ -193,8 +193,24 @@ def test_two_cpu_worker_processes_give_the_frames_of_one_process(tmp_path):
         assert delta <= 2e-3, (name, delta)
         workers = [e for e in events.events if e.get("part") == "device workers"]
         assert workers[-1]["devices"] == ["cpu", "cpu"] and len(set(workers[-1]["pids"])) == 2
+        assert workers[-1]["split"] == "windows"  # more windows than devices: dealt out
         assert all(not _alive(pid) for pid in workers[-1]["pids"])
         assert read_header(two.output_sequence.path(1001)).attribute("recast/devices") == "cpu,cpu"
+
+
+@pytest.mark.slow
+def test_one_long_window_split_over_two_cpu_processes_by_context_parallelism_gives_one_process_frames(tmp_path):
+    """Fewer windows than devices: diffusers' context parallelism (Ulysses over a gloo group) splits each window's
+    forward pass over the two worker processes."""
+    _plate(tmp_path)
+    one, two = _job(tmp_path, "one", steps=3), _job(tmp_path, "two", steps=3, devices=["cpu", "cpu"])
+    render(one, reporter=Collect())
+    events = Collect()
+    render(two, reporter=events)
+    workers = [e for e in events.events if e.get("part") == "device workers"][-1]
+    assert workers["split"] == "context parallel" and not any(_alive(p) for p in workers["pids"])
+    delta = float(np.abs(_rgb(one, range(1001, 1010)) - _rgb(two, range(1001, 1010))).max())
+    assert delta <= 2e-3, delta
 
 
 def _alive(pid: int) -> bool:

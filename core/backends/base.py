@@ -71,6 +71,8 @@ class Backend(ABC):
     #: it takes through diffusers' dispatcher (:mod:`.attention`)
     cache_hooks: bool = False
     attention_kernels: tuple[str, ...] = ("auto", "sdpa")
+    #: one window's forward pass can be split over several devices (diffusers' context parallelism: :meth:`parallelize`)
+    context_parallel: bool = False
 
     def __init__(self):
         self.timing: dict[str, float] = {}  #: seconds per part: load, conditions, unet, controlnet, vae, write
@@ -183,6 +185,11 @@ class Backend(ABC):
     def predict(self, latents, timestep, conditions, window: slice):
         """Guided prediction for one context window: ``latents`` are the window's, ``window`` indexes
         the shot's conditions (position in the range, not frame numbers)."""
+
+    def parallelize(self, world: int) -> None:
+        """Split the network's forward pass over the ``world`` processes of the initialised process group (each
+        calls it; :attr:`context_parallel` backends only)."""
+        raise NotImplementedError(f"the '{self.name}' backend cannot split one window over several devices")
 
     @property
     def device(self):

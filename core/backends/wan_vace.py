@@ -51,6 +51,7 @@ class WanVaceBackend(Backend):
     video_vae = True  #: a causal video VAE: the whole range encoded at once, decoded as a stream
     cache_hooks = True  #: job ``cache``: diffusers' hooks on the transformer, a cache context per window and branch
     attention_kernels = ("auto", "sdpa", "flash", "sage")  #: the transformer's attention goes through the dispatcher
+    context_parallel = True  #: one long window over several devices: Ulysses attention (:func:`.wan_vace_net.parallelize`)
 
     def __init__(self, loader, job):
         super().__init__()
@@ -278,6 +279,11 @@ class WanVaceBackend(Backend):
                                               encoder_hidden_states=c.text[:1].to(self.device, dtype), **common)[0]
                 cond = uncond + guidance * (cond - uncond)
         return cond[0].permute(1, 0, 2, 3).float()
+
+    def parallelize(self, world):
+        from .wan_vace_net import parallelize
+
+        parallelize(self.transformer, world)
 
     def _branch(self, branch, window):
         """A cached render keeps each window's and guidance branch's features apart (:mod:`.cache_hooks`)."""

@@ -15,8 +15,14 @@ prediction)`` or ``("error", one line)``. A worker whose pipe closes (the render
 or fails ends the render with one line, and every worker is stopped and joined before the error is raised
 (:meth:`DevicePool.close`), so no process is left behind.
 
-Written by hand: diffusers' parallelism (``ContextParallelConfig``: ring/Ulysses attention over a process group)
-splits *one* forward pass over devices; spreading independent context windows over devices is Recast's own shape.
+A shot of fewer windows than devices (one long window of a big model) is split the other way: every window goes to
+every worker, and diffusers' context parallelism (``ContextParallelConfig``, Ulysses: the attention heads shared out,
+the tokens all-to-all'd over a ``torch.distributed`` group — NCCL on GPUs, gloo on the CPU) splits its forward pass;
+rank 0 answers (:meth:`.Backend.parallelize`). Ring attention needs a kernel that returns its log-sum-exp (flash,
+cuDNN), which PyTorch's SDPA on the CPU does not; Ulysses does not.
+
+Written by hand: spreading independent context windows over devices is Recast's own shape (diffusers parallelises
+one forward pass, not a sampler's windows).
 """
 
 from __future__ import annotations
@@ -45,8 +51,10 @@ def _one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
 
 
-def _serve(conn, job, device: str) -> None:
-    """A worker: the job's backend on ``device``, answering window predictions until told to stop or its pipe closes."""
+def _serve(conn, job, device: str, rank: int = 0, world: int = 1, port: int = 0) -> None:
+    """A worker: the job's backend on ``device``, answering window predictions until told to stop or its pipe closes.
+    With ``world`` > 1 it is rank ``rank`` of a process group that splits each window's forward pass (context
+    parallelism): every rank gets every window, rank 0's answer is the prediction."""
     import dataclasses
     from contextlib import ExitStack
 
@@ -57,22 +65,29 @@ def _serve(conn, job, device: str) -> None:
 
         job = dataclasses.replace(job, device=device, devices=None)
         backend = backend_for(job, loader_for(job))
+        if world > 1:
+            import torch.distributed as dist
+
+            dist.init_process_group("nccl" if device.startswith("cuda") else "gloo", rank=rank, world_size=world,
+                                    init_method=f"tcp://127.0.0.1:{port}")
+            stack.callback(dist.destroy_process_group)
+            backend.parallelize(world)
         conditions = None
+        denoise = stack.enter_context(ExitStack())  # the denoising stage of the layer being sampled
         _send(conn, "ready", os.getpid())
         while True:
             message = _recv(conn)
             kind = message[0]
             if kind == "begin":
-                stack.close()
-                stack = ExitStack()
+                denoise.close()
                 conditions = message[1]
-                stack.enter_context(backend.stage("denoise"))
+                denoise.enter_context(backend.stage("denoise"))
             elif kind == "predict":
                 _, k, latents, timestep, window = message
                 eps = backend.predict(latents.to(backend.device), timestep.to(backend.device), conditions, window)
-                _send(conn, "eps", k, eps.cpu())
+                _send(conn, "eps", k, eps.cpu() if rank == 0 else None)
             elif kind == "end":
-                stack.close()
+                denoise.close()
             else:  # "stop"
                 return
     except (EOFError, BrokenPipeError, KeyboardInterrupt):
@@ -90,17 +105,20 @@ def _serve(conn, job, device: str) -> None:
 class DevicePool:
     """One worker process per device of ``job.devices``, each with the job's backend loaded once."""
 
-    def __init__(self, job, reporter=None, cancel=None):
+    def __init__(self, job, reporter=None, cancel=None, parallel: bool = False):
         import multiprocessing
 
         self.devices = list(job.devices)
         self.cancel = cancel
+        self.parallel = parallel  #: every window split over all devices (context parallelism), not dealt out
+        world = len(self.devices) if parallel else 1
+        port = _free_port() if parallel else 0
         ctx = multiprocessing.get_context("spawn")
         self.workers = []  # (device, process, connection)
         try:
-            for device in self.devices:
+            for rank, device in enumerate(self.devices):
                 ours, theirs = ctx.Pipe()
-                proc = ctx.Process(target=_serve, args=(theirs, job, device), daemon=True,
+                proc = ctx.Process(target=_serve, args=(theirs, job, device, rank, world, port), daemon=True,
                                    name=f"recast-device-{device}")
                 proc.start()
                 theirs.close()
@@ -111,7 +129,7 @@ class DevicePool:
                 self.pids.append(message[1])
                 if reporter is not None:
                     reporter.progress("load", n + 1, len(self.workers), part="device workers", devices=self.devices,
-                                      pids=list(self.pids))
+                                      pids=list(self.pids), split="context parallel" if parallel else "windows")
         except BaseException:
             self.close()
             raise
@@ -131,12 +149,13 @@ class DevicePool:
         (all are sent first, so the devices work at once)."""
         n = len(self.workers)
         for k, (latents, window) in enumerate(requests):
-            self._post(k % n, "predict", k, latents.detach().cpu(), timestep.detach().cpu(), window)
+            for w in (range(n) if self.parallel else (k % n,)):
+                self._post(w, "predict", k, latents.detach().cpu(), timestep.detach().cpu(), window)
         for k in range(len(requests)):
-            message = self._answer(k % n, "denoising")
-            if message[1] != k:
-                raise DeviceError(f"device worker on {self.devices[k % n]} answered window {message[1]} for {k}")
-            yield message[2]
+            answers = [self._answer(w, "denoising") for w in (range(n) if self.parallel else (k % n,))]
+            if any(a[1] != k for a in answers):
+                raise DeviceError(f"a device worker answered another window than {k}")
+            yield answers[0][2]
 
     # --- plumbing ---------------------------------------------------------------------------------
     def _post(self, n: int, *message) -> None:
@@ -157,14 +176,23 @@ class DevicePool:
                     message = _recv(conn)
                     break
             except (OSError, EOFError):
-                raise self._gone(n, doing) from None
-            if not proc.is_alive():
-                raise self._gone(n, doing)
+                raise self._gone(self._dead(n), doing) from None
+            dead = self._dead(None)  # any worker: a context-parallel peer waits for a dead one instead of failing
+            if dead is not None:
+                raise self._gone(dead, doing)
             if timeout is not None and time.monotonic() - began > timeout:
                 raise DeviceError(f"device worker on {device} did not start within {timeout:.0f} s")
         if message[0] == "error":
+            time.sleep(0.5)  # a peer's death shows as this worker's collective failing: name the cause
+            dead = self._dead(None)
+            if dead is not None:
+                raise self._gone(dead, doing)
             raise DeviceError(f"device worker on {device} failed while {doing}: {message[1]}")
         return message
+
+    def _dead(self, default):
+        """The first worker that is no longer running, else ``default``."""
+        return next((i for i, (_, proc, _) in enumerate(self.workers) if not proc.is_alive()), default)
 
     def _gone(self, n: int, doing: str) -> DeviceError:
         device, proc, _ = self.workers[n]
@@ -201,12 +229,24 @@ class DevicePool:
         self.close()
 
 
-def open_pool(job, reporter=None, cancel=None):
-    """A :class:`DevicePool` for a job with ``devices`` (each checked to exist here first: one line), else None."""
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def open_pool(job, backend=None, windows: int = 0, reporter=None, cancel=None):
+    """A :class:`DevicePool` for a job with ``devices`` (each checked to exist here first: one line), else None.
+    Fewer ``windows`` a step than devices, on a backend that can split a window (:attr:`.Backend.context_parallel`)
+    and without a cache hook (each rank would decide alone what to skip): every window split over all devices;
+    otherwise the windows dealt out."""
     if not getattr(job, "devices", None):
         return None
     from ..models.loader import select_device
 
     for device in job.devices:
         select_device(device, job.precision)  # a missing GPU is one ModelError before any process starts
-    return DevicePool(job, reporter, cancel)
+    parallel = bool(getattr(backend, "context_parallel", False) and windows < len(job.devices) and not job.cache)
+    return DevicePool(job, reporter, cancel, parallel)

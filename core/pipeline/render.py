@@ -108,7 +108,7 @@ def render(job: Job, frames: FrameRange | None = None, reporter: Reporter | None
                     if pool is None and job.devices:
                         from .devices import open_pool
 
-                        pool = open_pool(job, reporter, cancel)
+                        pool = open_pool(job, backend, len(plan.windows), reporter, cancel)
                     latents[layer] = sample(plan, backend, layer, state, saved, lambda: _need_loader(job, loader),
                                             reporter, cancel, result.warnings, previews, pool).to(backend.device)
             finally:
