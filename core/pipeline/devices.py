@@ -85,7 +85,7 @@ def _serve(conn, job, device: str, rank: int = 0, world: int = 1, port: int = 0)
             elif kind == "predict":
                 _, k, latents, timestep, window = message
                 eps = backend.predict(latents.to(backend.device), timestep.to(backend.device), conditions, window)
-                _send(conn, "eps", k, eps.cpu() if rank == 0 else None)
+                _send(conn, "eps", k, eps.cpu() if rank == 0 or world == 1 else None)  # one answer a window
             elif kind == "end":
                 denoise.close()
             else:  # "stop"
