@@ -244,7 +244,8 @@ def _child(case: str, args, timeout: float) -> list[dict]:
         killed = True
     rows = [json.loads(line[4:]) for line in out.splitlines() if line.startswith("ROW ")]
     if killed:
-        rows.append({"case": case, "setting": "(the rest)", "note": f"skipped: over its time budget of {timeout:.0f} s"})
+        rows.append({"case": case, "setting": "(the rest)",
+                     "note": f"skipped: over its time budget of {timeout:.0f} s"})
     elif proc.returncode != 0:
         rows.append({"case": case, "setting": "(the rest)", "note": "failed: " + _last(err)})
     return rows

@@ -117,7 +117,8 @@ def part_devices(steps: int) -> None:
 
     folder = tempfile.mkdtemp(prefix="recast-scale-")
     _plate(folder, 33)
-    print(f"\n### tiny-wan on the CPU, {steps} steps: one process vs two worker processes (`devices: [\"cpu\", \"cpu\"]`)\n")
+    print(f"\n### tiny-wan on the CPU, {steps} steps: one process vs two worker processes "
+          "(`devices: [\"cpu\", \"cpu\"]`)\n")
     print("| shot | split | one process s | two workers s | of which worker start-up s | max abs delta |")
     print("|---|---|---:|---:|---:|---:|")
     for frames, label in (("1001-1033", "33 frames, 7 windows"), ("1001-1009", "9 frames, 1 window")):

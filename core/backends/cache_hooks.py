@@ -15,18 +15,24 @@ job's fingerprint (resume and farm chunks never mix cached and uncached frames) 
 
 from __future__ import annotations
 
-import json
 from contextlib import contextmanager
 
-__all__ = ["cache_config", "cached", "context_name", "describe"]
+from ..job.speed import describe  # the job's own record of its cache, for the backends
+
+__all__ = ["cache_config", "cached", "context_name", "describe", "state_bytes"]
 
 #: the modules whose outputs TaylorSeer forecasts between full steps (a Wan block's attentions and feed-forward)
 TAYLORSEER_MODULES = (r"^(vace_)?blocks\.\d+\.(attn1|attn2|ffn)$",)
 
 
-def describe(cache: dict | None) -> str:
-    """The job's cache as frame headers record it ('' when off)."""
-    return json.dumps(cache, sort_keys=True, separators=(",", ":")) if cache else ""
+def state_bytes(cache: dict, contexts: int, tokens: int, hidden: int, nbytes: int, modules: int) -> int:
+    """What a cache hook keeps between steps for ``contexts`` cache contexts (windows × guidance branches) of a
+    transformer with ``modules`` attention and feed-forward modules: First-Block two residuals of the hidden states,
+    MagCache one, TaylorSeer (max order 1, fp32 factors) two per module."""
+    state = tokens * hidden
+    if cache["method"] == "taylorseer":
+        return contexts * modules * 2 * state * 4
+    return contexts * (2 if cache["method"] == "first_block" else 1) * state * nbytes
 
 
 def cache_config(cache: dict, steps: int):
@@ -44,8 +50,9 @@ def cache_config(cache: dict, steps: int):
 
         # diffusers' default module patterns ('^blocks.*attn', matched whole) name Flux's 'attn', not Wan's 'attn1',
         # 'attn2' and 'ffn': name them (the main blocks and VACE's)
-        return TaylorSeerCacheConfig(cache_interval=int(cache["interval"]), disable_cache_before_step=int(cache["warmup"]),
-                                     taylor_factors_dtype=torch.float32, cache_identifiers=list(TAYLORSEER_MODULES))
+        return TaylorSeerCacheConfig(cache_interval=int(cache["interval"]),
+                                     disable_cache_before_step=int(cache["warmup"]), taylor_factors_dtype=torch.float32,
+                                     cache_identifiers=list(TAYLORSEER_MODULES))
     raise ValueError(f"unknown cache method {method!r}")
 
 

@@ -51,7 +51,7 @@ class WanVaceBackend(Backend):
     video_vae = True  #: a causal video VAE: the whole range encoded at once, decoded as a stream
     cache_hooks = True  #: job ``cache``: diffusers' hooks on the transformer, a cache context per window and branch
     attention_kernels = ("auto", "sdpa", "flash", "sage")  #: the transformer's attention goes through the dispatcher
-    context_parallel = True  #: one long window over several devices: Ulysses attention (:func:`.wan_vace_net.parallelize`)
+    context_parallel = True  #: one long window over several devices (:func:`.wan_vace_net.parallelize`)
 
     def __init__(self, loader, job):
         super().__init__()
@@ -118,20 +118,12 @@ class WanVaceBackend(Backend):
         return out
 
     def _cache_bytes(self, cfg, tokens, hidden, nbytes, window, frames) -> int:
-        """What a cache hook keeps between steps: per context (each window × guidance branch) First-Block keeps two
-        residuals of the hidden states, MagCache one, TaylorSeer (max order 1, fp32 factors) two per hooked module
-        (a block's two attentions and feed-forward, main and VACE blocks)."""
-        stride = max(1, window - self.job.window.overlap)
-        windows = 1 if frames <= window else -(-(frames - window) // stride) + 1
+        from .cache_hooks import state_bytes
+
+        windows = 1 if frames <= window else -(-(frames - window) // max(1, window - self.job.window.overlap)) + 1
         contexts = windows * (2 if (self.job.guidance_scale or 0) != 1.0 else 1)
-        state = tokens * hidden
-        method = self.job.cache["method"]
-        if method == "taylorseer":
-            modules = 3 * (int(cfg.get("num_layers", 30)) + len(cfg.get("vace_layers") or ()))
-            per = modules * 2 * state * 4
-        else:
-            per = (2 if method == "first_block" else 1) * state * nbytes
-        return contexts * per
+        modules = 3 * (int(cfg.get("num_layers", 30)) + len(cfg.get("vace_layers") or ()))
+        return state_bytes(self.job.cache, contexts, tokens, hidden, nbytes, modules)
 
     def _transformer_config(self) -> dict:
         """The transformer's config.json (read without loading it: a render on several devices loads it in the

@@ -23,7 +23,7 @@ from ..io.atomic import atomic_path
 from ..io.frames import FrameRange, SequencePattern
 from .checks import (SCHEMA, _boolean, _choice, _device, _integer, _loras, _number, _optional, _model_view,
                      _prompt, _resolution, _schema, _spec, _string)
-from .checks import ATTENTION_KERNELS, _cache, _devices
+from .speed import ATTENTION_KERNELS, _cache, _devices
 from .before_render import BeforeRender, _same
 from .sections import CustomizeSpec, InputSpec, MatteSpec, OutputSpec, WindowSpec
 

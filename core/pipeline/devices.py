@@ -248,5 +248,5 @@ def open_pool(job, backend=None, windows: int = 0, reporter=None, cancel=None):
 
     for device in job.devices:
         select_device(device, job.precision)  # a missing GPU is one ModelError before any process starts
-    parallel = bool(getattr(backend, "context_parallel", False) and windows < len(job.devices) and not job.cache)
+    parallel = bool(backend is not None and backend.context_parallel and windows < len(job.devices) and not job.cache)
     return DevicePool(job, reporter, cancel, parallel)
