@@ -316,3 +316,23 @@ def test_the_gpu_benchmark_runs_its_every_case_at_tiny_sizes_on_the_cpu():
             assert cells[8].startswith("skipped: job field 'attention'"), cells
     stock, recast = by["SD 1.5 + AnimateDiff + depth ControlNet"]
     assert float(stock[5]) > 0 and float(recast[5]) > 0 and "Recast render" in recast[1]
+
+
+@pytest.mark.slow
+def test_the_desk_and_farm_server_renders_cache_attention_and_devices_as_the_job_says(tmp_path):
+    """The server's runner (``recast serve``, the desk service) takes the job as sent: cache, attention and devices
+    reach the render (its headers), with the models it keeps between requests."""
+    from recast.core.farm.runner import Loaders, run_request
+
+    _plate(tmp_path, 5)
+    loaders = Loaders()
+    for out, extra in (("a", {"cache": FBC, "attention": "sdpa"}), ("b", {"devices": ["cpu", "cpu"]})):
+        data = job_dict(**{**WAN, "input": {"frames": "1001-1005", "depth_channel": "depth.Z"},
+                           "output": {"pattern": f"{out}/x.####.exr"}, **extra})
+        events = Collect()
+        assert run_request({"job": data, "root": str(tmp_path)}, loaders, events, CancelFlag()) == 0, events.events
+        header = read_header(str(tmp_path / out / "x.1003.exr"))
+        job = json.loads(header.attribute("recast/job"))
+        assert all(job[k] == v for k, v in extra.items())
+    assert json.loads(read_header(str(tmp_path / "a" / "x.1001.exr")).attribute("recast/cache")) == FBC
+    assert read_header(str(tmp_path / "b" / "x.1001.exr")).attribute("recast/devices") == "cpu,cpu"
