@@ -19,6 +19,7 @@ the plate's latents.
 
 from __future__ import annotations
 
+import time
 from contextlib import nullcontext
 from dataclasses import dataclass
 
@@ -74,8 +75,10 @@ def denoise(backend, inputs: ShotInputs, latents, timesteps, windows, *, start_s
                              "this run yet, and a rerun resumes from the last whole step")
                 window, where = window_of(a, b)
                 i, j = where.start, where.stop
-                if remote is not None:
+                if remote is not None:  # the time waiting for the workers counts as the network's
+                    began = time.perf_counter()
                     eps = next(remote).to(latents.device)
+                    backend.timing["unet"] = backend.timing.get("unet", 0.0) + time.perf_counter() - began
                 else:
                     eps = backend.predict(window, t, inputs.conditions, where)
                 shared += eps[:s]  # the shared frames: the windows' mean
