@@ -43,7 +43,8 @@ def _job(folder: str, args):
                                     "colorspace": "ACEScg"},
         "output": {"pattern": "render/b.####.exr"}, "prompt": "a claymation street at dusk",
         "model": "tiny", "device": args.device, "resolution": args.size, "steps": args.steps,
-        "temporal_guidance": 1.0, "guidance_scale": 7.5, "strength": 1.0, "precision": args.precision,
+        "temporal_guidance": 1.0, "guidance_scale": getattr(args, "guidance", 7.5), "strength": 1.0,
+        "precision": args.precision,
         "memory": "fast", "window": {"length": min(args.frames, 32), "overlap": 0}}, folder)
 
 
@@ -149,7 +150,7 @@ def _time_calls(module, name, timing, key, device):
 def _child(args, side: str) -> dict:
     cmd = [sys.executable, os.path.abspath(__file__), "--side", side, "--config", args.config,
            "--frames", str(args.frames), "--size", str(args.size), "--steps", str(args.steps),
-           "--device", args.device, "--precision", args.precision]
+           "--device", args.device, "--precision", args.precision, "--guidance", str(args.guidance)]
     env = {**os.environ, "DIFFUSERS_VERBOSITY": "error", "TRANSFORMERS_VERBOSITY": "error",
            "HF_HUB_DISABLE_PROGRESS_BARS": "1"}
     r = subprocess.run(cmd, capture_output=True, text=True, env=env)
@@ -190,6 +191,7 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=None, help="default: 4 (tiny), 2 (sd15)")
     p.add_argument("--device", default="cpu")
     p.add_argument("--precision", default="auto")
+    p.add_argument("--guidance", type=float, default=7.5, help="content guidance (the fast tier: 1.5)")
     p.add_argument("--side", choices=["recast", "stock"], help=argparse.SUPPRESS)
     args = p.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")

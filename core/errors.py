@@ -80,6 +80,10 @@ class ResourceError(RecastError):
     """The machine cannot hold what a job needs (memory), found before anything runs."""
 
 
+class DeviceError(RecastError):
+    """A device worker of a render on several devices (job ``devices``) failed or stopped."""
+
+
 class TimelineError(RecastError):
     """An editorial timeline (``recast cut``) cannot be read, or does not hold what the cut needs."""
 

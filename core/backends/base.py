@@ -68,6 +68,12 @@ class Backend(ABC):
     #: is indexed) and :meth:`decode_stream` gives it back a frame group at a time; otherwise (the default) frames
     #: are independent and go through :meth:`encode`/:meth:`decode` in fixed chunks of :attr:`decode_chunk` frames
     video_vae: bool = False
+    #: the network takes diffusers' cache hooks (job ``cache``: :mod:`.cache_hooks`), and the job ``attention`` kernels
+    #: it takes through diffusers' dispatcher (:mod:`.attention`)
+    cache_hooks: bool = False
+    attention_kernels: tuple[str, ...] = ("auto", "sdpa")
+    #: one window's forward pass can be split over several devices (diffusers' context parallelism: :meth:`parallelize`)
+    context_parallel: bool = False
 
     def __init__(self):
         self.timing: dict[str, float] = {}  #: seconds per part: load, conditions, unet, controlnet, vae, write
@@ -90,6 +96,12 @@ class Backend(ABC):
             raise JobError(f"job section 'customize' is not supported by the '{cls.name}' backend: it trains an SD 1.5 "
                            "LoRA, which this backend cannot apply (remove the section, or pick a model preset whose "
                            "backend supports it)")
+        if getattr(job, "cache", None) and not cls.cache_hooks:
+            raise JobError(f"job field 'cache' is not supported by the '{cls.name}' backend: its network takes no "
+                           "diffusers cache hook (remove it, or pick a Wan model preset)")
+        from .attention import check_attention
+
+        check_attention(job, cls.name, cls.attention_kernels)
         lo, hi = cls.window_limits
         c, length = cls.temporal_compression, job.window.length
         if not lo <= length <= hi or (length - 1) % c:
@@ -174,6 +186,11 @@ class Backend(ABC):
     def predict(self, latents, timestep, conditions, window: slice):
         """Guided prediction for one context window: ``latents`` are the window's, ``window`` indexes
         the shot's conditions (position in the range, not frame numbers)."""
+
+    def parallelize(self, world: int) -> None:
+        """Split the network's forward pass over the ``world`` processes of the initialised process group (each
+        calls it; :attr:`context_parallel` backends only)."""
+        raise NotImplementedError(f"the '{self.name}' backend cannot split one window over several devices")
 
     @property
     def device(self):

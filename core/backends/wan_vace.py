@@ -60,6 +60,9 @@ class WanVaceBackend(Backend):
     size_multiple = 16
     window_limits = (5, 81)  #: 1 + 4k frames (Wan was trained on 81)
     video_vae = True  #: a causal video VAE: the whole range encoded at once, decoded as a stream
+    cache_hooks = True  #: job ``cache``: diffusers' hooks on the transformer, a cache context per window and branch
+    attention_kernels = ("auto", "sdpa", "flash", "sage")  #: the transformer's attention goes through the dispatcher
+    context_parallel = True  #: one long window over several devices (:func:`.wan_vace_net.parallelize`)
 
     def __init__(self, loader, job):
         super().__init__()
@@ -142,8 +145,32 @@ class WanVaceBackend(Backend):
     def estimate_memory(self, size, window, frames):
         from .wan_memory import estimate_memory
 
-        return estimate_memory(self.parts, self.plan, self.loader.dtype.itemsize, self.job.guidance_scale,
-                               self.shared_positions, size, window, frames)
+        out = estimate_memory(self.parts, self.plan, self.loader.dtype.itemsize, self.job.guidance_scale,
+                              self.shared_positions, size, window, frames)
+        if self.job.cache:
+            cfg = self._transformer_config()
+            hidden = cfg["num_attention_heads"] * cfg["attention_head_dim"]
+            tokens = (size[0] // 16) * (size[1] // 16) * ((window - 1) // 4 + 1 + self.shared_positions)
+            experts = len(self.parts.expert_names)  # Wan 2.2: each expert keeps its own cache state
+            out["cache"] = experts * self._cache_bytes(cfg, tokens, hidden, self.loader.dtype.itemsize, window, frames)
+        return out
+
+    def _cache_bytes(self, cfg, tokens, hidden, nbytes, window, frames) -> int:
+        from .cache_hooks import state_bytes
+
+        windows = 1 if frames <= window else -(-(frames - window) // max(1, window - self.job.window.overlap)) + 1
+        contexts = windows * (2 if (self.job.guidance_scale or 0) != 1.0 else 1)
+        modules = 3 * (int(cfg.get("num_layers", 30)) + len(cfg.get("vace_layers") or ()))
+        return state_bytes(self.job.cache, contexts, tokens, hidden, nbytes, modules)
+
+    def _transformer_config(self) -> dict:
+        """The transformer's config.json (read without loading it: a render on several devices loads it in the
+        device workers only)."""
+        import json
+        import os
+
+        with open(os.path.join(self._folder(), "transformer", "config.json")) as fh:
+            return json.load(fh)
 
     # --- latent space ------------------------------------------------------------------------
     def latent_shape(self, size):
@@ -221,7 +248,7 @@ class WanVaceBackend(Backend):
             with self._timed("vae"):
                 lat = encode_stream(self.vae, iter([ref]))[0].cpu()  # (16, 1, h, w)
             reference = torch.cat([lat, torch.zeros_like(lat), torch.zeros(64, 1, *lat.shape[2:])], dim=0)
-        layers = len(self.transformer.config.vace_layers)
+        layers = len(self._transformer_config().get("vace_layers") or self.transformer.config.vace_layers)
         return WanConditions(text=text, control=control, reference=reference,
                              scale=torch.full((layers,), float(job.structure_weight)))
 
@@ -286,14 +313,44 @@ class WanVaceBackend(Backend):
                   "control_hidden_states_scale": c.scale.to(self.device, dtype), "return_dict": False}
         guidance = self.job.guidance_scale
         with torch.inference_mode(), self._timed("unet"):
-            cond = model(hidden_states=x, timestep=t, encoder_hidden_states=c.text[1:].to(self.device, dtype),
-                         **common)[0]
+            with self._branch(model, "cond", window):
+                cond = model(hidden_states=x, timestep=t, encoder_hidden_states=c.text[1:].to(self.device, dtype),
+                             **common)[0]
             if guidance != 1.0:
-                uncond = model(hidden_states=x, timestep=t, encoder_hidden_states=c.text[:1].to(self.device, dtype),
-                               **common)[0]
+                with self._branch(model, "uncond", window):
+                    uncond = model(hidden_states=x, timestep=t,
+                                   encoder_hidden_states=c.text[:1].to(self.device, dtype), **common)[0]
                 cond = uncond + guidance * (cond - uncond)
         return cond[0].permute(1, 0, 2, 3).float()
 
+    def parallelize(self, world):
+        from .wan_vace_net import parallelize
+
+        for name in self.parts.expert_names:  # Wan 2.2: both experts split the same way
+            parallelize(self.parts.expert(name), world)
+
+    def _branch(self, model, branch, window):
+        """A cached render keeps each window's and guidance branch's features apart (:mod:`.cache_hooks`), in the
+        expert that runs (Wan 2.2's experts each keep their own cache state)."""
+        from contextlib import nullcontext
+
+        from .cache_hooks import context_name
+
+        return model.cache_context(context_name(branch, window)) if self.job.cache else nullcontext()
+
     @contextmanager
     def stage(self, name):
-        yield
+        """While denoising: the job's attention kernel and cache hook on the transformer (fresh cache state)."""
+        if name != "denoise":
+            yield
+            return
+        from contextlib import ExitStack
+
+        from .attention import attention
+        from .cache_hooks import cached
+
+        with ExitStack() as stack:
+            stack.enter_context(attention(self.job.attention))
+            for name in self.parts.expert_names:  # Wan 2.2: a hook on each expert, fresh state in each
+                stack.enter_context(cached(self.parts.expert(name), self.job.cache, self.job.steps))
+            yield

@@ -126,7 +126,7 @@ def shot_layers(outline, shell, job, job_file: str, worker: str, chunk_set: str,
     def cmd(*args):
         return shlex.join([worker, *args])
 
-    extra = {"gpus": 1} if gpu else {}
+    extra = {"gpus": max(1, sum(d.startswith("cuda") for d in job.devices or ()))} if gpu else {}  # 'devices': all
     depth = shell(prefix + "depth", command=cmd("depth", "--job", job_file), range=str(frames.first), chunk=1, **extra)
     render = shell(prefix + "render", command=cmd("render", "--job", job_file, "--chunk", "#FRAMESPEC#",
                                                   "--chunk-set", chunk_set), range=str(frames), chunk=chunk_size,

@@ -115,8 +115,9 @@ def _render_after(customize: bool, matte: bool) -> tuple[str, ...]:
     return next(s.after for s in plan_for(customize, matte) if s.name == "Render")
 
 
-def _gpu(gpu: bool) -> dict:
-    return {"hostRequirements": {"amounts": [{"name": "amount.worker.gpu", "min": 1}]}} if gpu else {}
+def _gpu(gpu: bool | int) -> dict:
+    """A host with ``gpu`` GPUs (True: one; a job with several ``devices`` asks for as many)."""
+    return {"hostRequirements": {"amounts": [{"name": "amount.worker.gpu", "min": int(gpu)}]}} if gpu else {}
 
 
 def template(name: str, gpu: bool, paths: dict | None = None, training: tuple[str, str] | None = None,
@@ -252,6 +253,8 @@ def write_openjd_bundle(job, out: str, chunk_size: int = 16, worker: str | None 
     check_chunk_size(chunk_size)
     worker = worker or farm_worker()
     gpu = job.device not in ("cpu", "mps") if gpu is None else gpu
+    if gpu and job.devices:  # one shot on several GPUs: a host that has them all
+        gpu = max(1, sum(d.startswith("cuda") for d in job.devices))
     stem = os.path.basename(job.output_sequence.pattern).split(".")[0]
     name = "Recast " + stem.replace("{", "(").replace("}", ")")  # the job name is a format string too
     paths = _job_paths(job)

@@ -23,6 +23,7 @@ from ..io.atomic import atomic_path
 from ..io.frames import FrameRange, SequencePattern
 from .checks import (SCHEMA, _boolean, _choice, _device, _integer, _loras, _number, _optional, _model_view,
                      _prompt, _resolution, _schema, _spec, _string)
+from .speed import ATTENTION_KERNELS, _cache, _devices
 from .before_render import BeforeRender, _same
 from .sections import CustomizeSpec, InputSpec, MatteSpec, OutputSpec, WindowSpec
 
@@ -71,6 +72,16 @@ class Job(BeforeRender):
                         "at a time; 'auto' picks 'low' on GPUs under 16 GiB", "auto")
     compile: bool = _spec(_boolean, "torch.compile the UNet and ControlNet: slower to start (reported as loading), "
                           "faster per step on a GPU; off by default", False)
+    # speed and scale: diffusers' cache hooks and attention kernels, several devices for one shot
+    cache: dict | None = _spec(_optional(_cache), "a feature cache on the transformer (diffusers' hooks: "
+                               "'first_block' with a 'threshold', 'mag', 'taylorseer'), e.g. {\"method\": "
+                               "\"first_block\", \"threshold\": 0.2}; on the command line METHOD[:THRESHOLD]; "
+                               "faster, not identical to an uncached render; Wan presets only", None)
+    attention: str = _spec(_choice(*ATTENTION_KERNELS), "attention kernel (diffusers' dispatcher): 'auto' = "
+                           "PyTorch's SDPA; 'flash' and 'sage' need their packages and a CUDA GPU", "auto")
+    devices: list | None = _spec(_optional(_devices), "several devices for one shot, one worker process each, e.g. "
+                                 "[\"cuda:0\", \"cuda:1\"]: each step's context windows spread over them, the "
+                                 "frames those of one device", None)
     window: WindowSpec = field(default_factory=WindowSpec, metadata={"doc": "context windows"})
     customize: CustomizeSpec | None = field(default=None, metadata={"doc": "train a LoRA first (optional)",
                                                                     "optional_section": True})

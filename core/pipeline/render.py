@@ -87,19 +87,33 @@ def render(job: Job, frames: FrameRange | None = None, reporter: Reporter | None
             reporter.progress("load", 0, 1)  # models load as the stages first need them: say so
             # 4. structure, content and the sampler, a layer (view) at a time (or a finished saved state)
             latents = {}
-            for layer in plan.layers:
-                state = plan.state(layer)
-                states.append(state)
-                saved = state.load()
-                if saved is not None:
-                    result.resumed_from_step = saved[0]
-                if saved is not None and saved[0] == saved[1]:
-                    latents[layer] = saved[2].to(backend.device)
-                else:
+            pool = None  # job 'devices': a worker process per device, started when a layer is first denoised
+            try:
+                for layer in plan.layers:
+                    state = plan.state(layer)
+                    states.append(state)
+                    saved = state.load()
+                    if saved is not None and saved[0] < saved[1] and job.cache:
+                        # a cache hook's state (the features of earlier steps) is not saved with the latents: a
+                        # cached render killed while denoising denoises again, so its frames are an uninterrupted
+                        # render's
+                        saved = None
+                    if saved is not None:
+                        result.resumed_from_step = saved[0]
+                    if saved is not None and saved[0] == saved[1]:
+                        latents[layer] = saved[2].to(backend.device)
+                        continue
                     from .stages import sample
 
+                    if pool is None and job.devices:
+                        from .devices import open_pool
+
+                        pool = open_pool(job, backend, len(plan.windows), reporter, cancel)
                     latents[layer] = sample(plan, backend, layer, state, saved, lambda: _need_loader(job, loader),
-                                            reporter, cancel, result.warnings, previews).to(backend.device)
+                                            reporter, cancel, result.warnings, previews, pool).to(backend.device)
+            finally:
+                if pool is not None:
+                    pool.close()
         # 5. decode and write
         from .stages import header_attributes, write_frames
 

@@ -19,6 +19,8 @@ the plate's latents.
 
 from __future__ import annotations
 
+import time
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 __all__ = ["ShotInputs", "denoise"]
@@ -38,10 +40,11 @@ class ShotInputs:
 
 
 def denoise(backend, inputs: ShotInputs, latents, timesteps, windows, *, start_step=0, reporter, cancel,
-            save_state=None, previews=None):
+            save_state=None, previews=None, pool=None):
     """Run steps ``start_step..`` over ``windows`` (inclusive absolute frame ranges); returns the latents.
     ``save_state(steps_done, latents)`` is called after every whole step; ``previews`` (a
-    :class:`.previews.PreviewWriter`) shows every window's frames after each of its steps."""
+    :class:`.previews.PreviewWriter`) shows every window's frames after each of its steps; ``pool`` (a
+    :class:`.devices.DevicePool`) predicts the windows on several devices, fused here in the same order."""
     import torch
 
     from .sampling import frame_noise, window_weights
@@ -50,18 +53,34 @@ def denoise(backend, inputs: ShotInputs, latents, timesteps, windows, *, start_s
     total = len(timesteps) * len(windows)
     s = inputs.shared
     n = latents.shape[0] - s
-    with backend.stage("denoise"), torch.inference_mode():
+    def window_of(a, b):
+        i, j = a - first, b - first + 1
+        return (torch.cat([latents[:s], latents[s + i:s + j]]) if s else latents[i:j]), slice(i, j)
+
+    if pool is not None:
+        pool.begin(inputs.conditions)
+    with (backend.stage("denoise") if pool is None else nullcontext()), torch.inference_mode():
         for step in range(start_step, len(timesteps)):
             t = timesteps[step]
             fused = torch.zeros_like(latents[s:])
             weight = torch.zeros(n, device=latents.device)
             shared = torch.zeros_like(latents[:s])
+            remote = None
+            if pool is not None:  # every window goes out at once; the predictions come back in window order
+                cancel.check(f"while denoising (step {step + 1} of {len(timesteps)}); no frame was written by "
+                             "this run yet, and a rerun resumes from the last whole step")
+                remote = pool.predictions([window_of(a, b) for a, b in windows], t)
             for k, (a, b) in enumerate(windows):
                 cancel.check(f"while denoising (step {step + 1} of {len(timesteps)}); no frame was written by "
                              "this run yet, and a rerun resumes from the last whole step")
-                i, j = a - first, b - first + 1
-                window = torch.cat([latents[:s], latents[s + i:s + j]]) if s else latents[i:j]
-                eps = backend.predict(window, t, inputs.conditions, slice(i, j))
+                window, where = window_of(a, b)
+                i, j = where.start, where.stop
+                if remote is not None:  # the time waiting for the workers counts as the network's
+                    began = time.perf_counter()
+                    eps = next(remote).to(latents.device)
+                    backend.timing["unet"] = backend.timing.get("unet", 0.0) + time.perf_counter() - began
+                else:
+                    eps = backend.predict(window, t, inputs.conditions, where)
                 shared += eps[:s]  # the shared frames: the windows' mean
                 eps = eps[s:]
                 w = window_weights(j - i).to(latents.device)
@@ -83,6 +102,8 @@ def denoise(backend, inputs: ShotInputs, latents, timesteps, windows, *, start_s
                 latents = torch.cat([latents[:s], body]) if s else body
             if save_state is not None:
                 save_state(step + 1, latents)
+    if pool is not None:
+        pool.end()
     return latents
 
 

@@ -29,6 +29,7 @@ from ..io.exrio import read_parts, write_parts
 from ..io.layout import place
 from ..io.resolution import resize
 from ..io.cache import cache_folder
+from ..job.speed import speed_notes
 from ..shot.display import display_rgb
 from ..shot.matte import composite
 from ..shot.model_frames import ModelFrames
@@ -50,7 +51,7 @@ def model_frames(plan, layer, reporter, warnings, shot=False) -> ModelFrames:
                        layer, plan.job.model_view, plan.canvas)
 
 
-def sample(plan, backend, layer, state, saved, loader_factory, reporter, cancel, warnings, previews=False):
+def sample(plan, backend, layer, state, saved, loader_factory, reporter, cancel, warnings, previews=False, pool=None):
     """Conditions, then the sampler from noise (or from a saved step) for ``layer``; returns the latents."""
     import torch
 
@@ -91,14 +92,12 @@ def sample(plan, backend, layer, state, saved, loader_factory, reporter, cancel,
         start, latents = saved[0], saved[2].to(backend.device)
     else:
         start, latents = 0, backend.initial_latents(inputs.noise, inputs.plate_latents, timesteps, job.strength)
-    if previews:
-        from .previews import preview_writer
+    from .previews import preview_writer
 
-        writer = preview_writer(plan, backend, layer, reporter, cache_folder(job))
-    else:
-        writer = None
+    writer = preview_writer(plan, backend, layer, reporter, cache_folder(job)) if previews else None
     return sampler.denoise(backend, inputs, latents, timesteps, plan.windows, start_step=start, reporter=reporter,
-                           cancel=cancel, save_state=lambda k, lat: state.save(k, len(timesteps), lat), previews=writer)
+                           cancel=cancel, save_state=lambda k, lat: state.save(k, len(timesteps), lat), previews=writer,
+                           pool=pool)
 
 
 def _noise(plan, seed, shape, shared):
@@ -189,7 +188,7 @@ def header_attributes(plan, renderer: str) -> dict[str, str]:
         # each when set: a null render (strength 0) runs no model and leaves what the job leaves unset unset
         **({"recast/steps": str(plan.job.steps)} if plan.job.steps is not None else {}),
         **({"recast/guidance_scale": f"{plan.job.guidance_scale:g}"} if plan.job.guidance_scale is not None else {}),
-        **({"recast/loras": _loras_note(plan.job)} if plan.job.lora_files else {}),
+        **({"recast/loras": _loras_note(plan.job)} if plan.job.lora_files else {}), **speed_notes(plan.job),
     }
 
 
