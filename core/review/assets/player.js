@@ -14,9 +14,13 @@
   versions.forEach(function (v) { byKey[v.key] = v; });
   var MODES = [["single", "A"], ["ab", "A/B"], ["wipe", "wipe"], ["side", "side by side"],
                ["diff", "difference"], ["blend", "blend"], ["grid", "grid"]];
+  // the job's shot range: frames outside it are the plate's handles (marked; skipped when skipHandles is on)
+  var shotIn = Math.max(0, frames.indexOf((D.shot || [frames[0]])[0]));
+  var shotOut = frames.indexOf((D.shot || [0, frames[n - 1]])[1]);
+  if (shotOut < 0) shotOut = n - 1;
   var state = {
-    i: 0, playing: false, mode: "single", a: versions[0].key, b: (versions[1] || versions[0]).key,
-    showB: false, wipe: 0.5, blend: 0.5, matte: false, loopIn: 0, loopOut: n - 1
+    i: shotIn, playing: false, mode: "single", a: versions[0].key, b: (versions[1] || versions[0]).key,
+    showB: false, wipe: 0.5, blend: 0.5, matte: false, loopIn: 0, loopOut: n - 1, skipHandles: false
   };
   var stats = { shown: 0, expected: 0, dropped: 0, started: 0 };
   var images = {}, matteImages = {};
@@ -132,6 +136,9 @@
     $("scrub").value = state.i;
     $("where").textContent = "frame " + f + "   " + timecode(f) + "   (" + (state.i + 1) + "/" + n + ")   " +
       D.fps.toFixed(3).replace(/\.?0+$/, "") + " fps";
+    var handle = isHandle(state.i);
+    $("handle").textContent = handle ? "HANDLE (outside the shot " + frames[shotIn] + "-" + frames[shotOut] + ")" : "";
+    $("stage").classList.toggle("handle", handle);
     $("loop").textContent = (state.loopIn > 0 || state.loopOut < n - 1) ?
       "loop " + frames[state.loopIn] + "-" + frames[state.loopOut] : "";
     showLabels();
@@ -199,12 +206,22 @@
   }
 
   // ---- transport
+  function isHandle(i) { return i < shotIn || i > shotOut; }
+  // the frames playback and stepping go through: the loop, within the shot when handles are skipped
+  function span() {
+    var lo = state.loopIn, hi = state.loopOut;
+    if (state.skipHandles) {
+      lo = Math.max(lo, shotIn); hi = Math.min(hi, shotOut);
+      if (lo > hi) { lo = shotIn; hi = shotOut; } // a loop wholly in the handles: the shot instead
+    }
+    return [lo, hi];
+  }
   var t0 = 0, i0 = 0;
   function tick(now) {
     if (!state.playing) return;
-    var elapsed = (now - t0) / 1000, len = state.loopOut - state.loopIn + 1;
+    var s = span(), elapsed = (now - t0) / 1000, len = s[1] - s[0] + 1;
     var ahead = Math.floor(elapsed * D.fps);
-    var i = state.loopIn + ((i0 - state.loopIn + ahead) % len + len) % len;
+    var i = s[0] + ((i0 - s[0] + ahead) % len + len) % len;
     stats.expected = ahead + 1;
     if (i !== state.i) { state.i = i; draw(); stats.shown += 1; }
     stats.dropped = Math.max(0, stats.expected - stats.shown);
@@ -214,7 +231,8 @@
     state.playing = on === undefined ? !state.playing : on;
     $("play").textContent = state.playing ? "pause" : "play";
     if (state.playing) {
-      if (state.i < state.loopIn || state.i > state.loopOut) state.i = state.loopIn;
+      var s = span();
+      if (state.i < s[0] || state.i > s[1]) state.i = s[0];
       i0 = state.i; stats.shown = 1; stats.expected = 1; stats.dropped = 0;
       draw();
       requestAnimationFrame(function (now) { t0 = now; stats.started = now; requestAnimationFrame(tick); });
@@ -222,8 +240,42 @@
   }
   function step(d) {
     play(false);
-    state.i = Math.min(n - 1, Math.max(0, state.i + d));
+    if (state.skipHandles) { // within the shot (and the loop), wrapping round: never onto a handle
+      var s = span(), len = s[1] - s[0] + 1, at = Math.min(s[1], Math.max(s[0], state.i));
+      state.i = at !== state.i ? at : s[0] + ((state.i - s[0] + d) % len + len) % len;
+    } else {
+      state.i = Math.min(n - 1, Math.max(0, state.i + d));
+    }
     draw();
+  }
+  function go(i) { // Home / End / the scrub bar: a frame, the nearest in the shot when handles are skipped
+    play(false);
+    var s = state.skipHandles ? span() : [0, n - 1];
+    state.i = Math.min(s[1], Math.max(s[0], i));
+    draw();
+  }
+  function skipHandles(on) {
+    state.skipHandles = on === undefined ? !state.skipHandles : on;
+    $("skip").classList.toggle("on", state.skipHandles);
+    $("skip").textContent = state.skipHandles ? "handles skipped" : "skip handles";
+    if (state.skipHandles && isHandle(state.i)) state.i = Math.min(shotOut, Math.max(shotIn, state.i));
+    draw();
+  }
+  // the timeline's handles tinted: the shot's part of the bar plain, each handle's part shaded
+  function markHandles() {
+    var bar = $("handles-bar"), pct = function (k) { return (100 * k / n) + "%"; };
+    bar.innerHTML = "";
+    [[0, shotIn, "head"], [shotIn, shotOut + 1, "shot"], [shotOut + 1, n, "tail"]].forEach(function (p) {
+      if (p[1] <= p[0]) return;
+      var seg = document.createElement("span");
+      seg.className = p[2] === "shot" ? "shot" : "handles";
+      seg.style.left = pct(p[0]); seg.style.width = pct(p[1] - p[0]);
+      seg.title = p[2] === "shot" ? "the shot " + frames[shotIn] + "-" + frames[shotOut] :
+        "handles " + frames[p[0]] + "-" + frames[p[1] - 1];
+      bar.appendChild(seg);
+    });
+    $("skip").disabled = shotIn === 0 && shotOut === n - 1;
+    $("skip").title = $("skip").disabled ? "this review has no handles" : "play and step within the shot only (h)";
   }
   function setMode(m) {
     state.mode = m;
@@ -319,7 +371,9 @@
     mt.onchange = function () { state.matte = mt.checked; draw(); };
     $("play").onclick = function () { play(); };
     $("scrub").max = n - 1;
-    $("scrub").oninput = function () { play(false); state.i = Number($("scrub").value); draw(); };
+    $("scrub").oninput = function () { go(Number($("scrub").value)); };
+    $("skip").onclick = function () { skipHandles(); };
+    markHandles();
     $("export").onclick = download;
     var dragging = false;
     function wipeAt(e) {
@@ -337,8 +391,9 @@
       if (k === "ArrowRight") step(1);
       else if (k === "ArrowLeft") step(-1);
       else if (k === " ") play();
-      else if (k === "Home") step(-n);
-      else if (k === "End") step(n);
+      else if (k === "Home") go(0);
+      else if (k === "End") go(n - 1);
+      else if (k === "h") skipHandles();
       else if (k === "[") { state.loopIn = Math.min(state.i, state.loopOut); draw(); }
       else if (k === "]") { state.loopOut = Math.max(state.i, state.loopIn); draw(); }
       else if (k === "\\") { state.loopIn = 0; state.loopOut = n - 1; draw(); }
@@ -353,6 +408,7 @@
 
   window.recastReview = {
     state: state, stats: stats, draw: draw, step: step, play: play, setMode: setMode, ready: false,
+    skipHandles: skipHandles, isHandle: isHandle, shot: [shotIn, shotOut],
     exportDecisions: exportDecisions, decide: decide, gridShape: gridShape, timecode: timecode
   };
   setup();
