@@ -28,6 +28,7 @@ def add_parser(sub) -> None:
                         "into a 3D lookup (within a few 8-bit code values)")
     p.add_argument("--import", dest="import_file", metavar="PICKS",
                    help="show the decisions of a file the review page exported (approve / reject, notes)")
+    p.add_argument("--control", choices=["stdin"], help="take 'cancel' on stdin (the hosts' cancel)")
     add_json(p)
 
 
@@ -44,6 +45,10 @@ def run(args, reporter, cancel) -> int:
         raise JobError(f"--proxy-size {args.proxy_size} is too small; give 16 pixels or more")
     from ..review import build_review
 
+    if args.control == "stdin":
+        from ..progress.cancel import cancel_on_stdin
+
+        cancel_on_stdin(cancel)
     page = build_review(args.job, args.compare, args.out, args.view, reporter, cancel, long_side=args.proxy_size,
                         exact=args.exact)
     reporter.done(path=page)
