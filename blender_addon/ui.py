@@ -11,7 +11,7 @@ import bpy
 from recast.plugin.common.host_job import HostError, farm_report
 from recast.plugin.common.params import JOB_PARAMS, LORA_SLOTS, MODEL_FILE
 
-from . import compat, matte_ui, models_ui, training
+from . import compat, matte_ui, models_ui, review_ui, training
 from .modal import ModalRun
 from .models_ui import worker as _worker
 from .strip_render import StripRender
@@ -121,7 +121,8 @@ class RECAST_OT_cancel(bpy.types.Operator):
     strip: bpy.props.StringProperty()
 
     def execute(self, context):
-        run = running.get(self.strip) or training.training.get(self.strip) or matte_ui.matting.get(self.strip)
+        run = (running.get(self.strip) or training.training.get(self.strip) or matte_ui.matting.get(self.strip)
+               or review_ui.reviewing.get(self.strip))
         if run is None:
             self.report({"WARNING"}, f"Recast: strip '{self.strip}' is not rendering")
             return {"CANCELLED"}
@@ -176,7 +177,8 @@ class RECAST_PT_panel(bpy.types.Panel):
                 if p.advanced and p.name != "mask_invert":  # drawn in the Matte box, with the mask strip
                     box.prop(s, p.name)
             box.prop(s, "farm_chunk_size")
-        run = (running.get(strip.name) or training.training.get(strip.name)) if strip else None
+        run = (running.get(strip.name) or training.training.get(strip.name) or review_ui.reviewing.get(strip.name)) \
+            if strip else None
         if run is not None:
             row = layout.row()
             row.label(text=run.message)
@@ -191,9 +193,12 @@ class RECAST_PT_panel(bpy.types.Panel):
             buttons.prop(s, "variant_prompts")
             buttons.operator(RECAST_OT_variants_strip.bl_idname, icon="IMGDISPLAY")
             buttons.operator(RECAST_OT_choose_variant.bl_idname, icon="CHECKMARK")
+            review = buttons.row()
+            review.operator(review_ui.RECAST_OT_review_strip.bl_idname, icon="SEQ_PREVIEW")
+            review.operator(review_ui.RECAST_OT_use_approved.bl_idname, icon="CHECKBOX_HLT")
             buttons.operator(RECAST_OT_submit_strip.bl_idname, icon="NETWORK_DRIVE")
 
 
 classes = (RECAST_OT_recast_strip, RECAST_OT_preview_strip, RECAST_OT_variants_strip, RECAST_OT_choose_variant,
            RECAST_OT_submit_strip, RECAST_OT_cancel, *models_ui.classes, *training.classes,
-           *matte_ui.classes, RECAST_PT_panel)
+           *matte_ui.classes, *review_ui.classes, RECAST_PT_panel)

@@ -98,11 +98,11 @@ def open_page(path: str) -> str:
 class Approved:
     """The version a decision file approves, as the host shows it."""
 
-    kind: str  #: 'look' (a preview or variant: ``look`` is its menu name) or 'render' (``version``)
+    kind: str  #: 'preview', 'variant' (a quick look: ``look`` is its menu name) or 'render'
+    version: int  #: its number: ``recast_previews/vNNN``, ``recast_variants/vNNN`` or ``render/vNNN``
     title: str  #: what the page called it (e.g. 'variant v002')
     output: str  #: its frames' pattern
-    look: str | None = None  #: the look's name in the host's menus ('variant v002: chalk')
-    version: int | None = None  #: the render's version (render/vNNN)
+    look: str | None = None  #: a look's name in the Nuke node's 'show' menu ('variant v002: chalk')
     frames: tuple[int, int] | None = None  #: its first and last frame on disk
     note: str = ""  #: the reviewer's note
 
@@ -148,11 +148,11 @@ def approved_version(picks: str, folder: str, stem: str) -> Approved:
     title, note = str(pick.get("title") or pick["version"]), str(pick.get("note") or "")
     for look in looks(folder):
         if look.output and os.path.realpath(look.output) == output:
-            return Approved("look", title, look.output, look=look.name, frames=_frames(look.output), note=note)
+            return Approved(look.kind, look.version, title, look.output, look=look.name, frames=_frames(look.output),
+                            note=note)
     version_dir = os.path.dirname(output)
     m = _RENDER_V.match(os.path.basename(version_dir))
     if m and os.path.realpath(os.path.dirname(version_dir)) == os.path.realpath(os.path.join(folder, "render")):
-        return Approved("render", title, str(pick["output"]), version=int(m.group(1)), frames=_frames(output),
-                        note=note)
+        return Approved("render", int(m.group(1)), title, str(pick["output"]), frames=_frames(output), note=note)
     raise HostError(f"{name} approves {pick['version']} ({pick.get('output')}), which is not a render, preview or "
                     f"variant of this shot in {folder}")

@@ -80,7 +80,7 @@ def use_approved(node) -> None:
             return
         folder = output_folder(node, knobs.knob_values(node, ["output_folder"]))
         pick = common.approved_version(picks, folder, node.name())
-        if pick.kind == "look":
+        if pick.kind != "render":
             choose_look(node, pick.look)
             show_look(node, pick.look)
             shown = pick.look
