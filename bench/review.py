@@ -93,6 +93,8 @@ def _playback(page: str, seconds: float) -> list[tuple[str, dict]]:
         while not driver.execute_script("return window.recastReview && window.recastReview.ready"):
             time.sleep(0.05)
         rows.append(("page loaded, every frame preloaded (s)", {"seconds": time.perf_counter() - began}))
+        decoded = driver.execute_script("var r = window.recastReview; return r.decoded ? r.decoded() : 0")
+        rows.append(("proxies drawn from decoded ImageBitmaps", {"count": decoded}))
         for mode in ("single", "wipe", "diff", "grid"):
             driver.execute_script("var r = window.recastReview; r.state.a = 'plate'; r.state.b = 'render';"
                                   "r.state.i = 0; r.setMode(arguments[0]); r.play(true);", mode)
@@ -102,6 +104,17 @@ def _playback(page: str, seconds: float) -> list[tuple[str, dict]]:
     finally:
         driver.quit()
     return rows
+
+
+def _print_playback(rows, seconds) -> None:
+    print(f"| playback ({seconds:g} s a mode, 24 fps) | frames due | frames drawn | dropped |\n|---|---:|---:|---:|")
+    for name, stats in rows:
+        if "seconds" in stats:
+            print(f"| {name} | {stats['seconds']:.2f} | | |")
+        elif "count" in stats:
+            print(f"| {name} | {stats['count']} | | |")
+        else:
+            print(f"| {name} | {stats['expected']} | {stats['shown']} | {stats['dropped']} |")
 
 
 def main() -> int:
@@ -115,7 +128,11 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=1, help="builds of each kind (median and spread)")
     parser.add_argument("--exact-runs", type=int, default=None, help="builds with the exact transform (default --runs)")
     parser.add_argument("--skip-playback", action="store_true")
+    parser.add_argument("--playback-of", metavar="DIR", help="only play the review in DIR (a kept folder's review/)")
     args = parser.parse_args()
+    if args.playback_of:
+        _print_playback(_playback(os.path.join(args.playback_of, "index.html"), args.seconds), args.seconds)
+        return 0
     folder = args.keep or tempfile.mkdtemp(prefix="recast_bench_review.")
     try:
         began = time.perf_counter()
@@ -145,13 +162,7 @@ def main() -> int:
         print()
         if args.skip_playback:
             return 0
-        rows = _playback(os.path.join(folder, "review", "index.html"), args.seconds)
-        print(f"| playback ({args.seconds:g} s a mode, 24 fps) | frames due | frames drawn | dropped |\n|---|---:|---:|---:|")
-        for name, stats in rows:
-            if "seconds" in stats:
-                print(f"| {name} | {stats['seconds']:.2f} | | |")
-            else:
-                print(f"| {name} | {stats['expected']} | {stats['shown']} | {stats['dropped']} |")
+        _print_playback(_playback(os.path.join(folder, "review", "index.html"), args.seconds), args.seconds)
     finally:
         if not args.keep:
             shutil.rmtree(folder, ignore_errors=True)

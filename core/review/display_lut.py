@@ -46,15 +46,16 @@ class DisplayLookup:
         self.cube = cube  #: the .cube file OCIO applies (in a folder the caller removes)
 
     def apply(self, rgb: np.ndarray, space: str) -> np.ndarray:
-        """H×W×3 ``rgb`` in ``space`` → display RGB through the baked view, clipped to [0, 1] (NaN → 0)."""
+        """H×W×3 ``rgb`` in ``space`` → display RGB through the baked view, clipped to [0, 1] (NaN → 0). One OIIO
+        thread: the review calls it from its own pool of threads."""
         import OpenImageIO as oiio
 
         from ..errors import ColourError
         from ..io.exrio import oiio_error
 
         clean = np.nan_to_num(np.ascontiguousarray(rgb, np.float32), nan=0.0, posinf=65504.0, neginf=-65504.0)
-        shaped = oiio.ImageBufAlgo.colorconvert(oiio.ImageBuf(clean), space, SHAPER)
-        out = oiio.ImageBufAlgo.ociofiletransform(shaped, self.cube) if not shaped.has_error else shaped
+        shaped = oiio.ImageBufAlgo.colorconvert(oiio.ImageBuf(clean), space, SHAPER, nthreads=1)
+        out = oiio.ImageBufAlgo.ociofiletransform(shaped, self.cube, nthreads=1) if not shaped.has_error else shaped
         if out.has_error:
             raise ColourError(f"the baked view {self.view!r} cannot be applied: {oiio_error(out)}")
         return np.clip(np.nan_to_num(out.get_pixels(oiio.FLOAT).reshape(rgb.shape), nan=0.0), 0.0, 1.0)

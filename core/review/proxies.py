@@ -62,7 +62,8 @@ def proxy_size(path: str, long_side: int = PROXY_SIZE) -> tuple[int, int]:
 def _sized(values: np.ndarray, size) -> np.ndarray:
     from ..io.resolution import resize
 
-    return values if values.shape[:2] == (size[1], size[0]) else resize(values, *size)
+    # one OIIO thread: the proxies' own pool keeps the cores busy (OIIO's pool inside it only contends)
+    return values if values.shape[:2] == (size[1], size[0]) else resize(values, *size, nthreads=1)
 
 
 def _colour(frame, layer, size, colorspace, view, lookup) -> np.ndarray:

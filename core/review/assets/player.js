@@ -4,6 +4,11 @@
 // Drawing never reads pixels back (a page opened from file:// may not: each file is its own origin), so the
 // compare modes are canvas compositing: wipe = a clip rectangle, difference = 'difference' compositing,
 // blend = globalAlpha, matte = a tinted matte laid over with 'screen'.
+//
+// Playback keeps up by doing little a frame: every proxy is decoded once, up front, into an ImageBitmap (a JPEG
+// drawn from an <img> may be decoded again each time it is drawn once the browser's decoded-image cache is full),
+// while they fit in BITMAP_BUDGET bytes; the metrics plot is drawn once per version and only its marker moves;
+// text is set only when it changes.
 (function () {
   "use strict";
   var D = window.RECAST_REVIEW;
@@ -23,7 +28,8 @@
     showB: false, wipe: 0.5, blend: 0.5, matte: false, loopIn: 0, loopOut: n - 1, skipHandles: false
   };
   var stats = { shown: 0, expected: 0, dropped: 0, started: 0 };
-  var images = {}, matteImages = {};
+  var images = {}, matteImages = {}, bitmaps = {};
+  var BITMAP_BUDGET = 1536 * 1024 * 1024; // decoded proxies kept in memory at most (bytes)
   var view = document.getElementById("view"), ctx = view.getContext("2d");
   var tint = document.createElement("canvas"); tint.width = W; tint.height = H;
   var tctx = tint.getContext("2d");
@@ -51,7 +57,28 @@
     });
   }
 
+  // every loaded proxy decoded once into an ImageBitmap (where they fit in the budget), then done()
+  function decodeAll(done) {
+    var all = [];
+    Object.keys(images).forEach(function (key) {
+      Object.keys(images[key]).forEach(function (f) {
+        var img = images[key][f];
+        if (img.naturalWidth) all.push([key, f, img]);
+      });
+    });
+    var bytes = all.reduce(function (t, x) { return t + 4 * x[2].naturalWidth * x[2].naturalHeight; }, 0);
+    if (!window.createImageBitmap || !all.length || bytes > BITMAP_BUDGET) return done();
+    $("status").textContent = "decoding " + all.length + " frames";
+    Promise.all(all.map(function (x) {
+      return createImageBitmap(x[2]).then(function (bm) {
+        (bitmaps[x[0]] = bitmaps[x[0]] || {})[x[1]] = bm;
+      }, function () { /* kept as the <img> */ });
+    })).then(function () { $("status").textContent = ""; done(); });
+  }
+
   function frameImage(key, f) {
+    var bm = (bitmaps[key] || {})[f];
+    if (bm) return bm;
     var img = (images[key] || {})[f];
     return img && img.complete && img.naturalWidth ? img : null;
   }
@@ -134,16 +161,17 @@
     }
     ctx.restore();
     $("scrub").value = state.i;
-    $("where").textContent = "frame " + f + "   " + timecode(f) + "   (" + (state.i + 1) + "/" + n + ")   " +
-      D.fps.toFixed(3).replace(/\.?0+$/, "") + " fps";
+    setText("where", "frame " + f + "   " + timecode(f) + "   (" + (state.i + 1) + "/" + n + ")   " +
+      D.fps.toFixed(3).replace(/\.?0+$/, "") + " fps");
     var handle = isHandle(state.i);
-    $("handle").textContent = handle ? "HANDLE (outside the shot " + frames[shotIn] + "-" + frames[shotOut] + ")" : "";
-    $("stage").classList.toggle("handle", handle);
-    $("loop").textContent = (state.loopIn > 0 || state.loopOut < n - 1) ?
-      "loop " + frames[state.loopIn] + "-" + frames[state.loopOut] : "";
+    setText("handle", handle ? "HANDLE (outside the shot " + frames[shotIn] + "-" + frames[shotOut] + ")" : "");
+    if ($("stage").classList.contains("handle") !== handle) $("stage").classList.toggle("handle", handle);
+    setText("loop", (state.loopIn > 0 || state.loopOut < n - 1) ?
+      "loop " + frames[state.loopIn] + "-" + frames[state.loopOut] : "");
     showLabels();
     plotMetrics();
   }
+  function setText(id, text) { var e = $(id); if (e.textContent !== text) e.textContent = text; }
 
   function timecode(f) {
     var base = Math.round(D.fps), pad = function (x) { return (x < 10 ? "0" : "") + x; };
@@ -165,44 +193,56 @@
     else if (m === "single") text = "A: " + describe(byKey[state.a]);
     else text = "A: " + describe(byKey[state.a]) + "   |   B: " + describe(byKey[state.b]) +
       (m === "ab" ? "   (showing " + (state.showB ? "B" : "A") + ")" : "");
-    $("labels").textContent = text;
+    setText("labels", text);
   }
 
   // ---- metrics: recast eval's per-frame figures of the version compared (B, else A), current frame marked
   var COLOURS = { frame_consistency: "#5b9bea", prompt_consistency: "#e0b85a", warp_error: "#d0483f",
                   structure_fidelity: "#3fae5a" };
+  var plotted = { key: null, width: -1, series: null }; // the plot of one version, drawn once
   function plotMetrics() {
-    var c = $("metrics"), g = c.getContext("2d"), v = byKey[state.b].metrics ? byKey[state.b] : byKey[state.a];
-    var ms = v.metrics;
-    c.width = Math.max(parseInt(view.style.width, 10) || view.width, 400); c.height = ms ? 90 : 0;
-    var note = $("metrics-note");
-    note.textContent = ms ? "metrics of " + v.title + " (recast eval; each scaled to its range, mean shown): " :
-      "no metrics for these versions (run recast eval --job on one to see them here)";
-    if (ms) Object.keys(COLOURS).filter(function (k) { return ms[k]; }).forEach(function (k) {
-      var s = document.createElement("span");
-      s.style.color = COLOURS[k]; s.style.marginRight = "12px";
-      s.textContent = k.replace(/_/g, " ") + (ms.means[k] !== undefined ? " " + Number(ms.means[k]).toFixed(3) : "");
-      note.appendChild(s);
-    });
-    if (!ms) return;
-    g.fillStyle = "#111114"; g.fillRect(0, 0, c.width, c.height);
-    var xOf = function (k) { return n > 1 ? 4 + k * (c.width - 8) / (n - 1) : c.width / 2; };
-    Object.keys(COLOURS).forEach(function (k) {
-      if (!ms[k]) return;
-      var vals = frames.map(function (f) { return ms[k][f]; });
-      var seen = vals.filter(function (x) { return x !== undefined; });
-      var lo = Math.min.apply(null, seen), hi = Math.max.apply(null, seen), span = hi - lo || 1;
-      g.strokeStyle = COLOURS[k]; g.lineWidth = 1.5; g.beginPath();
-      var started = false;
-      vals.forEach(function (x, j) {
-        if (x === undefined) { started = false; return; }
-        var y = c.height - 6 - (x - lo) / span * (c.height - 12);
-        if (started) g.lineTo(xOf(j), y); else g.moveTo(xOf(j), y);
-        started = true;
-      });
-      g.stroke();
-    });
-    g.fillStyle = "#fff"; g.fillRect(Math.round(xOf(state.i)), 0, 1, c.height);
+    var c = $("metrics"), v = byKey[state.b].metrics ? byKey[state.b] : byKey[state.a], ms = v.metrics;
+    var width = Math.max(parseInt(view.style.width, 10) || view.width, 400);
+    var xOf = function (k) { return n > 1 ? 4 + k * (width - 8) / (n - 1) : width / 2; };
+    if (plotted.key !== v.key || plotted.width !== width) {
+      plotted.key = v.key; plotted.width = width;
+      c.width = width; c.height = ms ? 90 : 0;
+      var note = $("metrics-note");
+      note.textContent = ms ? "metrics of " + v.title + " (recast eval; each scaled to its range, mean shown): " :
+        "no metrics for these versions (run recast eval --job on one to see them here)";
+      plotted.series = null;
+      if (ms) {
+        Object.keys(COLOURS).filter(function (k) { return ms[k]; }).forEach(function (k) {
+          var s = document.createElement("span");
+          s.style.color = COLOURS[k]; s.style.marginRight = "12px";
+          s.textContent = k.replace(/_/g, " ") + (ms.means[k] !== undefined ? " " + Number(ms.means[k]).toFixed(3) : "");
+          note.appendChild(s);
+        });
+        var off = document.createElement("canvas"), g = off.getContext("2d");
+        off.width = c.width; off.height = c.height;
+        g.fillStyle = "#111114"; g.fillRect(0, 0, off.width, off.height);
+        Object.keys(COLOURS).forEach(function (k) {
+          if (!ms[k]) return;
+          var vals = frames.map(function (f) { return ms[k][f]; });
+          var seen = vals.filter(function (x) { return x !== undefined; });
+          var lo = Math.min.apply(null, seen), hi = Math.max.apply(null, seen), span = hi - lo || 1;
+          g.strokeStyle = COLOURS[k]; g.lineWidth = 1.5; g.beginPath();
+          var started = false;
+          vals.forEach(function (x, j) {
+            if (x === undefined) { started = false; return; }
+            var y = off.height - 6 - (x - lo) / span * (off.height - 12);
+            if (started) g.lineTo(xOf(j), y); else g.moveTo(xOf(j), y);
+            started = true;
+          });
+          g.stroke();
+        });
+        plotted.series = off;
+      }
+    }
+    if (!plotted.series) return;
+    var cg = c.getContext("2d");
+    cg.drawImage(plotted.series, 0, 0);
+    cg.fillStyle = "#fff"; cg.fillRect(Math.round(xOf(state.i)), 0, 1, c.height);
   }
 
   // ---- transport
@@ -409,8 +449,11 @@
   window.recastReview = {
     state: state, stats: stats, draw: draw, step: step, play: play, setMode: setMode, ready: false,
     skipHandles: skipHandles, isHandle: isHandle, shot: [shotIn, shotOut],
+    decoded: function () { // how many proxies are drawn from decoded ImageBitmaps
+      return Object.keys(bitmaps).reduce(function (t, k) { return t + Object.keys(bitmaps[k]).length; }, 0);
+    },
     exportDecisions: exportDecisions, decide: decide, gridShape: gridShape, timecode: timecode
   };
   setup();
-  preload(function () { window.recastReview.ready = true; draw(); });
+  preload(function () { decodeAll(function () { window.recastReview.ready = true; draw(); }); });
 })();
