@@ -57,3 +57,34 @@ def test_the_baked_view_is_within_a_few_code_values_of_the_exact_transform(tmp_p
 @pytest.mark.parametrize("view", ["clip", "filmic"])
 def test_views_that_are_cheap_already_are_not_baked(tmp_path, view):
     assert bake(view, str(tmp_path)) is None
+
+
+def test_each_exr_is_read_once_and_a_plate_channel_matte_comes_from_that_read(tmp_path, monkeypatch):
+    """The proxies of a shot whose matte is the plate's alpha (``input.mask_channel``): every EXR is opened once,
+    the plate's proxy and its matte's from the same read."""
+    import json
+    import shutil
+
+    from recast.core.io import exrio
+    from recast.core.job import load_job
+    from recast.core.review.proxies import write_proxies
+    from recast.core.review.versions import collect
+    from recast.core.shot.synthetic import write_synthetic_plate
+    from tests.conftest import job_dict
+
+    write_synthetic_plate(str(tmp_path / "plate" / "sh010.####.exr"), 1001, 3, width=64, height=40)
+    (tmp_path / "render").mkdir()
+    for f in (1001, 1002, 1003):  # a render's frames (the review only reads them)
+        shutil.copyfile(tmp_path / "plate" / f"sh010.{f}.exr", tmp_path / "render" / f"sh010_recast.{f}.exr")
+    job_file = tmp_path / "job.json"
+    job_file.write_text(json.dumps(job_dict(input={"frames": "1001-1003", "mask_channel": "A"})))
+    shot = collect(load_job(str(job_file)), str(job_file))
+    opened = []
+    real_open = exrio._open
+    monkeypatch.setattr(exrio, "_open", lambda path: opened.append(path) or real_open(path))
+    made = write_proxies(shot, str(tmp_path / "out"), (64, 40), default_view(), threads=2,
+                         lookup=bake(default_view(), str(tmp_path)))
+    sources = sorted(list(shot.plate.frames.values()) + list(shot.versions[0].frames.values()))
+    assert sorted(opened) == sources  # six files, each opened once: the matte's frames are the plate's
+    assert made["matte"] == {f: f"frames/matte/{f}.png" for f in (1001, 1002, 1003)}
+    assert sorted(made) == ["matte", "plate", "render"]

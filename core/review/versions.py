@@ -6,6 +6,9 @@ A version is any EXR sequence of the shot's frames: the render (``output.pattern
 :mod:`recast.core.pipeline.variants`). Frames a version lacks (a preview of the first window) are blank in the
 player. Checked up front, before anything is written: the plate has frames; the job was rendered (its render or
 a version has frames); a compared job edits the same plate (versions of another shot are refused).
+
+Handles: where the plate has frames right before and after the job's range, up to :data:`HANDLES` each side are
+the review's too (the player marks them and can skip them); a version shows them where it has them.
 """
 
 from __future__ import annotations
