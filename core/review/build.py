@@ -82,8 +82,8 @@ def build_review(job_file: str, compare=(), out: str | None = None, view: str | 
     """Write the review of ``job_file`` (and the jobs in ``compare``); returns the path of its ``index.html``.
     ``exact``: every proxy through the exact display transform, not its baked lookup (slower)."""
     from ..job import load_job
-    from .labels import frame_rate
     from .display_lut import bake
+    from .labels import frame_rate
     from .page import write_page
     from .proxies import PROXY_SIZE, check_view, default_view, proxy_size, write_proxies
     from .versions import collect
