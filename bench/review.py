@@ -4,13 +4,16 @@ its player holds the shot's rate in headless Chromium.
 No model is needed: the plate is the synthetic shot (:mod:`recast.core.shot.synthetic`, 2048x1080 ACEScg RGBA
 half + depth) and the two versions are fake results — the plate's frames graded and written as the render and as
 variant ``v001`` (each with the ``recast/job`` header a render writes), which is all the review reads. Building is
-timed in-process (proxies in a pool of threads, then once with one thread for the ratio); playback loads the page
+timed in-process, the default way (the default view baked once into a 3D lookup, proxies in a pool of threads)
+against the exact display transform on every proxy (``--exact``) in the same run, then the baked build with one
+thread (the pool's ratio) and a cheaper view; each ``--runs`` times, median and spread. Playback loads the page
 in headless Chromium (Debian's ``chromium`` and ``chromium-driver``), plays for a few seconds in each mode and counts
 the frames drawn against the frames due at the shot's rate.
 
     python bench/review.py                  # 100 frames
     python bench/review.py --frames 24 --seconds 4
-    python bench/review.py --skip-one-thread          # no second build with one thread (the pool's ratio)
+    python bench/review.py --frames 24 --runs 3       # each build three times: median (± max - min)
+    python bench/review.py --skip-one-thread          # no build with one thread (the pool's ratio)
 """
 
 from __future__ import annotations
@@ -59,12 +62,19 @@ def _shot(folder: str, frames: int, width: int, height: int) -> str:
     return job_file
 
 
-def _build(job_file: str, out: str, threads: int | None, view: str | None = None) -> float:
+def _build(job_file: str, out: str, threads: int | None, view: str | None = None, exact: bool = False,
+           runs: int = 1) -> tuple[float, float]:
+    """Median and spread (max - min) of ``runs`` builds, in seconds."""
+    import statistics
+
     from recast.core.review import build_review
 
-    began = time.perf_counter()
-    build_review(job_file, out=out, threads=threads, view=view)
-    return time.perf_counter() - began
+    times = []
+    for _ in range(runs):
+        began = time.perf_counter()
+        build_review(job_file, out=out, threads=threads, view=view, exact=exact)
+        times.append(time.perf_counter() - began)
+    return statistics.median(times), max(times) - min(times)
 
 
 def _playback(page: str, seconds: float) -> list[tuple[str, dict]]:
@@ -83,6 +93,8 @@ def _playback(page: str, seconds: float) -> list[tuple[str, dict]]:
         while not driver.execute_script("return window.recastReview && window.recastReview.ready"):
             time.sleep(0.05)
         rows.append(("page loaded, every frame preloaded (s)", {"seconds": time.perf_counter() - began}))
+        decoded = driver.execute_script("var r = window.recastReview; return r.decoded ? r.decoded() : 0")
+        rows.append(("proxies drawn from decoded ImageBitmaps", {"count": decoded}))
         for mode in ("single", "wipe", "diff", "grid"):
             driver.execute_script("var r = window.recastReview; r.state.a = 'plate'; r.state.b = 'render';"
                                   "r.state.i = 0; r.setMode(arguments[0]); r.play(true);", mode)
@@ -94,6 +106,17 @@ def _playback(page: str, seconds: float) -> list[tuple[str, dict]]:
     return rows
 
 
+def _print_playback(rows, seconds) -> None:
+    print(f"| playback ({seconds:g} s a mode, 24 fps) | frames due | frames drawn | dropped |\n|---|---:|---:|---:|")
+    for name, stats in rows:
+        if "seconds" in stats:
+            print(f"| {name} | {stats['seconds']:.2f} | | |")
+        elif "count" in stats:
+            print(f"| {name} | {stats['count']} | | |")
+        else:
+            print(f"| {name} | {stats['expected']} | {stats['shown']} | {stats['dropped']} |")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=100)
@@ -102,7 +125,14 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=5.0, help="playback per mode")
     parser.add_argument("--keep", help="build in this folder and keep it")
     parser.add_argument("--skip-one-thread", action="store_true", help="no build with one thread (the ratio)")
+    parser.add_argument("--runs", type=int, default=1, help="builds of each kind (median and spread)")
+    parser.add_argument("--exact-runs", type=int, default=None, help="builds with the exact transform (default --runs)")
+    parser.add_argument("--skip-playback", action="store_true")
+    parser.add_argument("--playback-of", metavar="DIR", help="only play the review in DIR (a kept folder's review/)")
     args = parser.parse_args()
+    if args.playback_of:
+        _print_playback(_playback(os.path.join(args.playback_of, "index.html"), args.seconds), args.seconds)
+        return 0
     folder = args.keep or tempfile.mkdtemp(prefix="recast_bench_review.")
     try:
         began = time.perf_counter()
@@ -110,28 +140,29 @@ def main() -> int:
         made = time.perf_counter() - began
         from recast.core.review.proxies import default_view
 
-        pooled = _build(job_file, os.path.join(folder, "review"), None)
-        single = _build(job_file, os.path.join(folder, "review_1"), 1) if not args.skip_one_thread else None
-        video = _build(job_file, os.path.join(folder, "review_video"), None, VIDEO)
+        load = os.getloadavg()
+        review = os.path.join(folder, "review")
+        rows = [(f"default view (`{default_view()}`) baked, {min(8, os.cpu_count() or 2)} threads",
+                 _build(job_file, review, None, runs=args.runs))]
+        exact = _build(job_file, os.path.join(folder, "review_exact"), None, exact=True,
+                       runs=args.exact_runs or args.runs)
+        rows.append(("default view exact (`--exact`), same threads", exact))
+        if not args.skip_one_thread:
+            rows.append(("default view baked, one thread", _build(job_file, os.path.join(folder, "review_1"), 1,
+                                                                  runs=args.runs)))
+        rows.append((f"`--view '{VIDEO}'` (exact: not baked), same threads",
+                     _build(job_file, os.path.join(folder, "review_video"), None, VIDEO, runs=args.runs)))
         proxies = 3 * args.frames
-        pool = min(8, os.cpu_count() or 2)
         print(f"{args.frames} frames of {args.width}x{args.height}, plate + 2 versions ({proxies} proxies of 1024 px); "
-              f"{os.cpu_count()} CPU cores; shot written in {made:.1f} s\n")
-        print("| build | seconds | proxies/s |\n|---|---:|---:|")
-        print(f"| default view ({default_view()}), {pool} threads | {pooled:.1f} | {proxies / pooled:.2f} |")
-        if single is not None:
-            print(f"| default view, one thread | {single:.1f} | {proxies / single:.2f} |")
-        print(f"| --view '{VIDEO}', {pool} threads | {video:.1f} | {proxies / video:.2f} |")
-        if single is not None:
-            print(f"| threads vs one (default view) | {single / pooled:.2f}x | |")
+              f"{os.cpu_count()} CPU cores; shot written in {made:.1f} s; load average {load[0]:.2f} before the "
+              f"builds, {os.getloadavg()[0]:.2f} after; median of {args.runs} (exact: {args.exact_runs or args.runs})\n")
+        print("| build | seconds (± spread) | proxies/s | vs exact |\n|---|---:|---:|---:|")
+        for name, (sec, spread) in rows:
+            print(f"| {name} | {sec:.1f} (±{spread:.1f}) | {proxies / sec:.2f} | {exact[0] / sec:.1f}x |")
         print()
-        rows = _playback(os.path.join(folder, "review", "index.html"), args.seconds)
-        print(f"| playback ({args.seconds:g} s a mode, 24 fps) | frames due | frames drawn | dropped |\n|---|---:|---:|---:|")
-        for name, stats in rows:
-            if "seconds" in stats:
-                print(f"| {name} | {stats['seconds']:.2f} | | |")
-            else:
-                print(f"| {name} | {stats['expected']} | {stats['shown']} | {stats['dropped']} |")
+        if args.skip_playback:
+            return 0
+        _print_playback(_playback(os.path.join(folder, "review", "index.html"), args.seconds), args.seconds)
     finally:
         if not args.keep:
             shutil.rmtree(folder, ignore_errors=True)

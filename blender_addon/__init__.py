@@ -23,7 +23,8 @@ def unregister():
         run.cancel()
     for fetch in list(ui.models_ui.fetching.values()):
         fetch.cancel()
-    for run in list(ui.training.training.values()) + list(ui.matte_ui.matting.values()) + list(ui.cutting.values()):
+    for run in (list(ui.training.training.values()) + list(ui.matte_ui.matting.values())
+                + list(ui.review_ui.reviewing.values()) + list(ui.cutting.values())):
         run.cancel()
     props.unregister_scene()
     for cls in reversed(props.classes + ui.classes):

@@ -12,7 +12,7 @@ from recast.plugin.common.farm import flamenco_manager_url
 from recast.plugin.common.host_job import HostError, farm_report
 from recast.plugin.common.params import JOB_PARAMS, LORA_SLOTS, MODEL_FILE
 
-from . import compat, matte_ui, models_ui, training
+from . import compat, matte_ui, models_ui, review_ui, training
 from .modal import ModalRun
 from .models_ui import worker as _worker
 from .cut_render import CUT, CutRender, cutting
@@ -182,7 +182,7 @@ class RECAST_OT_cancel(bpy.types.Operator):
 
     def execute(self, context):
         run = (running.get(self.strip) or training.training.get(self.strip) or matte_ui.matting.get(self.strip)
-               or cutting.get(self.strip))
+               or review_ui.reviewing.get(self.strip) or cutting.get(self.strip))
         if run is None:
             self.report({"WARNING"}, f"Recast: strip '{self.strip}' is not rendering")
             return {"CANCELLED"}
@@ -238,7 +238,8 @@ class RECAST_PT_panel(bpy.types.Panel):
                     box.prop(s, p.name)
             for name in ("farm_chunk_size", "deadline_pool", "deadline_group", "deadline_priority"):
                 box.prop(s, name)
-        run = (running.get(strip.name) or training.training.get(strip.name)) if strip else None
+        run = (running.get(strip.name) or training.training.get(strip.name) or review_ui.reviewing.get(strip.name)) \
+            if strip else None
         if run is not None:
             row = layout.row()
             row.label(text=run.message)
@@ -253,6 +254,9 @@ class RECAST_PT_panel(bpy.types.Panel):
             buttons.prop(s, "variant_prompts")
             buttons.operator(RECAST_OT_variants_strip.bl_idname, icon="IMGDISPLAY")
             buttons.operator(RECAST_OT_choose_variant.bl_idname, icon="CHECKMARK")
+            review = buttons.row()
+            review.operator(review_ui.RECAST_OT_review_strip.bl_idname, icon="SEQ_PREVIEW")
+            review.operator(review_ui.RECAST_OT_use_approved.bl_idname, icon="CHECKBOX_HLT")
             buttons.operator(RECAST_OT_submit_strip.bl_idname, icon="NETWORK_DRIVE")
             buttons.operator(RECAST_OT_submit_deadline.bl_idname, icon="NETWORK_DRIVE")
             buttons.operator(RECAST_OT_submit_flamenco.bl_idname, icon="NETWORK_DRIVE")
@@ -267,4 +271,5 @@ class RECAST_PT_panel(bpy.types.Panel):
 
 classes = (RECAST_OT_recast_strip, RECAST_OT_recast_selected, RECAST_OT_preview_strip, RECAST_OT_variants_strip,
            RECAST_OT_choose_variant, RECAST_OT_submit_strip, RECAST_OT_submit_deadline, RECAST_OT_submit_flamenco,
-           RECAST_OT_cancel, *models_ui.classes, *training.classes, *matte_ui.classes, RECAST_PT_panel)
+           RECAST_OT_cancel, *models_ui.classes, *training.classes, *matte_ui.classes, *review_ui.classes,
+           RECAST_PT_panel)

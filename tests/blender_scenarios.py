@@ -504,7 +504,46 @@ def variants(args):
     editor().active_strip = second
     bpy.ops.recast.choose_variant()
     chosen = {s.name: s.mute for s in made}
-    return {"error": error, "first": first, "chosen": chosen}
+    return {"error": error, "first": first, "chosen": chosen, **_review_and_approve(args, made)}
+
+
+def _review_and_approve(args, made):
+    """Review (from a variant strip: its source's work), the page's URL caught instead of a browser; then Use
+    approved with a decision file as the page exports it approving v001, and with one that approves none."""
+    import recast.plugin.common.review as host_review  # the add-on's own module (from its bundled wheel)
+
+    opened = []
+    host_review.OPEN = opened.append
+    review_error = None
+    try:
+        bpy.ops.recast.review_strip()  # no window: the operator runs the worker to the end
+    except RuntimeError as exc:
+        review_error = str(exc)
+    out = {"review_error": review_error, "opened": opened}
+    page = os.path.join(args["out"], "plate", "review", "index.html")
+    with open(os.path.join(os.path.dirname(page), "data.js"), encoding="utf-8") as fh:
+        data = json.loads(fh.read().split("=", 1)[1].rstrip().rstrip(";"))
+    out["keys"] = [v["key"] for v in data["versions"]]
+
+    def picks(name, approve):
+        path = os.path.join(args["out"], name)
+        with open(path, "w", encoding="utf-8") as fh:
+            json.dump({"schema": "recast.review-decisions/1", "job": data["job"], "plate": data["plate"],
+                       "exported": "2026-12-06T05:00:00Z",
+                       "decisions": [{"version": v["key"], "title": v["title"], "job": v["job"], "output": v["pattern"],
+                                      "labels": v["labels"], "decision": "approved" if v["key"] in approve else None,
+                                      "note": "keep the grain"} for v in data["versions"] if v["kind"] != "plate"]}, fh)
+        return path
+
+    bpy.ops.recast.use_approved(filepath=picks("picks.json", ("v001",)))
+    out["approved"] = {s.name: s.mute for s in made}
+    out["active"] = editor().active_strip.name
+    try:
+        bpy.ops.recast.use_approved(filepath=picks("none.json", ()))
+        out["none_error"] = None
+    except RuntimeError as exc:
+        out["none_error"] = str(exc)
+    return out
 
 
 def desk_fallback(args):

@@ -420,6 +420,8 @@ def test_the_panel_greys_out_what_cannot_be_used(blender_latest):
     assert "prop:reference_image" in plain and "prop:farm_chunk_size" not in plain  # advanced closed
     assert nothing["operator:recast.matte_strip"] is False and plain["operator:recast.matte_strip"] is True
     assert plain["prop:mask_invert"] is False  # nothing to invert without a mask strip
+    assert nothing["operator:recast.review_strip"] is False and plain["operator:recast.review_strip"] is True
+    assert plain["operator:recast.use_approved"] is True
 
 
 @uses("fetch_models")
@@ -543,6 +545,13 @@ def test_variants_are_strips_stacked_above_the_plate_muted_but_the_chosen_one(bl
         assert s["files"] == [str(root / v / f"plate.{f}.exr") for f in range(1001, 1005)]
     assert json.loads((root / "v002" / "job.json").read_text())["prompt"] == "bronze statue"
     assert r["chosen"] == {"plate variant v001 chalk": True, "plate variant v002 bronze statue": False}
+    # Review (from the chosen variant strip: its source's work) opens the page; Use approved shows v001 again
+    page = folder / "out" / "plate" / "review" / "index.html"
+    assert r["review_error"] is None and r["opened"] == [page.as_uri()] and page.is_file()
+    assert r["keys"] == ["plate", "v001", "v002"]
+    assert r["approved"] == {"plate variant v001 chalk": False, "plate variant v002 bronze statue": True}
+    assert r["active"] == "plate variant v001 chalk"
+    assert "none.json approves no version" in r["none_error"] and "\n" not in r["none_error"].strip()
 
 
 @pytest.mark.slow  # the default run stays within 10 minutes; CI runs the slow tier too

@@ -137,7 +137,7 @@ def test_toolbar_builds_a_recast_node_on_the_selected_plate(gui, plate, tmp_path
     assert node.firstFrame() == 1001 and node.lastFrame() == 1006  # before a render the output is the plate
     assert [k.name() for k in node.knobs().values() if type(k).__name__ == "PyScript_Knob"] == [
         "train_lora", "check_models", "fetch_models", "render", "cancel", "submit", "submit_deadline", "preview",
-        "variants"]
+        "variants", "review", "use_approved"]
     assert node["use_desk"].value() is True and node["live_previews"].value() is True and node["note"].value() == ""
     assert node["models"].value() == "not checked: press Check models"
 
@@ -861,3 +861,83 @@ def test_a_desk_that_cannot_start_renders_here_and_says_so_in_the_note(gui, plat
         assert not (desk / "desk.json").exists()
     finally:
         os.chown(desk, os.getuid(), os.getgid())
+
+
+# --- the review from the node, and the approved version shown (issue 29) -------------------
+
+def _review_data(page) -> dict:
+    return json.loads(open(os.path.join(os.path.dirname(page), "data.js")).read().split("=", 1)[1].rstrip().rstrip(";"))
+
+
+def _picks(path, data, approve=(), plate=None):
+    """A decision file as the review page exports it (its schema and fields), approving the versions ``approve``."""
+    decisions = [{"version": v["key"], "title": v["title"], "job": v["job"], "output": v["pattern"],
+                  "labels": v["labels"], "decision": "approved" if v["key"] in approve else None, "note": "ok"}
+                 for v in data["versions"] if v["kind"] != "plate"]
+    path.write_text(json.dumps({"schema": "recast.review-decisions/1", "job": data["job"],
+                                "plate": plate or data["plate"], "exported": "2026-12-06T05:00:00Z",
+                                "decisions": decisions}))
+    return str(path)
+
+
+def test_review_opens_the_page_and_use_approved_shows_the_approved_version(gui, plate, tmp_path, monkeypatch):
+    """The node's work on disk as its buttons leave it (the render's v001 and a variant, with their jobs; frames
+    copied from the plate: the review only reads them), reviewed from the Review button and switched by Use
+    approved to the version a decision file approves."""
+    import shutil
+
+    from recast.plugin import nuke_node
+    from recast.plugin.common import review as host_review
+    from recast.plugin.nuke.review import REVIEWING
+
+    nuke = gui
+    out = tmp_path / "out"
+    node = recast_node(nuke, read_plate(nuke, plate, 1001, 1004), out)
+    nuke.fake_press(node, "review")  # nothing rendered yet
+    assert nuke.fake_messages() == ["Recast1: nothing to review yet: render, preview or make variants first"]
+    job = json.load(open(nuke_node.write_job(node)))
+    variant = out / "recast_variants" / "v001"
+    variant.mkdir(parents=True)
+    looks_job = {**job, "output": {"pattern": str(out / "Recast1.####.exr")}}
+    (out / "Recast1.variants.recast.json").write_text(json.dumps(looks_job))
+    (variant / "job.json").write_text(json.dumps({**job, "prompt": "chalk",
+                                                  "output": {"pattern": str(variant / "Recast1.####.exr")}}))
+    for f in range(1001, 1005):
+        shutil.copyfile(out / "plate" / f"Recast1.{f}.exr", out / "render" / "v001" / f"Recast1.{f}.exr")
+        shutil.copyfile(out / "plate" / f"Recast1.{f}.exr", variant / f"Recast1.{f}.exr")
+    opened = []
+    monkeypatch.setattr(host_review, "OPEN", opened.append)  # the default browser, as the button calls it
+    before = len(nuke.fake_messages())  # the fake keeps every message: only those from here on count
+    nuke.fake_press(node, "review")
+    assert nuke.fake_process_events(until=lambda: node.fullName() not in REVIEWING, timeout=120)
+    nuke.fake_process_events()
+    assert nuke.fake_messages()[before:] == []
+    page = out / "review" / "index.html"
+    assert opened == [page.as_uri()] and page.is_file()
+    assert node["status"].value() == f"review: {page} (opened in the browser)"
+    data = _review_data(str(page))
+    assert [v["key"] for v in data["versions"]] == ["plate", "v001", "c1"]  # the variant, and the render compared
+    # Use approved, from a file chooser: the variant the file approves is what the node shows
+    nuke.fake_answer_filename(_picks(tmp_path / "picks.json", data, approve=("v001",)))
+    nuke.fake_press(node, "use_approved")
+    assert nuke.fake_messages()[before:] == [] and len(nuke.fake_asked_filenames()) == 1
+    assert node["look"].value() == "variant v001: chalk" and int(node.node("show")["which"].value()) == 3
+    assert node.node("look")["file"].value() == str(variant / "Recast1.####.exr")
+    assert node["status"].value() == "showing the approved variant v001: chalk — note: ok"
+    # from the decisions file knob: the render approved, its version shown
+    node["decisions"].setValue(_picks(tmp_path / "render.json", data, approve=("c1",)))
+    nuke.fake_press(node, "use_approved")
+    assert nuke.fake_messages()[before:] == [] and len(nuke.fake_asked_filenames()) == 1
+    assert node["version"].value() == 1 and int(node.node("show")["which"].value()) == 1
+    assert node.node("result")["file"].value() == str(out / "render" / "v001" / "Recast1.####.exr")
+    assert node["look"].value() == "render"
+    # a file that approves none, or a version of another shot: one line, the node unchanged
+    for picks, says in ((_picks(tmp_path / "none.json", data), "none.json approves no version"),
+                        (_picks(tmp_path / "other.json", data, ("v001",), plate=str(tmp_path / "sh020.####.exr")),
+                         "other.json is the review of another shot")):
+        node["decisions"].setValue(picks)
+        nuke.fake_press(node, "use_approved")
+        (line,) = nuke.fake_messages()[before:]
+        assert line.startswith("Recast1: ") and says in line and "\n" not in line, line
+        before += 1
+        assert node["version"].value() == 1 and int(node.node("show")["which"].value()) == 1

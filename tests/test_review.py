@@ -287,6 +287,60 @@ def test_decisions_are_kept_exported_and_shown_by_import(browser, shot, tmp_path
     assert r.returncode == 1 and "is not a review decision file" in r.stderr and len(r.stderr.splitlines()) == 1
 
 
+def test_handles_are_marked_and_skipped_when_asked(browser, shot, tmp_path):
+    """A plate with a handle each side of the job's range: the review shows them, marked, and with 'skip handles'
+    on (h) stepping and playback stay within the shot, stepping from its last frame to its first."""
+    from recast.core.review import build_review
+    from recast.core.shot.synthetic import write_synthetic_plate
+
+    write_synthetic_plate(str(tmp_path / "plate" / "sh010.####.exr"), 1000, 6, width=64, height=40)
+    job = _write_job(tmp_path, "job.json", input={"frames": "1001-1004"})
+    (tmp_path / "render").mkdir()
+    for f in FRAMES:  # the render's frames (the review only reads them)
+        shutil.copyfile(shot[0] / "render" / f"sh010_recast.{f}.exr", tmp_path / "render" / f"sh010_recast.{f}.exr")
+    page = build_review(job)
+    data = json.loads((tmp_path / "render" / "review" / "data.js").read_text().split("=", 1)[1].rstrip().rstrip(";"))
+    assert data["frames"] == list(range(1000, 1006)) and data["shot"] == [1001, 1004]
+    assert sorted(os.listdir(tmp_path / "render" / "review" / "frames" / "plate")) == [
+        f"{f}.jpg" for f in range(1000, 1006)]
+    try:
+        browser.get("file://" + page)
+        _wait(browser, "return window.recastReview && window.recastReview.ready")
+        body = browser.find_element("tag name", "body")
+        assert len(browser.find_elements("css selector", "#handles-bar .handles")) == 2  # head and tail tinted
+        _set(browser, "single", a="plate", i=0)
+        assert "HANDLE" in browser.find_element("id", "handle").text
+        _shoot(browser, "handles")
+        _set(browser, "single", a="plate", i=1)
+        assert browser.find_element("id", "handle").text == ""
+        body.send_keys("h")  # skip handles
+        assert "on" in browser.find_element("id", "skip").get_attribute("class")
+        body.send_keys("\ue010")  # End: the shot's last frame, not the tail handle
+        assert browser.execute_script("return window.recastReview.state.i") == 4
+        body.send_keys("\ue014")  # the right arrow from the last shot frame: the first shot frame
+        assert browser.execute_script("return window.recastReview.state.i") == 1
+        assert np.abs(_canvas(browser) - _proxy(tmp_path / "render" / "review" / "frames" / "plate" / "1001.jpg")).mean() < 3
+        seen = []
+        for key in ["\ue014"] * 6 + ["\ue012"] * 6:
+            body.send_keys(key)
+            seen.append(browser.execute_script("return [window.recastReview.state.i, "
+                                               "document.getElementById('handle').textContent]"))
+        assert {i for i, _ in seen} == {1, 2, 3, 4} and not any(text for _, text in seen), seen
+        body.send_keys(" ")  # playback with handles skipped: never a handle frame
+        shown = set()
+        end = time.monotonic() + 0.6
+        while time.monotonic() < end:
+            shown.add(browser.execute_script("return window.recastReview.state.i"))
+        body.send_keys(" ")
+        assert shown <= {1, 2, 3, 4} and len(shown) >= 3, shown
+        body.send_keys("h")  # handles shown again: stepping reaches the tail handle
+        body.send_keys("\ue010")
+        assert browser.execute_script("return window.recastReview.state.i") == 5
+    finally:
+        browser.get("file://" + shot[2]["path"])
+        _wait(browser, "return window.recastReview && window.recastReview.ready")
+
+
 def test_bad_input_is_one_line_and_writes_nothing(tmp_path, shot):
     from recast.core.shot.synthetic import write_synthetic_plate
 

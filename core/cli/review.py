@@ -23,8 +23,12 @@ def add_parser(sub) -> None:
                                   "default display and view), or 'clip' / 'filmic'")
     p.add_argument("--proxy-size", type=int, default=None, metavar="PX",
                    help="a proxy's long side at most (default 1024)")
+    p.add_argument("--exact", action="store_true",
+                   help="every proxy through the exact display transform (slower) instead of the view baked once "
+                        "into a 3D lookup (within a few 8-bit code values)")
     p.add_argument("--import", dest="import_file", metavar="PICKS",
                    help="show the decisions of a file the review page exported (approve / reject, notes)")
+    p.add_argument("--control", choices=["stdin"], help="take 'cancel' on stdin (the hosts' cancel)")
     add_json(p)
 
 
@@ -41,7 +45,12 @@ def run(args, reporter, cancel) -> int:
         raise JobError(f"--proxy-size {args.proxy_size} is too small; give 16 pixels or more")
     from ..review import build_review
 
-    page = build_review(args.job, args.compare, args.out, args.view, reporter, cancel, long_side=args.proxy_size)
+    if args.control == "stdin":
+        from ..progress.cancel import cancel_on_stdin
+
+        cancel_on_stdin(cancel)
+    page = build_review(args.job, args.compare, args.out, args.view, reporter, cancel, long_side=args.proxy_size,
+                        exact=args.exact)
     reporter.done(path=page)
     if not args.json and sys.stdout.isatty():
         reporter.finish()

@@ -19,8 +19,8 @@ from ..errors import ImageError, OutputError
 from .atomic import atomic_path, write_failure
 from .layout import Frame, Header, Window
 
-__all__ = ["Window", "Header", "Frame", "read_header", "read_headers", "read_frame", "read_parts", "check_complete",
-           "write_frame", "write_parts", "write_image", "oiio_error"]
+__all__ = ["Window", "Header", "Frame", "read_header", "read_headers", "read_frame", "read_frame_of", "read_parts",
+           "check_complete", "write_frame", "write_parts", "write_image", "oiio_error"]
 
 # OpenImageIO bookkeeping that describes the file as read, not the image: never copied.
 _NOT_COPIED = {"oiio:subimages"}
@@ -176,6 +176,19 @@ def read_frame(path: str, part: int = 0) -> Frame:
     try:
         header = _header(path, inp, part)
         return Frame(header, _pixels(path, inp, header))
+    finally:
+        inp.close()
+
+
+def read_frame_of(path: str, choose) -> tuple[list[Header], Frame]:
+    """Every part's header and the pixels of the part ``choose(headers)`` names, from one open of the file (what
+    :func:`read_headers` then :func:`read_frame` give, without opening it twice)."""
+    inp = _open(path)
+    try:
+        first = _header(path, inp)
+        headers = [first] + [_header(path, inp, i) for i in range(1, first.parts)]
+        header = headers[choose(headers)]
+        return headers, Frame(header, _pixels(path, inp, header))  # read_image names the part: no seek needed
     finally:
         inp.close()
 

@@ -5,7 +5,8 @@ Numbered steps, every check before anything is written:
 1. the versions (:func:`.versions.collect`: a job never rendered, versions of another shot — refused);
 2. the view (:func:`.proxies.check_view`) and the destination (an unwritable folder, a folder of other files —
    refused);
-3. proxies (:func:`.proxies.write_proxies`, parallel), metrics (:func:`.metrics.metrics_for`), the page;
+3. the view baked into a lookup (:func:`.display_lut.bake`, once; in a folder removed after), proxies
+   (:func:`.proxies.write_proxies`, parallel), metrics (:func:`.metrics.metrics_for`), the page;
 4. published.
 """
 
@@ -53,6 +54,7 @@ def _data(shot, job_file: str, proxies: dict, size, fps: float, view: str) -> di
     name = os.path.basename(shot.plate.pattern)
     return {"schema": "recast.review/1", "id": ident, "title": f"Recast review — {name}",
             "job": os.path.abspath(job_file), "plate": shot.plate.pattern, "frames": shot.frames,
+            "shot": list(shot.shot_range),
             "size": list(size), "fps": fps, "view": view,
             "versions": [entry(shot.plate)] + [entry(v) for v in shot.versions],
             "matte": {"frames": {str(f): p for f, p in proxies["matte"].items()}} if shot.matte else None}
@@ -76,9 +78,11 @@ def _publish(tmp: str, folder: str) -> None:
 
 
 def build_review(job_file: str, compare=(), out: str | None = None, view: str | None = None, reporter=None,
-                 cancel=None, long_side: int | None = None, threads: int | None = None) -> str:
-    """Write the review of ``job_file`` (and the jobs in ``compare``); returns the path of its ``index.html``."""
+                 cancel=None, long_side: int | None = None, threads: int | None = None, exact: bool = False) -> str:
+    """Write the review of ``job_file`` (and the jobs in ``compare``); returns the path of its ``index.html``.
+    ``exact``: every proxy through the exact display transform, not its baked lookup (slower)."""
     from ..job import load_job
+    from .display_lut import bake
     from .labels import frame_rate
     from .page import write_page
     from .proxies import PROXY_SIZE, check_view, default_view, proxy_size, write_proxies
@@ -106,7 +110,9 @@ def build_review(job_file: str, compare=(), out: str | None = None, view: str | 
     except OSError as exc:
         raise RecastError(f"review folder {folder!r} cannot be written: {exc.strerror}; give another --out DIR") from None
     try:
-        proxies = write_proxies(shot, tmp, size, view, reporter, cancel, threads)
+        with tempfile.TemporaryDirectory(prefix="recast_review_lut.") as luts:
+            lookup = None if exact else bake(view, luts)
+            proxies = write_proxies(shot, tmp, size, view, reporter, cancel, threads, lookup)
         write_page(tmp, _data(shot, job_file, proxies, size, fps, view))
         os.chmod(tmp, shared_mode(directory=True))  # mkdtemp makes it 0700; a review is read by the team
         # 4. published

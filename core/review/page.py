@@ -30,7 +30,7 @@ def _page(title: str) -> str:
 </head><body>
 <header><h1>{e}</h1><span class="info" id="info"></span><span id="status">loading…</span></header>
 <div id="toolbar">
-  <button id="play">play</button><span class="sep"></span>
+  <button id="play">play</button><button id="skip">skip handles</button><span class="sep"></span>
   <span id="modes"></span><span class="sep"></span>
   A <select id="a"></select> B <select id="b"></select><span class="sep"></span>
   blend <input id="blend" type="range" min="0" max="1" step="0.01" value="0.5">
@@ -38,12 +38,12 @@ def _page(title: str) -> str:
 </div>
 <div id="labels"></div>
 <div id="stage"><canvas id="view"></canvas></div>
-<div id="timeline"><input id="scrub" type="range" min="0" max="0" value="0"><span id="where"></span>
-  <span id="loop"></span></div>
+<div id="timeline"><div id="track"><input id="scrub" type="range" min="0" max="0" value="0">
+  <div id="handles-bar"></div></div><span id="where"></span><span id="handle"></span><span id="loop"></span></div>
 <canvas id="metrics" height="0"></canvas><div id="metrics-note"></div>
 <div id="decisions"><h3>Decisions <button id="export">export decisions (JSON)</button></h3>
   <table><tbody id="decision-rows"></tbody></table></div>
-<div id="keys">keys: space play/pause · ← → step · Home/End first/last · [ ] loop in/out · \\ clear loop ·
+<div id="keys">keys: space play/pause · ← → step · Home/End first/last · [ ] loop in/out · \\ clear loop · h skip handles ·
   t A/B toggle (or click the picture) · 1-7 modes · drag the wipe</div>
 <script src="data.js"></script>
 <script src="player.js"></script>

@@ -6,6 +6,9 @@ A version is any EXR sequence of the shot's frames: the render (``output.pattern
 :mod:`recast.core.pipeline.variants`). Frames a version lacks (a preview of the first window) are blank in the
 player. Checked up front, before anything is written: the plate has frames; the job was rendered (its render or
 a version has frames); a compared job edits the same plate (versions of another shot are refused).
+
+Handles: where the plate has frames right before and after the job's range, up to :data:`HANDLES` each side are
+the review's too (the player marks them and can skip them); a version shows them where it has them.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from ..errors import JobError
 __all__ = ["Version", "Shot", "collect"]
 
 _V = re.compile(r"^v(\d{3,})$")
+HANDLES = 16  #: plate frames on disk shown each side of the job's shot range at most (its handles)
 
 
 @dataclass
@@ -39,7 +43,8 @@ class Version:
 class Shot:
     """The review's shot: its frames, plate, colour, matte and every version."""
 
-    frames: list[int]  #: the shot's frames, in order
+    frames: list[int]  #: the review's frames, in order: the shot's and the plate's handles around it
+    shot_range: tuple[int, int]  #: the job's shot (first, last); frames outside it are handles
     plate: Version
     versions: list[Version]  #: render, variants, previews, compared renders (not the plate)
     colorspace: str | None  #: the plate's colour space as the job names it (None: the file's, else Linear 709)
@@ -53,6 +58,17 @@ def _present(pattern: str, frames: list[int]) -> dict[int, str]:
 
     found = SequencePattern.parse(pattern).scan()
     return {f: found[f] for f in frames if f in found}
+
+
+def _with_handles(pattern: str, first: int, last: int) -> list[int]:
+    """The shot's frames and the plate's handles: the frames on disk right before and after it, up to
+    :data:`HANDLES` each side (a plate cut with handles; none where the job's range is the whole plate)."""
+    from ..io.frames import SequencePattern
+
+    found = SequencePattern.parse(pattern).scan()
+    head = next((k for k in range(HANDLES) if first - k - 1 not in found), HANDLES)
+    tail = next((k for k in range(HANDLES) if last + k + 1 not in found), HANDLES)
+    return list(range(first - head, last + tail + 1))
 
 
 def _versions_of(job, job_file: str, frames: list[int], prefix: str, kind: str, title: str) -> list[Version]:
@@ -96,10 +112,12 @@ def collect(job, job_file: str, compare: list[str] = ()) -> Shot:
     from ..job import load_job
     from ..shot.plate import shot_range
 
-    frames = list(shot_range(job))
-    plate_frames = _present(job.input_sequence.pattern, frames)
+    cut = shot_range(job)
+    plate_frames = _present(job.input_sequence.pattern, list(cut))
     if not plate_frames:
-        raise JobError(f"the plate {job.input_sequence.pattern!r} has none of the frames {frames[0]}-{frames[-1]}")
+        raise JobError(f"the plate {job.input_sequence.pattern!r} has none of the frames {cut.first}-{cut.last}")
+    frames = _with_handles(job.input_sequence.pattern, cut.first, cut.last)
+    plate_frames = _present(job.input_sequence.pattern, frames)
     plate = Version("plate", "plate", "plate", job.input_sequence.pattern, plate_frames)
     versions = _versions_of(job, job_file, frames, "", "render", "render")
     if not versions:
@@ -122,4 +140,5 @@ def collect(job, job_file: str, compare: list[str] = ()) -> Shot:
             matte, channel = Version("matte", "matte", "matte", mask.pattern, present), job.input.mask_channel
     elif job.input.mask_channel:
         matte, channel = Version("matte", "matte", "matte", plate.pattern, plate_frames), job.input.mask_channel
-    return Shot(frames, plate, versions, job.input.colorspace, matte, channel, job.output_sequence.folder)
+    return Shot(frames, (cut.first, cut.last), plate, versions, job.input.colorspace, matte, channel,
+                job.output_sequence.folder)

@@ -76,6 +76,13 @@ KNOBS: tuple[Param, ...] = (
               "node: a Read per variant behind a Switch, and a ContactSheet of them"),
     Param("look", "choice", "show", items=("render",), default="render",
           doc="what the node shows: its render (the version above), or a preview or variant made earlier"),
+    Param("review", "button", "Review", command=_b("review"),
+          doc="write the review of the render, previews and variants (recast review: a flipbook that plays and "
+              "compares them) and open it in the default browser"),
+    Param("decisions", "file", "decisions file", default="",
+          doc="the decisions exported from the review page (recast_picks.json); empty: Use approved asks for it"),
+    Param("use_approved", "button", "Use approved", command=_b("use_approved"),
+          doc="show the version the review's decisions approve (the 'show' menu, or the render's version)"),
     Param("use_desk", "bool", "use desk service", default=True,
           doc="render in your desk service, which keeps the models loaded between renders (started on demand; "
               "renders here when it cannot start)"),
@@ -96,7 +103,7 @@ KNOBS: tuple[Param, ...] = (
 )
 
 #: how the node iterates (not what it renders): read where a saved script's node may lack them
-ITERATE_KNOBS = ("variant_prompts", "look", "use_desk", "live_previews")
+ITERATE_KNOBS = ("variant_prompts", "look", "decisions", "use_desk", "live_previews")
 #: knobs whose values shape the render: changing one after a render makes the result stale
 JOB_KNOBS = tuple(k.name for k in KNOBS if k.kind not in ("button", "status", "divider")
                   and k.name not in ("output_folder", "worker", "version", "train_token", "train_steps")

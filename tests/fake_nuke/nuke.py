@@ -998,6 +998,30 @@ def tprint(*args, **kwargs):
     print(*args, **kwargs)
 
 
+_filenames: list = []  #: what the artist picks in the next file choosers (None: cancels it)
+_asked: list = []  #: the choosers' messages, in order
+
+
+def getFilename(message, pattern=None, default=None, favorites=None, type=None, multiple=False):
+    """Nuke's file chooser (GUI only): the path the artist picks, or None when cancelled."""
+    _main_only("getFilename")
+    if not GUI:
+        raise RuntimeError("getFilename needs the GUI")
+    if not isinstance(message, str):
+        raise TypeError("getFilename expects a string message")
+    _asked.append(message)
+    return _filenames.pop(0) if _filenames else None
+
+
+def fake_answer_filename(path):
+    """The artist will pick ``path`` in the next file chooser (None: cancel it)."""
+    _filenames.append(path)
+
+
+def fake_asked_filenames():
+    return list(_asked)
+
+
 class _TaskRecord:
     """What the artist sees of a ProgressTask (kept by the fake after the task is gone)."""
 
@@ -1120,6 +1144,8 @@ def fake_reset(gui=True):
     _this_node = _this_knob = None
     _messages.clear()
     _tasks.clear()
+    _filenames.clear()
+    _asked.clear()
     _menus.clear()
     _TCL_VARS.clear()
     _executed.clear()

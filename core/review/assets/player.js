@@ -4,6 +4,11 @@
 // Drawing never reads pixels back (a page opened from file:// may not: each file is its own origin), so the
 // compare modes are canvas compositing: wipe = a clip rectangle, difference = 'difference' compositing,
 // blend = globalAlpha, matte = a tinted matte laid over with 'screen'.
+//
+// Playback keeps up by doing little a frame: every proxy is decoded once, up front, into an ImageBitmap (a JPEG
+// drawn from an <img> may be decoded again each time it is drawn once the browser's decoded-image cache is full),
+// while they fit in BITMAP_BUDGET bytes; the metrics plot is drawn once per version and only its marker moves;
+// text is set only when it changes.
 (function () {
   "use strict";
   var D = window.RECAST_REVIEW;
@@ -14,12 +19,17 @@
   versions.forEach(function (v) { byKey[v.key] = v; });
   var MODES = [["single", "A"], ["ab", "A/B"], ["wipe", "wipe"], ["side", "side by side"],
                ["diff", "difference"], ["blend", "blend"], ["grid", "grid"]];
+  // the job's shot range: frames outside it are the plate's handles (marked; skipped when skipHandles is on)
+  var shotIn = Math.max(0, frames.indexOf((D.shot || [frames[0]])[0]));
+  var shotOut = frames.indexOf((D.shot || [0, frames[n - 1]])[1]);
+  if (shotOut < 0) shotOut = n - 1;
   var state = {
-    i: 0, playing: false, mode: "single", a: versions[0].key, b: (versions[1] || versions[0]).key,
-    showB: false, wipe: 0.5, blend: 0.5, matte: false, loopIn: 0, loopOut: n - 1
+    i: shotIn, playing: false, mode: "single", a: versions[0].key, b: (versions[1] || versions[0]).key,
+    showB: false, wipe: 0.5, blend: 0.5, matte: false, loopIn: 0, loopOut: n - 1, skipHandles: false
   };
   var stats = { shown: 0, expected: 0, dropped: 0, started: 0 };
-  var images = {}, matteImages = {};
+  var images = {}, matteImages = {}, bitmaps = {};
+  var BITMAP_BUDGET = 1536 * 1024 * 1024; // decoded proxies kept in memory at most (bytes)
   var view = document.getElementById("view"), ctx = view.getContext("2d");
   var tint = document.createElement("canvas"); tint.width = W; tint.height = H;
   var tctx = tint.getContext("2d");
@@ -47,7 +57,28 @@
     });
   }
 
+  // every loaded proxy decoded once into an ImageBitmap (where they fit in the budget), then done()
+  function decodeAll(done) {
+    var all = [];
+    Object.keys(images).forEach(function (key) {
+      Object.keys(images[key]).forEach(function (f) {
+        var img = images[key][f];
+        if (img.naturalWidth) all.push([key, f, img]);
+      });
+    });
+    var bytes = all.reduce(function (t, x) { return t + 4 * x[2].naturalWidth * x[2].naturalHeight; }, 0);
+    if (!window.createImageBitmap || !all.length || bytes > BITMAP_BUDGET) return done();
+    $("status").textContent = "decoding " + all.length + " frames";
+    Promise.all(all.map(function (x) {
+      return createImageBitmap(x[2]).then(function (bm) {
+        (bitmaps[x[0]] = bitmaps[x[0]] || {})[x[1]] = bm;
+      }, function () { /* kept as the <img> */ });
+    })).then(function () { $("status").textContent = ""; done(); });
+  }
+
   function frameImage(key, f) {
+    var bm = (bitmaps[key] || {})[f];
+    if (bm) return bm;
     var img = (images[key] || {})[f];
     return img && img.complete && img.naturalWidth ? img : null;
   }
@@ -130,13 +161,17 @@
     }
     ctx.restore();
     $("scrub").value = state.i;
-    $("where").textContent = "frame " + f + "   " + timecode(f) + "   (" + (state.i + 1) + "/" + n + ")   " +
-      D.fps.toFixed(3).replace(/\.?0+$/, "") + " fps";
-    $("loop").textContent = (state.loopIn > 0 || state.loopOut < n - 1) ?
-      "loop " + frames[state.loopIn] + "-" + frames[state.loopOut] : "";
+    setText("where", "frame " + f + "   " + timecode(f) + "   (" + (state.i + 1) + "/" + n + ")   " +
+      D.fps.toFixed(3).replace(/\.?0+$/, "") + " fps");
+    var handle = isHandle(state.i);
+    setText("handle", handle ? "HANDLE (outside the shot " + frames[shotIn] + "-" + frames[shotOut] + ")" : "");
+    if ($("stage").classList.contains("handle") !== handle) $("stage").classList.toggle("handle", handle);
+    setText("loop", (state.loopIn > 0 || state.loopOut < n - 1) ?
+      "loop " + frames[state.loopIn] + "-" + frames[state.loopOut] : "");
     showLabels();
     plotMetrics();
   }
+  function setText(id, text) { var e = $(id); if (e.textContent !== text) e.textContent = text; }
 
   function timecode(f) {
     var base = Math.round(D.fps), pad = function (x) { return (x < 10 ? "0" : "") + x; };
@@ -158,53 +193,75 @@
     else if (m === "single") text = "A: " + describe(byKey[state.a]);
     else text = "A: " + describe(byKey[state.a]) + "   |   B: " + describe(byKey[state.b]) +
       (m === "ab" ? "   (showing " + (state.showB ? "B" : "A") + ")" : "");
-    $("labels").textContent = text;
+    setText("labels", text);
   }
 
   // ---- metrics: recast eval's per-frame figures of the version compared (B, else A), current frame marked
   var COLOURS = { frame_consistency: "#5b9bea", prompt_consistency: "#e0b85a", warp_error: "#d0483f",
                   structure_fidelity: "#3fae5a" };
+  var plotted = { key: null, width: -1, series: null }; // the plot of one version, drawn once
   function plotMetrics() {
-    var c = $("metrics"), g = c.getContext("2d"), v = byKey[state.b].metrics ? byKey[state.b] : byKey[state.a];
-    var ms = v.metrics;
-    c.width = Math.max(parseInt(view.style.width, 10) || view.width, 400); c.height = ms ? 90 : 0;
-    var note = $("metrics-note");
-    note.textContent = ms ? "metrics of " + v.title + " (recast eval; each scaled to its range, mean shown): " :
-      "no metrics for these versions (run recast eval --job on one to see them here)";
-    if (ms) Object.keys(COLOURS).filter(function (k) { return ms[k]; }).forEach(function (k) {
-      var s = document.createElement("span");
-      s.style.color = COLOURS[k]; s.style.marginRight = "12px";
-      s.textContent = k.replace(/_/g, " ") + (ms.means[k] !== undefined ? " " + Number(ms.means[k]).toFixed(3) : "");
-      note.appendChild(s);
-    });
-    if (!ms) return;
-    g.fillStyle = "#111114"; g.fillRect(0, 0, c.width, c.height);
-    var xOf = function (k) { return n > 1 ? 4 + k * (c.width - 8) / (n - 1) : c.width / 2; };
-    Object.keys(COLOURS).forEach(function (k) {
-      if (!ms[k]) return;
-      var vals = frames.map(function (f) { return ms[k][f]; });
-      var seen = vals.filter(function (x) { return x !== undefined; });
-      var lo = Math.min.apply(null, seen), hi = Math.max.apply(null, seen), span = hi - lo || 1;
-      g.strokeStyle = COLOURS[k]; g.lineWidth = 1.5; g.beginPath();
-      var started = false;
-      vals.forEach(function (x, j) {
-        if (x === undefined) { started = false; return; }
-        var y = c.height - 6 - (x - lo) / span * (c.height - 12);
-        if (started) g.lineTo(xOf(j), y); else g.moveTo(xOf(j), y);
-        started = true;
-      });
-      g.stroke();
-    });
-    g.fillStyle = "#fff"; g.fillRect(Math.round(xOf(state.i)), 0, 1, c.height);
+    var c = $("metrics"), v = byKey[state.b].metrics ? byKey[state.b] : byKey[state.a], ms = v.metrics;
+    var width = Math.max(parseInt(view.style.width, 10) || view.width, 400);
+    var xOf = function (k) { return n > 1 ? 4 + k * (width - 8) / (n - 1) : width / 2; };
+    if (plotted.key !== v.key || plotted.width !== width) {
+      plotted.key = v.key; plotted.width = width;
+      c.width = width; c.height = ms ? 90 : 0;
+      var note = $("metrics-note");
+      note.textContent = ms ? "metrics of " + v.title + " (recast eval; each scaled to its range, mean shown): " :
+        "no metrics for these versions (run recast eval --job on one to see them here)";
+      plotted.series = null;
+      if (ms) {
+        Object.keys(COLOURS).filter(function (k) { return ms[k]; }).forEach(function (k) {
+          var s = document.createElement("span");
+          s.style.color = COLOURS[k]; s.style.marginRight = "12px";
+          s.textContent = k.replace(/_/g, " ") + (ms.means[k] !== undefined ? " " + Number(ms.means[k]).toFixed(3) : "");
+          note.appendChild(s);
+        });
+        var off = document.createElement("canvas"), g = off.getContext("2d");
+        off.width = c.width; off.height = c.height;
+        g.fillStyle = "#111114"; g.fillRect(0, 0, off.width, off.height);
+        Object.keys(COLOURS).forEach(function (k) {
+          if (!ms[k]) return;
+          var vals = frames.map(function (f) { return ms[k][f]; });
+          var seen = vals.filter(function (x) { return x !== undefined; });
+          var lo = Math.min.apply(null, seen), hi = Math.max.apply(null, seen), span = hi - lo || 1;
+          g.strokeStyle = COLOURS[k]; g.lineWidth = 1.5; g.beginPath();
+          var started = false;
+          vals.forEach(function (x, j) {
+            if (x === undefined) { started = false; return; }
+            var y = off.height - 6 - (x - lo) / span * (off.height - 12);
+            if (started) g.lineTo(xOf(j), y); else g.moveTo(xOf(j), y);
+            started = true;
+          });
+          g.stroke();
+        });
+        plotted.series = off;
+      }
+    }
+    if (!plotted.series) return;
+    var cg = c.getContext("2d");
+    cg.drawImage(plotted.series, 0, 0);
+    cg.fillStyle = "#fff"; cg.fillRect(Math.round(xOf(state.i)), 0, 1, c.height);
   }
 
   // ---- transport
+  function isHandle(i) { return i < shotIn || i > shotOut; }
+  // the frames playback and stepping go through: the loop, within the shot when handles are skipped
+  function span() {
+    var lo = state.loopIn, hi = state.loopOut;
+    if (state.skipHandles) {
+      lo = Math.max(lo, shotIn); hi = Math.min(hi, shotOut);
+      if (lo > hi) { lo = shotIn; hi = shotOut; } // a loop wholly in the handles: the shot instead
+    }
+    return [lo, hi];
+  }
   var t0 = 0, i0 = 0;
   function tick(now) {
     if (!state.playing) return;
-    var elapsed = (now - t0) / 1000, len = state.loopOut - state.loopIn + 1;
+    var s = span(), elapsed = (now - t0) / 1000, len = s[1] - s[0] + 1;
     var ahead = Math.floor(elapsed * D.fps);
-    var i = state.loopIn + ((i0 - state.loopIn + ahead) % len + len) % len;
+    var i = s[0] + ((i0 - s[0] + ahead) % len + len) % len;
     stats.expected = ahead + 1;
     if (i !== state.i) { state.i = i; draw(); stats.shown += 1; }
     stats.dropped = Math.max(0, stats.expected - stats.shown);
@@ -214,7 +271,8 @@
     state.playing = on === undefined ? !state.playing : on;
     $("play").textContent = state.playing ? "pause" : "play";
     if (state.playing) {
-      if (state.i < state.loopIn || state.i > state.loopOut) state.i = state.loopIn;
+      var s = span();
+      if (state.i < s[0] || state.i > s[1]) state.i = s[0];
       i0 = state.i; stats.shown = 1; stats.expected = 1; stats.dropped = 0;
       draw();
       requestAnimationFrame(function (now) { t0 = now; stats.started = now; requestAnimationFrame(tick); });
@@ -222,8 +280,42 @@
   }
   function step(d) {
     play(false);
-    state.i = Math.min(n - 1, Math.max(0, state.i + d));
+    if (state.skipHandles) { // within the shot (and the loop), wrapping round: never onto a handle
+      var s = span(), len = s[1] - s[0] + 1, at = Math.min(s[1], Math.max(s[0], state.i));
+      state.i = at !== state.i ? at : s[0] + ((state.i - s[0] + d) % len + len) % len;
+    } else {
+      state.i = Math.min(n - 1, Math.max(0, state.i + d));
+    }
     draw();
+  }
+  function go(i) { // Home / End / the scrub bar: a frame, the nearest in the shot when handles are skipped
+    play(false);
+    var s = state.skipHandles ? span() : [0, n - 1];
+    state.i = Math.min(s[1], Math.max(s[0], i));
+    draw();
+  }
+  function skipHandles(on) {
+    state.skipHandles = on === undefined ? !state.skipHandles : on;
+    $("skip").classList.toggle("on", state.skipHandles);
+    $("skip").textContent = state.skipHandles ? "handles skipped" : "skip handles";
+    if (state.skipHandles && isHandle(state.i)) state.i = Math.min(shotOut, Math.max(shotIn, state.i));
+    draw();
+  }
+  // the timeline's handles tinted: the shot's part of the bar plain, each handle's part shaded
+  function markHandles() {
+    var bar = $("handles-bar"), pct = function (k) { return (100 * k / n) + "%"; };
+    bar.innerHTML = "";
+    [[0, shotIn, "head"], [shotIn, shotOut + 1, "shot"], [shotOut + 1, n, "tail"]].forEach(function (p) {
+      if (p[1] <= p[0]) return;
+      var seg = document.createElement("span");
+      seg.className = p[2] === "shot" ? "shot" : "handles";
+      seg.style.left = pct(p[0]); seg.style.width = pct(p[1] - p[0]);
+      seg.title = p[2] === "shot" ? "the shot " + frames[shotIn] + "-" + frames[shotOut] :
+        "handles " + frames[p[0]] + "-" + frames[p[1] - 1];
+      bar.appendChild(seg);
+    });
+    $("skip").disabled = shotIn === 0 && shotOut === n - 1;
+    $("skip").title = $("skip").disabled ? "this review has no handles" : "play and step within the shot only (h)";
   }
   function setMode(m) {
     state.mode = m;
@@ -319,7 +411,9 @@
     mt.onchange = function () { state.matte = mt.checked; draw(); };
     $("play").onclick = function () { play(); };
     $("scrub").max = n - 1;
-    $("scrub").oninput = function () { play(false); state.i = Number($("scrub").value); draw(); };
+    $("scrub").oninput = function () { go(Number($("scrub").value)); };
+    $("skip").onclick = function () { skipHandles(); };
+    markHandles();
     $("export").onclick = download;
     var dragging = false;
     function wipeAt(e) {
@@ -337,8 +431,9 @@
       if (k === "ArrowRight") step(1);
       else if (k === "ArrowLeft") step(-1);
       else if (k === " ") play();
-      else if (k === "Home") step(-n);
-      else if (k === "End") step(n);
+      else if (k === "Home") go(0);
+      else if (k === "End") go(n - 1);
+      else if (k === "h") skipHandles();
       else if (k === "[") { state.loopIn = Math.min(state.i, state.loopOut); draw(); }
       else if (k === "]") { state.loopOut = Math.max(state.i, state.loopIn); draw(); }
       else if (k === "\\") { state.loopIn = 0; state.loopOut = n - 1; draw(); }
@@ -353,8 +448,12 @@
 
   window.recastReview = {
     state: state, stats: stats, draw: draw, step: step, play: play, setMode: setMode, ready: false,
+    skipHandles: skipHandles, isHandle: isHandle, shot: [shotIn, shotOut],
+    decoded: function () { // how many proxies are drawn from decoded ImageBitmaps
+      return Object.keys(bitmaps).reduce(function (t, k) { return t + Object.keys(bitmaps[k]).length; }, 0);
+    },
     exportDecisions: exportDecisions, decide: decide, gridShape: gridShape, timecode: timecode
   };
   setup();
-  preload(function () { window.recastReview.ready = true; draw(); });
+  preload(function () { decodeAll(function () { window.recastReview.ready = true; draw(); }); });
 })();
