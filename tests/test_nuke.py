@@ -159,7 +159,8 @@ def test_every_job_parameter_has_a_knob_with_the_job_default_and_doc(gui, plate,
                 continue  # the inputs, the output folder, the ref input, the LoRA slots, Train LoRA and the mask
                 # input (a RecastMatte node's output) stand for these
             knob = fresh[by_field.get(prefix + f.name, f.name)]
-            unset = {"steps": 0, "guidance_scale": 0.0}  # optional fields: the knob's 0 leaves them to the preset
+            unset = {"steps": 0, "guidance_scale": 0.0, "cache": "", "devices": ""}  # optional: the knob's 0/"" leaves
+            # them to the preset (or off)
             assert knob.value() == (unset[f.name] if f.default is None and f.name in unset else f.default), f.name
             assert knob.tooltip() == f.metadata["doc"], f.name
     for name in ("colorspace", "depth_channel", "mask_channel", "first_frame", "last_frame", "use_input_range",

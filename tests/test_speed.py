@@ -337,3 +337,25 @@ def test_the_desk_and_farm_server_renders_cache_attention_and_devices_as_the_job
         assert all(job[k] == v for k, v in extra.items())
     assert json.loads(read_header(str(tmp_path / "a" / "x.1001.exr")).attribute("recast/cache")) == FBC
     assert read_header(str(tmp_path / "b" / "x.1001.exr")).attribute("recast/devices") == "cpu,cpu"
+
+
+def test_the_hosts_controls_spell_cache_attention_and_devices_as_the_command_line_does():
+    """The Nuke node's and Blender panel's Advanced controls (one table): empty leaves cache and devices off; a cache
+    is 'METHOD[:THRESHOLD]', devices 'cuda:0,cuda:1'; what the job refuses is the job's one line."""
+    from recast.plugin.common.params import JOB_PARAMS, fill_job
+
+    by = {p.name: p for p in JOB_PARAMS}
+    assert by["attention"].items == ("auto", "sdpa", "flash", "sage") and by["attention"].advanced
+    values = {p.name: p.default_value for p in JOB_PARAMS}
+    values.update(model="tiny-wan", model_file="", prompt="a neon alley", **{n: "" for n in ("lora_1", "lora_2", "lora_3")})
+    base = job_dict(model="tiny-wan")
+    data = fill_job(json.loads(json.dumps(base)), values)
+    assert (data["cache"], data["devices"], data["attention"]) == (None, None, "auto")
+    job = Job.from_dict(fill_job(json.loads(json.dumps(base)),
+                                 {**values, "cache": " first_block:0.2 ", "devices": "cpu, cpu", "attention": "sdpa"}))
+    assert (job.cache["method"], job.cache["threshold"], job.devices, job.attention) == (
+        "first_block", 0.2, ["cpu", "cpu"], "sdpa")
+    for bad, field in (({"devices": "cuda:0,cuda:0"}, "devices"), ({"cache": "fastest"}, "cache")):
+        with pytest.raises(JobError, match=field) as err:
+            Job.from_dict(fill_job(json.loads(json.dumps(base)), {**values, **bad}))
+        assert "\n" not in str(err.value)

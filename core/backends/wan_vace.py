@@ -38,6 +38,7 @@ import numpy as np
 
 from .base import Backend, Capabilities
 from .latent_rgb import WAN21_LATENT_RGB
+from .wan_speed import WanSpeed
 
 __all__ = ["WanVaceBackend", "WanConditions"]
 
@@ -50,7 +51,7 @@ class WanConditions:
     scale: object  #: conditioning scale per VACE layer
 
 
-class WanVaceBackend(Backend):
+class WanVaceBackend(WanSpeed, Backend):
     name = "wan-vace"
     description = "Wan 2.1 VACE (depth control video, UMT5 prompt, reference image, flow matching)"
     latent_preview = WAN21_LATENT_RGB
@@ -62,7 +63,7 @@ class WanVaceBackend(Backend):
     video_vae = True  #: a causal video VAE: the whole range encoded at once, decoded as a stream
     cache_hooks = True  #: job ``cache``: diffusers' hooks on the transformer, a cache context per window and branch
     attention_kernels = ("auto", "sdpa", "flash", "sage")  #: the transformer's attention goes through the dispatcher
-    context_parallel = True  #: one long window over several devices (:func:`.wan_vace_net.parallelize`)
+    context_parallel = True  #: one long window over several devices (:func:`.wan_parallel.parallelize`)
 
     def __init__(self, loader, job):
         super().__init__()
@@ -76,17 +77,10 @@ class WanVaceBackend(Backend):
         self.timing = defaultdict(float)
         self.shared_positions = 1 if job.reference_image else 0  # the reference image's latent frame
         self.description = self.describe(loader.preset)
+        from ..models.wan_lora import wan_loras
         from .wan_vace_net import WanParts
 
-        self.parts = WanParts(loader, self.plan, self.timing, self._loras(loader.preset, job))
-
-    @staticmethod
-    def _loras(preset, job) -> list:
-        """(path, weight) of every LoRA fused into the transformer(s): the preset's distillation LoRA, then the job's."""
-        from ..models.parts import locate
-
-        own = [(locate(preset, "distill_lora"), 1.0)] if "distill_lora" in preset.parts else []
-        return own + list(job.lora_files)
+        self.parts = WanParts(loader, self.plan, self.timing, wan_loras(loader.preset, job))
 
     @classmethod
     def describe(cls, preset) -> str:
@@ -148,29 +142,8 @@ class WanVaceBackend(Backend):
         out = estimate_memory(self.parts, self.plan, self.loader.dtype.itemsize, self.job.guidance_scale,
                               self.shared_positions, size, window, frames)
         if self.job.cache:
-            cfg = self._transformer_config()
-            hidden = cfg["num_attention_heads"] * cfg["attention_head_dim"]
-            tokens = (size[0] // 16) * (size[1] // 16) * ((window - 1) // 4 + 1 + self.shared_positions)
-            experts = len(self.parts.expert_names)  # Wan 2.2: each expert keeps its own cache state
-            out["cache"] = experts * self._cache_bytes(cfg, tokens, hidden, self.loader.dtype.itemsize, window, frames)
+            out["cache"] = self.cache_bytes(size, window, frames)
         return out
-
-    def _cache_bytes(self, cfg, tokens, hidden, nbytes, window, frames) -> int:
-        from .cache_hooks import state_bytes
-
-        windows = 1 if frames <= window else -(-(frames - window) // max(1, window - self.job.window.overlap)) + 1
-        contexts = windows * (2 if (self.job.guidance_scale or 0) != 1.0 else 1)
-        modules = 3 * (int(cfg.get("num_layers", 30)) + len(cfg.get("vace_layers") or ()))
-        return state_bytes(self.job.cache, contexts, tokens, hidden, nbytes, modules)
-
-    def _transformer_config(self) -> dict:
-        """The transformer's config.json (read without loading it: a render on several devices loads it in the
-        device workers only)."""
-        import json
-        import os
-
-        with open(os.path.join(self._folder(), "transformer", "config.json")) as fh:
-            return json.load(fh)
 
     # --- latent space ------------------------------------------------------------------------
     def latent_shape(self, size):
@@ -322,35 +295,3 @@ class WanVaceBackend(Backend):
                                    encoder_hidden_states=c.text[:1].to(self.device, dtype), **common)[0]
                 cond = uncond + guidance * (cond - uncond)
         return cond[0].permute(1, 0, 2, 3).float()
-
-    def parallelize(self, world):
-        from .wan_vace_net import parallelize
-
-        for name in self.parts.expert_names:  # Wan 2.2: both experts split the same way
-            parallelize(self.parts.expert(name), world)
-
-    def _branch(self, model, branch, window):
-        """A cached render keeps each window's and guidance branch's features apart (:mod:`.cache_hooks`), in the
-        expert that runs (Wan 2.2's experts each keep their own cache state)."""
-        from contextlib import nullcontext
-
-        from .cache_hooks import context_name
-
-        return model.cache_context(context_name(branch, window)) if self.job.cache else nullcontext()
-
-    @contextmanager
-    def stage(self, name):
-        """While denoising: the job's attention kernel and cache hook on the transformer (fresh cache state)."""
-        if name != "denoise":
-            yield
-            return
-        from contextlib import ExitStack
-
-        from .attention import attention
-        from .cache_hooks import cached
-
-        with ExitStack() as stack:
-            stack.enter_context(attention(self.job.attention))
-            for name in self.parts.expert_names:  # Wan 2.2: a hook on each expert, fresh state in each
-                stack.enter_context(cached(self.parts.expert(name), self.job.cache, self.job.steps))
-            yield

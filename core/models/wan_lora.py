@@ -10,10 +10,18 @@ import re
 from ..errors import ModelError
 from .lora import _WAN_BLOCK, _load, made_for, read_lora_header
 
-__all__ = ["check_wan_lora_fits", "fuse_loras_into_transformer"]
+__all__ = ["check_wan_lora_fits", "fuse_loras_into_transformer", "wan_loras"]
 
 #: the self-attention query's LoRA down (A) matrix, whose second dimension is the transformer's width
 _WAN_QUERY = re.compile(r"(attn1[._]to[._]q|self[._]attn[._]q)[._]lora[._](down|A)[._]weight$")
+
+
+def wan_loras(preset, job) -> list:
+    """(path, weight) of every LoRA fused into the transformer(s): the preset's distillation LoRA, then the job's."""
+    from .parts import locate
+
+    own = [(locate(preset, "distill_lora"), 1.0)] if "distill_lora" in preset.parts else []
+    return own + list(job.lora_files)
 
 
 def check_wan_lora_fits(path: str, width: int) -> None:

@@ -82,6 +82,11 @@ JOB_PARAMS: tuple[Param, ...] = (
     Param("handles", "int", "handles", field="handles", advanced=True),
     Param("mask_invert", "bool", "invert mask", field="input.mask_invert", advanced=True),
     Param("compile", "bool", "compile", field="compile", advanced=True),
+    # speed and scale (Wan presets): the kernel, a cache hook as 'METHOD[:THRESHOLD]' and devices as 'cuda:0,cuda:1'
+    # — the command line's spellings; empty leaves them off
+    Param("attention", "choice", "attention", field="attention", advanced=True),
+    Param("cache", "text", "cache", field="cache", advanced=True, unset=""),
+    Param("devices", "text", "devices", field="devices", advanced=True, unset=""),
     *(p for i in range(1, 4) for p in (
         Param(f"lora_{i}", "file", f"LoRA {i}", default="",
               doc="a LoRA file (.safetensors, diffusers or kohya names, e.g. from Train LoRA) fused into the model; "
@@ -129,6 +134,10 @@ def fill_job(data: dict, values: dict) -> dict:
             continue
         section, _, name = p.field.rpartition(".")
         value = values[p.name]
+        if p.kind == "text" and job_field(p.field).kind is list and isinstance(value, str) and value.strip():
+            value = [v.strip() for v in value.split(",") if v.strip()]  # as the command line reads a list field
+        elif isinstance(value, str) and p.unset == "":
+            value = value.strip()
         (data.setdefault(section, {}) if section else data)[name] = None if p.unset is not None and \
             value == p.unset else value
     data["model"] = values["model_file"].strip() if values["model"] == MODEL_FILE else values["model"]
