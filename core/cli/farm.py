@@ -79,23 +79,39 @@ def run(args, reporter, cancel) -> int:
         from ..farm.openjd import write_openjd_bundle
 
         out = write_openjd_bundle(job, args.out or stem + "_openjd", args.chunk_size, args.worker, args.gpu)
-        if args.json:
-            print(json.dumps(out))
-            return 0
-        print(f"OpenJD bundle: {out['bundle']} (chunk set {out['chunk_set']})")
-        print(f"submit to Deadline Cloud:   {out['deadline_submit']}")
-        from ..farm.openjd import openjd_missing
-
-        missing = openjd_missing()
-        print(f"run it on this workstation{' (' + missing + ')' if missing else ''}:")
-        print(out["openjd_run"])
-        return 0
+        return say_openjd(out, args.json, f"chunk set {out['chunk_set']}")
     from ..farm.opencue import write_opencue_outline
 
     out = write_opencue_outline(job, args.out or stem + "_opencue", args.chunk_size, args.worker, args.gpu,
-                                user=args.user, show=args.show, shot=args.shot,
-                                facility=args.facility or os.environ.get("FACILITY"), email=args.email)
-    if args.json:
+                                **cue_options(args))
+    return say_opencue(out, args.json)
+
+
+def cue_options(args) -> dict:
+    """The OpenCue outline's who and where, from the command line and the environment."""
+    return {"user": args.user, "show": args.show, "shot": args.shot,
+            "facility": args.facility or os.environ.get("FACILITY"), "email": args.email}
+
+
+def say_openjd(out: dict, as_json: bool, what: str) -> int:
+    """What an OpenJD bundle writer wrote: one JSON object, or the lines a TD reads (the bundle, how to submit it,
+    how to run it here)."""
+    if as_json:
+        print(json.dumps(out))
+        return 0
+    from ..farm.openjd import openjd_missing
+
+    print(f"OpenJD bundle: {out['bundle']} ({what})")
+    print(f"submit to Deadline Cloud:   {out['deadline_submit']}")
+    missing = openjd_missing()
+    print(f"run it on this workstation{' (' + missing + ')' if missing else ''}:")
+    print(out["openjd_run"])
+    return 0
+
+
+def say_opencue(out: dict, as_json: bool) -> int:
+    """What an OpenCue writer wrote: one JSON object, or the spec and how to submit it."""
+    if as_json:
         print(json.dumps(out))
         return 0
     print(f"OpenCue job spec: {out['spec']} (layers {', '.join(out['layers'])})")
