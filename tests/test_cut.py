@@ -338,3 +338,21 @@ def test_a_hosts_strips_are_a_cut_and_a_bad_strips_file_is_one_line(cut, tmp_pat
         lines = r.stderr.strip().splitlines()
         assert r.returncode == 1 and len(lines) == 1 and words in lines[0], r.stderr
         assert not (tmp_path / "bad").exists()
+
+
+def test_a_template_without_a_plate_or_output_plans(tmp_path):
+    """The README's template is a look (prompt, model, steps): each shot's plate and output are its clip's, so a
+    template without 'input'/'output' is a template, not 'job field input is missing'."""
+    write_synthetic_plate(str(tmp_path / "p" / "p.####.exr"), 1001, 4, width=64, height=40)
+    track = otio.schema.Track(name="V1", kind=otio.schema.TrackKind.Video)
+    track.append(otio.schema.Clip("sh010", media_reference=_isr(tmp_path / "p", "p.", 1001, 4),
+                                  source_range=_range(1001, 2)))
+    timeline = otio.schema.Timeline(name="r")
+    timeline.tracks.append(track)
+    otio.adapters.write_to_file(timeline, str(tmp_path / "r.otio"))
+    (tmp_path / "look.json").write_text(json.dumps({"prompt": "a claymation street", "model": "tiny", "steps": 1}))
+    r = run_cli("cut", "--timeline", str(tmp_path / "r.otio"), "--job", str(tmp_path / "look.json"), "--plan-only",
+                "--json")
+    assert r.returncode == 0, r.stderr
+    shot = json.loads((tmp_path / "r_recast" / "sh010" / "v001" / "sh010.json").read_text())
+    assert shot["input"]["pattern"].endswith("p.####.exr") and "sh010" in shot["output"]["pattern"]

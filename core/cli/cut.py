@@ -60,7 +60,9 @@ def run(args, reporter, cancel) -> int:
         args.timeline, timeline = args.strips, read_strips(args.strips)
     if args.handles < 0:
         raise JobError(f"--handles {args.handles}: give 0 or more frames")
-    template = load_job(args.job)
+    # the template's plate and output are each clip's: a template may leave them out
+    template = load_job(args.job, defaults={"input": {"pattern": "plate.####.exr"},
+                                            "output": {"pattern": "recast.####.exr"}})
     out = args.out or os.path.splitext(os.path.abspath(args.timeline))[0] + "_recast"
     sidecar = load_sidecar(args.overrides or sidecar_beside(args.timeline))
     plan = plan_cut(args.timeline, template, out, args.handles, args.track, args.media_root, args.rate, sidecar,

@@ -274,8 +274,9 @@ def _show(value) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def load_job(path: str) -> Job:
-    """Read and validate a job file; relative paths are taken from its folder."""
+def load_job(path: str, defaults: dict | None = None) -> Job:
+    """Read and validate a job file; relative paths are taken from its folder. ``defaults``: top-level fields
+    a file may leave out (a cut's template has no plate or output of its own: each shot gets its clip's)."""
     if os.path.isdir(path):
         raise JobError(f"job file {path!r} is a folder; give the path of a .json job file")
     try:
@@ -294,4 +295,6 @@ def load_job(path: str) -> Job:
         raise JobError(f"job file {path!r} is not valid JSON: {what} at line {exc.lineno}, column {exc.colno}") from None
     except RecursionError:  # [[[[...]]]]: no job nests more than a few levels
         raise JobError(f"job file {path!r} is not a job: its JSON is nested too deeply") from None
+    if defaults and isinstance(data, dict):
+        data = {**defaults, **data}
     return Job.from_dict(data, os.path.dirname(os.path.abspath(path)))
