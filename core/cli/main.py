@@ -9,6 +9,7 @@ not a word when the reader of stdout went away (``recast info … | head``), as 
 
 from __future__ import annotations
 
+import errno
 import importlib
 import io
 import logging
@@ -122,6 +123,11 @@ def _quiet_exit() -> int:
     return EXIT_PIPE
 
 
+# file-system errors of a path the user gave (--out inside a file, a read-only or full disk): one line, not a bug
+_USER_FS_ERRORS = {errno.ENOTDIR, errno.EEXIST, errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT,
+                   errno.EISDIR}
+
+
 def main(argv=None) -> int:
     from .. import __version__
 
@@ -165,6 +171,17 @@ def main(argv=None) -> int:
         print(f"recast: error: {message}", file=sys.stderr)
         LOGGER.info("error: %s", message)
         code = exit_code(exc)
+        return code
+    except OSError as exc:
+        if exc.errno not in _USER_FS_ERRORS or not exc.filename:
+            code = _internal(exc, log, reporter)
+            return code
+        # a folder the user named that cannot be written (a file in its path, read-only, full): not a bug
+        message = f"cannot write {exc.filename!r}: {exc.strerror}; give a folder that can be written"
+        reporter.error(message, kind="RecastError")
+        print(f"recast: error: {message}", file=sys.stderr)
+        LOGGER.info("error: %s", message)
+        code = EXIT_ERROR
         return code
     except Exception as exc:  # a bug: say so in one line, keep the traceback for the report
         code = _internal(exc, log, reporter)
