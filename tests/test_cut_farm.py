@@ -171,3 +171,13 @@ def test_a_cut_over_more_plate_folders_than_openjd_has_parameters_is_one_line(tm
     lines = r.stderr.strip().splitlines()
     assert r.returncode == 1 and len(lines) == 1 and "reads plates from 48 folders" in lines[0], r.stderr
     assert not (tmp_path / "bundle").exists()
+
+
+@pytest.mark.parametrize("farm", ["deadline", "flamenco"])
+def test_a_deadline_or_flamenco_cut_says_how_to_conform(planned, farm):
+    """Deadline's and Flamenco's cut jobs are one per shot with no Conform step: the printout names the line
+    that hands the timeline back on the renders (else the user never gets the conformed .otio)."""
+    out, _, _ = planned
+    r = run_cli("farm", farm, "--cut", out)
+    assert r.returncode == 0, r.stderr
+    assert f"recast cut --conform-only --out {out}" in r.stdout, r.stdout

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 
 __all__ = ["add_onprem_options", "run_onprem"]
 
@@ -92,4 +93,7 @@ def run_onprem(args) -> int:
                 print(f"job type installed: {out['installed']} (restart the Manager to load it)")
             if out.get("job"):
                 print(f"submitted: job {out['job']['id']} ({out['job'].get('status') or 'queued'})")
+    if args.cut:  # these farms get a job per shot and no Conform step (OpenJD's and OpenCue's have one)
+        print("when every shot has rendered, conform the timeline on the renders: "
+              + shlex.join(["recast", "cut", "--conform-only", "--out", os.path.abspath(args.cut)]))
     return 0
