@@ -35,8 +35,9 @@ def read_decisions(path: str) -> dict:
                           "page exported")
     for d in data["decisions"]:
         if not isinstance(d, dict) or not isinstance(d.get("version"), str) or d.get("decision") not in _DECISIONS:
-            raise RecastError(f"decision file {path!r}: a decision is malformed ({json.dumps(d)[:80]}); export it "
-                              "again from the review page")
+            raise RecastError(f"decision file {path!r}: a decision is malformed ({json.dumps(d)[:80]}): each needs a "
+                              "'version' and a 'decision' of \"approved\", \"rejected\" or null; export it again "
+                              "from the review page")
     return data
 
 
