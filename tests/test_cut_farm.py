@@ -181,3 +181,12 @@ def test_a_deadline_or_flamenco_cut_says_how_to_conform(planned, farm):
     r = run_cli("farm", farm, "--cut", out)
     assert r.returncode == 0, r.stderr
     assert f"recast cut --conform-only --out {out}" in r.stdout, r.stdout
+
+
+@pytest.mark.parametrize("farm", ["openjd", "deadline"])
+def test_the_cut_json_file_is_taken_for_its_folder(planned, farm, tmp_path):
+    """The README calls the cut's folder 'its cut.json': --cut DIR/cut.json is the cut in DIR, not
+    "cannot read 'DIR/cut.json/cut.json'"."""
+    out, _, _ = planned
+    r = run_cli("farm", farm, "--cut", out / "cut.json", "--out", tmp_path / f"farm_{farm}")
+    assert r.returncode == 0, r.stderr

@@ -65,6 +65,8 @@ def farm_job(args):
 
 
 def run(args, reporter, cancel) -> int:
+    if args.cut and os.path.basename(args.cut) == "cut.json" and os.path.isfile(args.cut):
+        args.cut = os.path.dirname(args.cut) or "."  # the cut's file given for its folder: the same cut
     if args.format in ("deadline", "flamenco"):
         from .farm_onprem import run_onprem
 
