@@ -190,3 +190,16 @@ def test_the_cut_json_file_is_taken_for_its_folder(planned, farm, tmp_path):
     out, _, _ = planned
     r = run_cli("farm", farm, "--cut", out / "cut.json", "--out", tmp_path / f"farm_{farm}")
     assert r.returncode == 0, r.stderr
+
+
+def test_a_bad_sidecar_value_is_its_shots_line_and_the_others_plan(planned, tmp_path):
+    """README: 'a bad override is one line of the report and the other clips go on'. A CSV cell that is not
+    its field's type (seed 'abc') stopped the whole cut with "seed 'abc' is not a int"."""
+    _, path, template = planned
+    sidecar = tmp_path / "bad.csv"
+    sidecar.write_text("shot,seed\nsh020,abc\n")
+    r = run_cli("cut", "--timeline", path, "--job", template, "--out", tmp_path / "c2", "--overrides", sidecar,
+                "--plan-only", "--json")
+    assert r.returncode == 0, r.stderr
+    done = [json.loads(line) for line in r.stdout.splitlines() if '"done"' in line][-1]
+    assert done["shots"] == 1 and "sh020" in done["not_rendered"][0] and "seed" in done["not_rendered"][0]

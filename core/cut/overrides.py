@@ -56,8 +56,8 @@ def _typed(path: str, text: str):
         if kind is bool:
             return text.lower() in ("1", "true", "yes", "on")
         return kind(text) if kind in (int, float) else text
-    except ValueError:
-        raise TimelineError(f"overrides sidecar: {path} {text!r} is not a {kind.__name__}") from None
+    except ValueError:  # left as written: the shot's job refuses it in its own line and the other shots go on
+        return text
 
 
 def load_sidecar(path: str | None) -> dict[str, dict]:
