@@ -203,3 +203,26 @@ def test_a_bad_sidecar_value_is_its_shots_line_and_the_others_plan(planned, tmp_
     assert r.returncode == 0, r.stderr
     done = [json.loads(line) for line in r.stdout.splitlines() if '"done"' in line][-1]
     assert done["shots"] == 1 and "sh020" in done["not_rendered"][0] and "seed" in done["not_rendered"][0]
+
+
+def test_a_cut_stopped_mid_shot_names_the_shot(planned, monkeypatch):
+    """Ctrl-C in a cut: the render's 'no frame was written by this run yet' is about one shot, while earlier
+    shots of the cut were written; the line names the shot it stopped in."""
+    import recast.core.pipeline.render as pipeline_render
+    from recast.core.cut import load_plan, render_shots
+    from recast.core.errors import Cancelled
+    from recast.core.progress import CancelFlag
+
+    def stopped(*args, **kwargs):
+        raise Cancelled("cancelled (SIGINT) while denoising (step 1 of 1); no frame was written by this run yet", 2)
+
+    monkeypatch.setattr(pipeline_render, "render", stopped)
+
+    class Quiet:
+        def emit(self, *a, **k):
+            pass
+
+    out, _, _ = planned
+    with pytest.raises(Cancelled) as caught:
+        render_shots(load_plan(str(out)), Quiet(), CancelFlag())
+    assert str(caught.value).startswith("shot sh010 (1 of 2): cancelled (SIGINT)") and caught.value.signum == 2

@@ -101,8 +101,8 @@ def render_shots(plan, reporter, cancel, where: str | None = None) -> dict[str, 
 
                 job = shot.job
                 render(job, None, sub, cancel, loader=loader(job) if job.strength > 0.0 else None)
-        except Cancelled:
-            raise
+        except Cancelled as exc:  # the render's line is about this shot's render: say which shot it was
+            raise Cancelled(f"shot {shot.name} ({shot.index} of {count}): {exc}", exc.signum) from None
         except RecastError as exc:
             message = " ".join(str(exc).split())
         status = "failed" if message else "done"
