@@ -24,7 +24,12 @@ def _cache(v):
     names = ", ".join(repr(m) for m in CACHE_METHODS)
     expected = (f"a cache hook such as {{\"method\": \"first_block\", \"threshold\": 0.2}} (methods {names}), "
                 "or null")
-    if isinstance(v, str):  # 'first_block:0.2'
+    if isinstance(v, str) and v.lstrip().startswith("{"):  # the job file's form, given on the command line
+        try:
+            v = json.loads(v)
+        except ValueError:
+            raise ValueError(f"{expected} (its JSON does not parse)") from None
+    elif isinstance(v, str):  # 'first_block:0.2'
         head, sep, tail = v.partition(":")
         try:
             v = {"method": head.strip(), **({"threshold": float(tail)} if sep else {})}
