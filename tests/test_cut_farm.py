@@ -226,3 +226,9 @@ def test_a_cut_stopped_mid_shot_names_the_shot(planned, monkeypatch):
     with pytest.raises(Cancelled) as caught:
         render_shots(load_plan(str(out)), Quiet(), CancelFlag())
     assert str(caught.value).startswith("shot sh010 (1 of 2): cancelled (SIGINT)") and caught.value.signum == 2
+
+
+def test_conform_only_takes_the_cut_json_file_for_its_folder(planned):
+    out, _, _ = planned
+    r = run_cli("cut", "--conform-only", "--out", out / "cut.json", "--json")
+    assert "cut.json/cut.json" not in r.stderr and "not rendered yet" in r.stderr, r.stderr  # planned, unrendered

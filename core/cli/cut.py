@@ -116,6 +116,8 @@ def _conform_only(args, reporter) -> int:
     if not args.out or args.timeline or args.strips or args.job or args.plan_only:
         raise JobError("--conform-only takes the cut's folder as --out DIR (planned by 'recast cut'), without "
                        "--timeline, --job or --plan-only")
+    if os.path.basename(args.out) == "cut.json" and os.path.isfile(args.out):
+        args.out = os.path.dirname(args.out) or "."  # the cut's file given for its folder: the same cut
     plan = load_plan(args.out)
     results = rendered_on_disk(plan)
     path = conform(plan, results)
