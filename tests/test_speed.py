@@ -359,3 +359,31 @@ def test_the_hosts_controls_spell_cache_attention_and_devices_as_the_command_lin
         with pytest.raises(JobError, match=field) as err:
             Job.from_dict(fill_job(json.loads(json.dumps(base)), {**values, **bad}))
         assert "\n" not in str(err.value)
+
+
+def test_a_cache_hook_on_wan22_is_on_both_experts_and_changes_the_frames(tmp_path, monkeypatch):
+    """Wan 2.2 denoises with two experts: each gets the job's cache hook (the render differs from an uncached one,
+    and every hook is gone afterwards, so a kept model renders uncached again bit-equal)."""
+    from recast.core.models.loader import loader_for
+
+    _plate(tmp_path, 5)
+    wan22 = {"model": "tiny-wan22", "steps": 8}
+    plain = _job(tmp_path, "plain", "1001-1005", **wan22)
+    loader = loader_for(plain)
+    render(plain, reporter=Collect(), loader=loader)
+    from recast.core.backends import cache_hooks
+
+    hooked, real = [], cache_hooks.cached
+
+    def spy(model, cache, steps):
+        hooked.append((type(model).__name__, id(model), bool(cache)))
+        return real(model, cache, steps)
+
+    monkeypatch.setattr(cache_hooks, "cached", spy)
+    cached = _job(tmp_path, "cached", "1001-1005", cache={"method": "first_block", "threshold": 1.0}, **wan22)
+    render(cached, reporter=Collect(), loader=loader)
+    assert len({h[1] for h in hooked if h[2]}) == 2  # a hook on each expert
+    assert np.abs(_rgb(cached, [1003]) - _rgb(plain, [1003])).max() > 1e-3  # the hook skipped blocks
+    again = _job(tmp_path, "again", "1001-1005", **wan22)
+    render(again, reporter=Collect(), loader=loader)
+    assert np.array_equal(_rgb(again, range(1001, 1006)), _rgb(plain, range(1001, 1006)))
